@@ -1,0 +1,4 @@
+"""`python -m tui_dropout` runs the CLI."""
+from .cli.main import run
+
+run()

@@ -1,0 +1,37 @@
+"""The trainer process: `python -m tui_dropout.worker [--resume] RUN_DIR...`; SIGTERM stops after the current step."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from .store import RunDir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tui_dropout.worker")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("run_dirs", nargs="+")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a dropped SSH link must not end the run
+    runs = [RunDir(p) for p in args.run_dirs]
+    try:
+        from .engine import Trainer
+
+        trainer = Trainer(runs, resume=args.resume, stop=stop)
+    except Exception as exc:  # a config that cannot start still leaves a readable failed run
+        for run in runs:
+            run.log(f"cannot start: {exc}")
+            run.update_status(state="failed", error=f"cannot start: {exc}")
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
+    states = trainer.run()
+    return 0 if all(s in ("finished", "cancelled") for s in states) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
