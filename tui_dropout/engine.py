@@ -279,10 +279,10 @@ class Trainer:
             if not m.active:
                 continue
             loss = losses[k]
-            row: dict[str, Any] = {"epoch": epoch, "loss": round(loss, 6), "lr": lrs[k], "seconds": round(seconds, 4)}
+            row: dict[str, Any] = {"epoch": epoch, "loss": loss, "lr": lrs[k], "seconds": round(seconds, 4)}
             line = f"epoch: {epoch} time: {seconds:.2f} loss: {loss:.4f} lr: {lrs[k]:.2e}"
             if accs:
-                row["train_acc"], row["test_acc"] = round(accs[0][k], 6), round(accs[1][k], 6)
+                row["train_acc"], row["test_acc"] = accs[0][k], accs[1][k]
                 m.record_accuracy(epoch, accs[0][k], accs[1][k])
                 line += f" train_acc: {accs[0][k] * 100:.2f}% test_acc: {accs[1][k] * 100:.2f}%"
             m.run.append_metric(row)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -29,8 +30,8 @@ def runs(runs_dir: RunsDir = None) -> None:
     if not infos:
         typer.echo(f"no runs in {store.root}")
         return
-    table = Table()
-    for col in ("#", "run", "state", "preset", "epoch", "best test", "note"):
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("#", "run", "state", "preset", "epoch", "test", "note"):
         table.add_column(col)
     for i, info in enumerate(infos, 1):
         note = info.problem or info.error or ""

@@ -66,17 +66,21 @@ def run_foreground(runs: list[RunDir], resume: bool = False) -> list[str]:
 
 
 def print_results(runs: list[RunDir]) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="results")
-    for col in ("network", "placement", "state", "epochs", "best train", "best test", "final loss", "time", "run"):
-        table.add_column(col)
+    table = Table(title="results (best accuracy on the full sets)", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("network", "dropout", "state", "epochs", "train", "test", "loss", "time"):
+        table.add_column(col, no_wrap=True)
     for row in results_rows(runs):
         loss = row["final_loss"]
         table.add_row(row["preset"], row["placement"], row["state"], f"{row['epoch']}/{row['epochs']}",
                       pct(row["best_train_acc"]), pct(row["best_test_acc"]),
-                      "-" if loss is None else f"{loss:.4f}", seconds_text(row["wall_seconds"]), row["run"])
-    Console().print(table)
+                      "-" if loss is None else f"{loss:.4f}", seconds_text(row["wall_seconds"]))
+    console = Console()
+    console.print(table)
+    for row in results_rows(runs):
+        console.print(f"  {row['preset']}: {row['run']}", highlight=False)
 
 
 def _finish(runs: list[RunDir], states: list[str]) -> None:

@@ -1,0 +1,84 @@
+"""Fixture builders: a tiny config, isolated runs/cache folders, CIFAR-format pickles and image folders."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory):
+    """Decoded datasets go to one cache per test session, never the user's."""
+    cache = tmp_path_factory.mktemp("cache")
+    os.environ["TUI_DROPOUT_CACHE"] = str(cache)
+    os.environ.pop("TUI_DROPOUT_DATA", None)
+    os.environ.pop("TUI_DROPOUT_RUNS", None)
+    yield cache
+
+
+@pytest.fixture
+def runs_dir(tmp_path) -> Path:
+    return tmp_path / "runs"
+
+
+def tiny_config(**overrides):
+    from tui_dropout.config import load_preset
+
+    base = dict(epochs=3, batch_size=64, train_limit=256, eval_every=1, checkpoint_every=1, device="cpu")
+    base.update(overrides)
+    return load_preset("quick").with_overrides(**base)
+
+
+def write_cifar_batches(root: Path, per_batch: int = 20, seed: int = 0) -> Path:
+    """Files in torchvision's cifar-10-batches-py layout (pickled dicts, latin1-readable)."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        labels = [int(x) for x in rng.integers(0, 10, per_batch)]
+        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"batch_label": name.encode(), "labels": labels, "data": data,
+                         "filenames": [f"{i}.png" for i in range(per_batch)]}, f, protocol=2)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                                     "ship", "truck"], "num_vis": 3072}, f)
+    return root
+
+
+def write_image_folder(root: Path, classes=("cat", "dog", "ship"), per_class: int = 6, size=32) -> Path:
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for split in ("train", "test"):
+        for name in classes:
+            d = root / split / name
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(d / f"{i:04d}.png")
+    return root
+
+
+def make_run_folder(runs_dir: Path, name: str, status: dict | None, config: dict | None = None,
+                    metrics: str = "") -> Path:
+    """A run folder written by hand, for states and damage the trainer would not leave."""
+    path = runs_dir / name
+    path.mkdir(parents=True)
+    if config is not False:
+        cfg = config or {"preset": "A", "epochs": 10, "placement": "none", "p_conv": 0.5, "p_fc": 0.5,
+                         "dataset": "digits"}
+        (path / "config.json").write_text(json.dumps(cfg))
+    if status is not None:
+        status = {"created": time.time(), **status}
+        (path / "status.json").write_text(json.dumps(status))
+    if metrics:
+        (path / "metrics.jsonl").write_text(metrics)
+    return path

@@ -1,0 +1,79 @@
+"""The run store: layout, atomic status, incremental metric reads, liveness and damaged folders."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import make_run_folder
+from tui_dropout.store import MetricsTail, RunDir, RunStore, effective_state, process_start_time
+
+
+def test_create_writes_config_and_queued_status(runs_dir):
+    run = RunStore(runs_dir).create({"preset": "B", "epochs": 5})
+    assert run.read_config() == {"preset": "B", "epochs": 5}
+    assert run.read_status()["state"] == "queued"
+    assert "-B-" in run.run_id and len(run.run_id.split("-")) == 4
+    assert not list(run.path.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_metrics_tail_reads_only_new_lines_and_holds_back_a_torn_one(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"epoch": 1, "loss": 2.0}\n{"epoch": 2, "lo')
+    tail = MetricsTail(path)
+    assert [r["epoch"] for r in tail.read_new()] == [1]
+    assert tail.read_new() == []
+    with open(path, "a") as f:
+        f.write('ss": 1.5}\n{"epoch": 3, "loss": 1.2}\n')
+    assert [r["epoch"] for r in tail.read_new()] == [2, 3]
+
+
+def test_metrics_tail_starts_over_when_the_file_is_rewritten(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"epoch": i}) + "\n" for i in range(1, 6)))
+    tail = MetricsTail(path)
+    assert len(tail.read_new()) == 5
+    run = RunDir(tmp_path)
+    run.truncate_metrics(2)
+    assert [r["epoch"] for r in tail.read_new()] == [1, 2] and tail.take_reset()
+
+
+def test_running_run_with_a_dead_pid_is_lost(runs_dir):
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    status = {"state": "running", "pid": proc.pid, "pid_start": 1, "host": os.uname().nodename,
+              "heartbeat": time.time()}
+    assert effective_state(status) == "lost"
+    me = {"state": "running", "pid": os.getpid(), "pid_start": process_start_time(os.getpid()),
+          "host": os.uname().nodename}
+    assert effective_state(me) == "running"
+    assert effective_state({**me, "pid_start": 12345}) == "lost"  # pid reused by another process
+
+
+def test_run_on_another_host_is_judged_by_its_heartbeat():
+    status = {"state": "running", "pid": 1, "host": "elsewhere", "heartbeat": time.time()}
+    assert effective_state(status) == "running"
+    assert effective_state({**status, "heartbeat": time.time() - 3600}) == "lost"
+
+
+def test_damaged_folders_are_reported_not_raised(runs_dir):
+    make_run_folder(runs_dir, "20260101-000000-A-0001", {"state": "finished"})
+    bad = make_run_folder(runs_dir, "20260101-000001-A-0002", None)
+    (bad / "status.json").write_text("{not json")
+    make_run_folder(runs_dir, "20260101-000002-A-0003", {"state": "running"}, config=False)
+    infos = {i.run_id: i for i in RunStore(runs_dir).list()}
+    assert infos["20260101-000000-A-0001"].state == "finished"
+    assert "corrupt" in infos["20260101-000001-A-0002"].problem
+    assert "config.json missing" in infos["20260101-000002-A-0003"].problem
+
+
+def test_find_by_prefix_and_list_number(runs_dir):
+    make_run_folder(runs_dir, "20260101-000000-A-aaaa", {"state": "finished", "created": 1})
+    make_run_folder(runs_dir, "20260102-000000-B-bbbb", {"state": "finished", "created": 2})
+    store = RunStore(runs_dir)
+    assert store.find("20260101").run_id.endswith("aaaa")
+    assert store.find("1").run_id.endswith("bbbb")  # newest first
+    with pytest.raises(KeyError, match="matches 2 runs"):
+        store.find("2026")
