@@ -16,6 +16,7 @@ from . import __version__
 from .config import RunConfig, check_device_present, validate
 from .data import load_arrays
 from .devicedata import DeviceData, normalize
+from .fused import FusedStepper, fusion_blocker
 from .steppers import SoloStepper, Stepper, scheduler_state
 from .store import HEARTBEAT_SECONDS, RunDir, host_and_pid
 
@@ -41,7 +42,7 @@ def fusable(cfgs: list[RunConfig]) -> str | None:
     for name in SHARED_FIELDS:
         if len({repr(getattr(c, name)) for c in cfgs}) > 1:
             return name
-    return None
+    return fusion_blocker(cfgs) if len(cfgs) > 1 else None
 
 
 @dataclass
@@ -75,8 +76,6 @@ def make_stepper(cfgs: list[RunConfig], channels: int, classes: int, device: tor
     if len(cfgs) == 1:
         torch.manual_seed(cfgs[0].seed)
         return SoloStepper(cfgs[0], channels, classes, device)
-    from .fused import FusedStepper
-
     return FusedStepper(cfgs, channels, classes, device)
 
 

@@ -1,0 +1,107 @@
+"""The fused study: members match solo runs, never leak into each other, and resume."""
+import threading
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from tui_dropout.config import RunConfig
+from tui_dropout.engine import Trainer, fusable
+from tui_dropout.fused import FusedLeNet5, FusedStepper
+from tui_dropout.models import LeNet5
+from tui_dropout.steppers import SoloStepper
+from tui_dropout.store import RunStore
+
+PLACEMENTS = ("none", "fc", "conv", "all")
+
+
+def _study(runs_dir, **overrides):
+    store = RunStore(runs_dir)
+    return [store.create(tiny_config(placement=p, **overrides).to_dict()) for p in PLACEMENTS]
+
+
+def test_fused_eval_forward_equals_each_solo_network():
+    torch.manual_seed(0)
+    cfgs = [RunConfig(placement=p) for p in PLACEMENTS]
+    nets = [LeNet5.from_config(c, 3) for c in cfgs]
+    fused = FusedLeNet5(nets, cfgs).eval()
+    x = torch.randn(8, 3, 32, 32)
+    out = fused(x)
+    for k, net in enumerate(nets):
+        assert torch.allclose(out[k], net.eval()(x), atol=1e-5)
+
+
+def test_per_member_dropout_rates_hold_in_training():
+    torch.manual_seed(0)
+    cfgs = [RunConfig(placement="none"), RunConfig(placement="fc", p_fc=0.5), RunConfig(placement="conv", p_conv=0.25)]
+    fused = FusedLeNet5([LeNet5.from_config(c, 3) for c in cfgs], cfgs).train()
+    h = torch.ones(4000, 3, 84)
+    dropped = (fused._drop_fc(h) == 0).float().mean(dim=(0, 2))
+    assert dropped[0] == 0 and abs(float(dropped[1]) - 0.5) < 0.02 and dropped[2] == 0
+    maps = torch.ones(2000, 18, 2, 2)
+    zeroed = (fused._drop_conv(maps) == 0).float().view(2000, 3, 6, 4)
+    assert zeroed[:, :2].sum() == 0 and abs(float(zeroed[:, 2].mean()) - 0.25) < 0.02
+    per_channel = zeroed[:, 2]
+    assert bool(((per_channel.sum(-1) == 0) | (per_channel.sum(-1) == 4)).all())  # whole channels (Dropout2d)
+
+
+def test_gradients_and_updates_never_leak_between_members():
+    torch.manual_seed(0)
+    cfgs = [RunConfig(placement=p) for p in PLACEMENTS]
+    stepper = FusedStepper(cfgs, 3, 10, torch.device("cpu"))
+    stepper.set_epoch(1)
+    before = [stepper.model.member_params(k) for k in range(4)]
+    x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
+    logits = stepper.model(x)
+    logits[1].sum().backward()  # a loss that depends on member 1 alone
+    for p in stepper.params:
+        g = p.grad.view(4, -1)
+        assert g[[0, 2, 3]].abs().sum() == 0 and g[1].abs().sum() > 0
+    stepper._sgd()
+    after = [stepper.model.member_params(k) for k in range(4)]
+    for k in (0, 2, 3):
+        assert all(torch.equal(before[k][n], after[k][n]) for n in before[k])
+
+
+def test_fused_member_without_dropout_matches_its_solo_run(runs_dir):
+    solo = RunStore(runs_dir).create(tiny_config(placement="none").to_dict())
+    Trainer([solo]).run()
+    study = _study(runs_dir)
+    assert Trainer(study).run() == ["finished"] * 4
+    a, b = solo.read_metrics(), study[0].read_metrics()
+    for x, y in zip(a, b):
+        assert x["loss"] == pytest.approx(y["loss"], rel=1e-4)
+        assert x["test_acc"] == pytest.approx(y["test_acc"], abs=2e-3)
+    # every member has its own folder with its own metrics, and they differ where dropout does
+    assert len({round(r.read_metrics()[-1]["loss"], 6) for r in study}) == 4
+
+
+def test_fused_checkpoint_holds_a_solo_format_member_that_a_solo_run_can_load(runs_dir):
+    study = _study(runs_dir)
+    Trainer(study).run()
+    ckpt = torch.load(study[3].checkpoint_path, weights_only=False)
+    solo = SoloStepper(RunConfig(**{**study[3].read_config()}), 1, 10, torch.device("cpu"))
+    solo.load_member_state(0, ckpt["member"])
+    fused_ckpt_params = ckpt["member"]["model"]
+    assert torch.equal(solo.model.fc2.weight, fused_ckpt_params["fc2.weight"])
+    assert ckpt["group"] == [r.run_id for r in study] and ckpt["index"] == 3
+
+
+def test_fused_study_resumes_after_a_stop_exactly(runs_dir):
+    straight = _study(runs_dir, epochs=3, train_limit=1000, batch_size=16, checkpoint_every=10)
+    Trainer(straight).run()
+    stopped = _study(runs_dir, epochs=3, train_limit=1000, batch_size=16, checkpoint_every=10)
+    stop = threading.Event()
+    Trainer(stopped, stop=stop,
+            progress=lambda e: stop.set() if e["kind"] == "step" and e["epoch"] == 2 and e["step"] >= 40 else None
+            ).run()
+    assert [r.read_status()["state"] for r in stopped] == ["cancelled"] * 4
+    assert Trainer(stopped, resume=True).run() == ["finished"] * 4
+    for a, b in zip(straight, stopped):
+        assert [r["loss"] for r in a.read_metrics()] == [r["loss"] for r in b.read_metrics()]
+
+
+def test_configs_that_cannot_share_a_pass_name_the_field():
+    assert fusable([RunConfig(placement=p) for p in PLACEMENTS]) is None
+    assert fusable([RunConfig(batch_size=128), RunConfig()]) == "batch_size"
+    assert fusable([RunConfig(placement="conv", conv_kind="alpha"), RunConfig()]) == "conv_kind"
