@@ -48,6 +48,7 @@ class RunConfig:
     checkpoint_every: int = 10  # epochs between checkpoints (also written at every stop)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     seed: int = 0  # seeds weights, dropout masks and the data order
+    channels_last: bool = True  # NHWC memory layout for images and conv weights (benchmarks/epoch_speed.py)
     extra: dict[str, Any] = field(default_factory=dict)  # filled in by the trainer: versions, resolved paths
 
     @property
@@ -89,7 +90,7 @@ FIELD_TYPES: dict[str, type] = {
     "placement": str, "p_conv": float, "p_fc": float, "conv_kind": str, "fc_kind": str,
     "epochs": int, "batch_size": int, "lr": float, "momentum": float, "weight_decay": float,
     "lr_step": int, "lr_gamma": float, "eval_every": int, "eval_batch_size": int,
-    "checkpoint_every": int, "device": str, "seed": int, "extra": dict,
+    "checkpoint_every": int, "device": str, "seed": int, "channels_last": bool, "extra": dict,
 }
 
 # Fields a user sets (the console form shows these, in this order).
@@ -105,6 +106,12 @@ def coerce(name: str, kind: type, value: Any) -> Any:
         text = value.strip()
         if text == "" or text.lower() == "none":
             return None
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(name, f"{value!r} is not true or false")
         try:
             if kind is int:
                 return int(text)

@@ -12,11 +12,12 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
 
 
 class DeviceData:
-    def __init__(self, arrays: ImageArrays, device: torch.device):
+    def __init__(self, arrays: ImageArrays, device: torch.device, channels_last: bool = False):
         self.device = device
-        self.train_x = torch.from_numpy(arrays.train_x).to(device)
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        self.train_x = torch.from_numpy(arrays.train_x).to(device).contiguous(memory_format=layout)
         self.train_y = torch.from_numpy(arrays.train_y).to(device)
-        self.test_x = torch.from_numpy(arrays.test_x).to(device)
+        self.test_x = torch.from_numpy(arrays.test_x).to(device).contiguous(memory_format=layout)
         self.test_y = torch.from_numpy(arrays.test_y).to(device)
         self.channels = arrays.channels
         self.num_classes = max(len(arrays.classes), int(arrays.train_y.max()) + 1)

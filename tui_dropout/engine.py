@@ -22,7 +22,7 @@ from .store import HEARTBEAT_SECONDS, RunDir, host_and_pid
 
 # Settings that fused members must share: they see the same batches in the same order.
 SHARED_FIELDS = ("dataset", "data_dir", "train_limit", "batch_size", "epochs", "eval_every", "eval_batch_size",
-                 "checkpoint_every", "device", "seed")
+                 "checkpoint_every", "device", "seed", "channels_last")
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -200,7 +200,7 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         self.progress({"kind": "status", "text": f"loading {cfg.dataset}"})
         arrays = load_arrays(cfg.dataset, cfg.data_dir, progress=lambda t: self.progress({"kind": "status", "text": t}))
-        data = DeviceData(arrays.limited(cfg.train_limit), self.device)
+        data = DeviceData(arrays.limited(cfg.train_limit), self.device, cfg.channels_last)
         stepper = make_stepper([m.cfg for m in self.members], data.channels, data.num_classes, self.device)
         gen = torch.Generator(device=self.device)
         gen.manual_seed(cfg.seed)

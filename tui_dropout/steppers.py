@@ -39,6 +39,8 @@ class SoloStepper:
     def __init__(self, cfg: RunConfig, in_channels: int, num_classes: int, device: torch.device):
         self.cfg = cfg
         self.model = LeNet5.from_config(cfg, in_channels, num_classes).to(device)
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                          weight_decay=cfg.weight_decay)
         self.criterion = nn.CrossEntropyLoss()
