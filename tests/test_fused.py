@@ -6,7 +6,8 @@ import torch
 
 from conftest import tiny_config
 from tui_dropout.config import RunConfig
-from tui_dropout.engine import Trainer, fusable
+from tui_dropout.engine import Trainer
+from tui_dropout.fusion import fusable
 from tui_dropout.fused import FusedLeNet5, FusedStepper
 from tui_dropout.models import LeNet5
 from tui_dropout.steppers import SoloStepper

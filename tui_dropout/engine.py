@@ -16,13 +16,10 @@ from . import __version__
 from .config import RunConfig, check_device_present, validate
 from .data import load_arrays
 from .devicedata import DeviceData, normalize
-from .fused import FusedStepper, fusion_blocker
+from .fused import FusedStepper
+from .fusion import fusable
 from .steppers import SoloStepper, Stepper, scheduler_state
 from .store import HEARTBEAT_SECONDS, RunDir, host_and_pid
-
-# Settings that fused members must share: they see the same batches in the same order.
-SHARED_FIELDS = ("dataset", "data_dir", "train_limit", "batch_size", "epochs", "eval_every", "eval_batch_size",
-                 "checkpoint_every", "device", "seed", "channels_last")
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -35,14 +32,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def fusable(cfgs: list[RunConfig]) -> str | None:
-    """None when the configs can train in one fused pass, else the first field that differs."""
-    for name in SHARED_FIELDS:
-        if len({repr(getattr(c, name)) for c in cfgs}) > 1:
-            return name
-    return fusion_blocker(cfgs) if len(cfgs) > 1 else None
 
 
 @dataclass
@@ -278,7 +267,8 @@ class Trainer:
             if not m.active:
                 continue
             loss = losses[k]
-            row: dict[str, Any] = {"epoch": epoch, "loss": loss, "lr": lrs[k], "seconds": round(seconds, 4)}
+            row: dict[str, Any] = {"epoch": epoch, "loss": loss, "lr": lrs[k], "seconds": round(seconds, 4),
+                                   "elapsed": round(m.wall_seconds + time.time() - t_session, 3)}
             line = f"epoch: {epoch} time: {seconds:.2f} loss: {loss:.4f} lr: {lrs[k]:.2e}"
             if accs:
                 row["train_acc"], row["test_acc"] = accs[0][k], accs[1][k]

@@ -10,7 +10,7 @@ from typing import Any
 
 from .store import CONFIG, LOG, SUMMARY, RunDir
 
-COLUMNS = ("epoch", "loss", "lr", "seconds", "train_acc", "test_acc")
+COLUMNS = ("epoch", "loss", "lr", "seconds", "train_acc", "test_acc", "elapsed")
 
 
 def metrics_csv(rows: list[dict[str, Any]]) -> str:

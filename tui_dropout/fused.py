@@ -17,21 +17,8 @@ from .config import RunConfig
 from .models import LeNet5
 from .steppers import lr_at
 
-FUSABLE_CONV_KINDS = ("dropout", "dropout2d")
-FUSABLE_FC_KINDS = ("dropout",)
 PARAM_NAMES = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias",
                "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias")
-
-
-def fusion_blocker(cfgs: list[RunConfig]) -> str | None:
-    """The field that keeps these configs from one fused pass (beyond the shared data settings), or None."""
-    conv_kinds = {c.conv_kind for c in cfgs if c.uses_conv_dropout and c.p_conv > 0}
-    fc_kinds = {c.fc_kind for c in cfgs if c.uses_fc_dropout and c.p_fc > 0}
-    if len(conv_kinds) > 1 or not conv_kinds <= set(FUSABLE_CONV_KINDS):
-        return "conv_kind"
-    if len(fc_kinds) > 1 or not fc_kinds <= set(FUSABLE_FC_KINDS):
-        return "fc_kind"
-    return None
 
 
 class FusedLeNet5(torch.nn.Module):

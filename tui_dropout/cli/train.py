@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..config import ConfigError, RunConfig
 from ..export import pct, results_rows, seconds_text
+from ..fusion import fusable
 from ..launcher import TrainerProcess, resume_group
 from ..preflight import build_config, preflight
 from ..store import RunDir, RunStore
@@ -119,8 +120,6 @@ def study(presets: list[str] = typer.Argument(..., help="Presets to run, e.g. A 
           runs_dir: RunsDir = None, detach: Detach = False,
           fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Train in one fused pass when possible.")) -> None:
     """Run several presets and print a results table like the seed's."""
-    from ..engine import fusable
-
     cfgs = _configs(presets, _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets))
     store = RunStore(runs_dir)
     differing = fusable(cfgs) if len(cfgs) > 1 else "single"

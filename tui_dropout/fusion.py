@@ -1,0 +1,29 @@
+"""Which runs can train together in one fused pass (pure config logic: no torch, usable by the console)."""
+from __future__ import annotations
+
+from .config import RunConfig
+
+# Settings fused members must share: they see the same batches in the same order on one device.
+SHARED_FIELDS = ("dataset", "data_dir", "train_limit", "batch_size", "epochs", "eval_every", "eval_batch_size",
+                 "checkpoint_every", "device", "seed", "channels_last")
+FUSABLE_CONV_KINDS = ("dropout", "dropout2d")
+FUSABLE_FC_KINDS = ("dropout",)
+
+
+def fusion_blocker(cfgs: list[RunConfig]) -> str | None:
+    """The dropout kind that keeps these configs from one fused pass, or None."""
+    conv_kinds = {c.conv_kind for c in cfgs if c.uses_conv_dropout and c.p_conv > 0}
+    fc_kinds = {c.fc_kind for c in cfgs if c.uses_fc_dropout and c.p_fc > 0}
+    if len(conv_kinds) > 1 or not conv_kinds <= set(FUSABLE_CONV_KINDS):
+        return "conv_kind"
+    if len(fc_kinds) > 1 or not fc_kinds <= set(FUSABLE_FC_KINDS):
+        return "fc_kind"
+    return None
+
+
+def fusable(cfgs: list[RunConfig]) -> str | None:
+    """None when the configs can train in one fused pass, else the first field that keeps them apart."""
+    for name in SHARED_FIELDS:
+        if len({repr(getattr(c, name)) for c in cfgs}) > 1:
+            return name
+    return fusion_blocker(cfgs) if len(cfgs) > 1 else None
