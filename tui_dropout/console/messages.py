@@ -1,0 +1,12 @@
+"""Typed messages and requests passed between the console's screens and the app."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LaunchRequest:
+    """What the new-run form asks for: these presets, each with the same overrides, launched together."""
+
+    presets: list[str]
+    overrides: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,91 @@
+"""`r`: replay runs from epoch 1 in sync, as if training again: space pauses, left/right step, +/- speed."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ...series import RunSeries
+from ...watch import RunsWatcher
+from ..widgets.charts import MetricChart
+
+SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200)  # epochs per second
+FRAME = 0.1  # seconds between frames; the charts redraw only when the shown epoch changes
+
+
+class ReplayScreen(Screen):
+    BINDINGS = [("escape", "app.pop_screen", "Back"), ("space", "pause", "Pause"), ("left", "step(-1)", "Back 1"),
+                ("right", "step(1)", "Fwd 1"), ("plus,equals_sign", "speed(1)", "Faster"),
+                ("minus", "speed(-1)", "Slower"), ("q", "app.pop_screen", "Back")]
+    DEFAULT_CSS = """
+    ReplayScreen #charts { height: 1fr; }
+    """
+
+    def __init__(self, run_ids: list[str], watcher: RunsWatcher, axis: str = "epoch", smoothing: float = 0.0):
+        super().__init__()
+        self.run_ids = run_ids
+        self.watcher = watcher
+        self.axis = axis
+        self.smoothing = smoothing
+        self.cursor = 0.0
+        self.paused = False
+        self.speed_index = 3
+        self.shown = -1
+        self.full: list[tuple[str, RunSeries]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status")
+        with Horizontal(id="charts"):
+            yield MetricChart("loss", id="loss")
+            yield MetricChart("accuracy", id="acc")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for run_id in self.run_ids:
+            watched = self.watcher.runs.get(run_id)
+            name = watched.info.preset if watched else run_id
+            self.full.append((f"{name}·{run_id[-4:]}", self.watcher.series(run_id)))
+        self.last = max((s.epochs[-1] for _, s in self.full if s.epochs), default=0)
+        self.timer = self.set_interval(FRAME, self.advance)
+        self.render_frame()
+
+    @property
+    def epoch(self) -> int:
+        return min(self.last, max(1, int(self.cursor)))
+
+    def advance(self) -> None:
+        if self.paused or self.last == 0:
+            return
+        self.cursor = min(self.last, self.cursor + SPEEDS[self.speed_index] * FRAME)
+        if self.cursor >= self.last:
+            self.paused = True
+        self.render_frame()
+
+    def render_frame(self) -> None:
+        state = "paused" if self.paused else "playing"
+        self.query_one("#status", Static).update(
+            f"[b]replay[/b] {len(self.full)} run(s)  epoch {self.epoch}/{self.last}  {state}  "
+            f"{SPEEDS[self.speed_index]} epochs/s   space pause, left/right step, +/- speed, esc back")
+        if self.epoch == self.shown:
+            return
+        self.shown = self.epoch
+        frame = [(name, series.upto(self.epoch)) for name, series in self.full]
+        xlim = (1, max(2, self.last)) if self.axis == "epoch" else None
+        self.query_one("#loss", MetricChart).draw(frame, self.axis, self.smoothing, xlim=xlim)
+        self.query_one("#acc", MetricChart).draw(frame, self.axis, self.smoothing, xlim=xlim, ylim=(0, 100))
+
+    def action_pause(self) -> None:
+        if self.paused and self.cursor >= self.last:
+            self.cursor = 0.0  # at the end, space starts over
+        self.paused = not self.paused
+        self.render_frame()
+
+    def action_step(self, delta: int) -> None:
+        self.paused = True
+        self.cursor = float(min(self.last, max(1, self.epoch + delta)))
+        self.render_frame()
+
+    def action_speed(self, delta: int) -> None:
+        self.speed_index = min(len(SPEEDS) - 1, max(0, self.speed_index + delta))
+        self.render_frame()
