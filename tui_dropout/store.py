@@ -201,9 +201,9 @@ class RunDir:
     # liveness
     def info(self) -> RunInfo:
         """Status, config and summary folded into one RunInfo; a broken folder gives a RunInfo with a problem."""
-        info = RunInfo(self.run_id, self.path, "lost")
+        info = RunInfo(self.run_id, self.path, "lost", created=created_from_id(self.run_id))
         try:
-            info.created = self.path.stat().st_mtime
+            info.created = info.created or self.path.stat().st_mtime
             status = self.read_status()
             config = read_json(self.file(CONFIG))
             summary = read_json(self.file(SUMMARY))
@@ -228,6 +228,14 @@ class RunDir:
         if not status:
             info.problem = "status.json missing"
         return info
+
+
+def created_from_id(run_id: str) -> float:
+    """The start time a run id carries (20261126-093012-...), or 0 when it carries none."""
+    try:
+        return datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").timestamp()
+    except ValueError:
+        return 0.0
 
 
 def effective_state(status: dict[str, Any], now: float | None = None) -> str:
