@@ -96,6 +96,24 @@ def seed_epoch_seconds(data_root: Path, device: torch.device, p: float = 0.5, ba
     return total / epochs
 
 
+def seed_eval_seconds(data_root: Path, device: torch.device, batch_size: int = 256) -> float:
+    """The seed's evaluation every 20 epochs: compute_accuracy over the train and the test loaders."""
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    net = SeedLeNet5(3, p=0.5).to(device).eval()
+    start = time.time()
+    with torch.no_grad():
+        for train in (True, False):
+            loader = DataLoader(UncheckedCIFAR10(root=str(data_root), train=train, download=False,
+                                                 transform=transform), batch_size=batch_size, shuffle=True)
+            correct = total = 0
+            for data, labels in loader:
+                data, labels = data.to(device), labels.to(device)
+                predicted = torch.argmax(net(data), dim=1)
+                total += labels.size(0)
+                correct += (predicted == labels).sum().item()
+    return time.time() - start
+
+
 def compute_epoch_seconds(train_x: torch.Tensor, train_y: torch.Tensor, device: torch.device, p: float = 0.5,
                           batch_size: int = 256, channels_last: bool = False) -> float:
     """The floor: forward, backward and step on ready, normalised tensors already on the device."""

@@ -107,3 +107,12 @@ def test_detached_trainer_survives_sigterm_as_cancelled_and_kill9_as_lost_then_r
     epochs = [r["epoch"] for r in run.read_metrics()]
     assert epochs == list(range(1, len(epochs) + 1))  # nothing missing, nothing doubled
     assert "resumed after epoch" in "\n".join(run.log_tail(400))
+
+
+def test_compiled_training_matches_eager_training(runs_dir):
+    eager = _new(runs_dir, epochs=2, placement="none")
+    compiled = _new(runs_dir, epochs=2, placement="none", compile=True)
+    assert Trainer([eager]).run() == ["finished"]
+    assert Trainer([compiled]).run() == ["finished"]
+    for a, b in zip(eager.read_metrics(), compiled.read_metrics()):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-3)

@@ -49,6 +49,7 @@ class RunConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     seed: int = 0  # seeds weights, dropout masks and the data order
     channels_last: bool = True  # NHWC memory layout for images and conv weights (benchmarks/epoch_speed.py)
+    compile: bool = False  # torch.compile the training forward pass (slower on CPU; see docs/benchmarks.md)
     extra: dict[str, Any] = field(default_factory=dict)  # filled in by the trainer: versions, resolved paths
 
     @property
@@ -90,7 +91,7 @@ FIELD_TYPES: dict[str, type] = {
     "placement": str, "p_conv": float, "p_fc": float, "conv_kind": str, "fc_kind": str,
     "epochs": int, "batch_size": int, "lr": float, "momentum": float, "weight_decay": float,
     "lr_step": int, "lr_gamma": float, "eval_every": int, "eval_batch_size": int,
-    "checkpoint_every": int, "device": str, "seed": int, "channels_last": bool, "extra": dict,
+    "checkpoint_every": int, "device": str, "seed": int, "channels_last": bool, "compile": bool, "extra": dict,
 }
 
 # Fields a user sets (the console form shows these, in this order).

@@ -95,6 +95,7 @@ class FusedStepper:
         self.members = len(cfgs)
         self.model = FusedLeNet5(members, cfgs).to(device)
         self.params = self.model.ordered_params()
+        self.train_forward = torch.compile(self.model) if cfgs[0].compile else self.model
         self.momentum = torch.tensor([c.momentum for c in cfgs], device=device).view(-1, 1)
         self.weight_decay = torch.tensor([c.weight_decay for c in cfgs], device=device).view(-1, 1)
         self.lr = torch.tensor([c.lr for c in cfgs], device=device).view(-1, 1)
@@ -110,7 +111,7 @@ class FusedStepper:
         self.model.train()
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits = self.model(x)  # (K, B, classes)
+        logits = self.train_forward(x)  # (K, B, classes)
         k, b, c = logits.shape
         losses = F.cross_entropy(logits.reshape(k * b, c), y.repeat(k), reduction="none").view(k, b).mean(1)
         for p in self.params:

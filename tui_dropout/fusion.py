@@ -5,7 +5,7 @@ from .config import RunConfig
 
 # Settings fused members must share: they see the same batches in the same order on one device.
 SHARED_FIELDS = ("dataset", "data_dir", "train_limit", "batch_size", "epochs", "eval_every", "eval_batch_size",
-                 "checkpoint_every", "device", "seed", "channels_last")
+                 "checkpoint_every", "device", "seed", "channels_last", "compile")
 FUSABLE_CONV_KINDS = ("dropout", "dropout2d")
 FUSABLE_FC_KINDS = ("dropout",)
 

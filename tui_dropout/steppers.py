@@ -41,6 +41,7 @@ class SoloStepper:
         self.model = LeNet5.from_config(cfg, in_channels, num_classes).to(device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.train_forward = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                          weight_decay=cfg.weight_decay)
         self.criterion = nn.CrossEntropyLoss()
@@ -55,7 +56,7 @@ class SoloStepper:
         self.model.train()
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        loss = self.criterion(self.model(x), y)
+        loss = self.criterion(self.train_forward(x), y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -40,7 +40,10 @@ def _decode(split: Path, classes: list[str], progress=None) -> tuple[np.ndarray,
             raise DataError(f"{path} cannot be decoded: {exc}") from None
         if progress and i % 2000 == 0:
             progress(f"decoding {split.name}: {i}/{len(files)}")
-    return out.transpose(0, 3, 1, 2).copy(), np.array([label for _, label in files], dtype=np.int64)
+    # a fixed shuffle, as in CIFAR-10's own batches: a train_limit subset then holds every class
+    order = np.random.default_rng(0).permutation(len(files))
+    labels = np.array([label for _, label in files], dtype=np.int64)
+    return out.transpose(0, 3, 1, 2)[order].copy(), labels[order]
 
 
 def read(root: Path, progress=None) -> ImageArrays:
