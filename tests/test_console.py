@@ -78,7 +78,7 @@ async def test_every_state_and_damaged_folder_is_listed_without_a_crash(fixture_
         await pilot.press(position(app, "cccc"))
         await pilot.pause(0.2)
         assert app.selected.endswith("cccc")
-        assert "loss became nan" in str(app.query_one("#details").render())
+        assert "loss became nan" in app.query_one("#details").text.plain
         await pilot.press(position(app, "ffff"))  # the damaged folder: shown, no crash
         await pilot.pause(0.2)
         assert app.selected.endswith("ffff")

@@ -29,9 +29,9 @@ class RunsWatcher:
         self.store = store
         self.runs: dict[str, WatchedRun] = {}
 
-    def refresh(self) -> bool:
-        """Re-read what changed on disk; True when the list of runs or any run's info changed."""
-        changed = False
+    def refresh(self) -> str:
+        """Re-read what changed on disk: "structure" (runs came, went or changed state), "progress", or ""."""
+        changed, structure = False, False
         seen = set()
         for run in self.store.run_dirs():
             seen.add(run.run_id)
@@ -40,7 +40,7 @@ class RunsWatcher:
             now = time.time()
             if watched is None:
                 self.runs[run.run_id] = WatchedRun(run, run.info(), mtime, now)
-                changed = True
+                structure = True
                 continue
             active = watched.info.state in ("queued", "running")
             if mtime != watched.status_mtime or (active and now - watched.checked > LIVENESS_SECONDS):
@@ -48,11 +48,12 @@ class RunsWatcher:
                 watched.status_mtime, watched.checked = mtime, now
                 if _differs(info, watched.info):
                     changed = True
+                    structure = structure or (info.state, info.problem) != (watched.info.state, watched.info.problem)
                 watched.info = info
         for gone in set(self.runs) - seen:
             del self.runs[gone]
-            changed = True
-        return changed
+            structure = True
+        return "structure" if structure else "progress" if changed else ""
 
     def ordered(self) -> list[RunInfo]:
         return sorted((w.info for w in self.runs.values()), key=lambda i: (i.created, i.run_id), reverse=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from textual import on, work
@@ -29,7 +30,8 @@ from .widgets.charts import MetricChart
 from .widgets.details import RunDetails
 from .widgets.runs_table import RunsTable
 
-TICK_SECONDS = 0.5  # disk polling and redraws: at most twice a second
+TICK_SECONDS = 0.5  # disk polling; new runs and state changes show within a tick
+LIVE_REDRAW_SECONDS = 1.0  # progress (epochs, charts, details) of training runs; a key press redraws at once
 
 
 class DropoutConsole(App):
@@ -66,6 +68,9 @@ class DropoutConsole(App):
         self.processes_lock = threading.Lock()  # the launch worker adds, the tick reaps
         self.form_values: tuple[str, dict[str, str]] | None = None
         self._drawn: tuple | None = None
+        self._drawn_at = 0.0
+        self._statusline = ""
+        self._progress_pending = False
 
     @property
     def smoothing(self) -> float:
@@ -99,13 +104,18 @@ class DropoutConsole(App):
     def tick(self) -> None:
         with self.processes_lock:
             self.processes = [p for p in self.processes if p.poll() is None]  # reap finished trainers
-        if self.watcher.refresh():
+        change = self.watcher.refresh()
+        self._progress_pending |= change == "progress"
+        if change == "structure":
             self.refresh_list()
             self.redraw(force=True)
-        else:
+        elif time.monotonic() - self._drawn_at >= LIVE_REDRAW_SECONDS:
+            if self._progress_pending:
+                self.refresh_list()
             self.redraw()
 
     def refresh_list(self) -> None:
+        self._progress_pending = False
         infos = self.watcher.ordered()
         ids = [i.run_id for i in infos]
         if self.selected not in ids:
@@ -113,19 +123,23 @@ class DropoutConsole(App):
         self.marked &= set(ids)
         self.query_one(RunsTable).show(infos, self.marked, self.selected)
         running = sum(i.state == "running" for i in infos)
-        self.query_one("#statusline", Static).update(
-            f" {len(infos)} runs, {running} running, {len(self.marked)} marked | x-axis {self.axis} | "
-            f"EMA {self.smoothing} | {self.store.root}  (? for help)")
+        line = (f" {len(infos)} runs, {running} running, {len(self.marked)} marked | x-axis {self.axis} | "
+                f"EMA {self.smoothing} | {self.store.root}  (? for help)")
+        if line != self._statusline:
+            self._statusline = line
+            self.query_one("#statusline", Static).update(line)
 
     def redraw(self, force: bool = False) -> None:
         """Charts and details for the selected run, when its data or the view changed."""
         run_id = self.selected
         series = self.watcher.series(run_id) if run_id else None
-        key = (run_id, len(series.epochs) if series else 0, self.axis, self.smoothing)
+        watched = self.watcher.runs.get(run_id) if run_id else None
+        key = (run_id, len(series.epochs) if series else 0, self.axis, self.smoothing,
+               watched.info.state if watched else None, watched.info.epoch if watched else None)
+        self._drawn_at = time.monotonic()
         if not force and key == self._drawn:
             return
         self._drawn = key
-        watched = self.watcher.runs.get(run_id) if run_id else None
         named = [(watched.info.preset, series)] if watched and series else []
         self.query_one("#loss", MetricChart).draw(named, self.axis, self.smoothing)
         self.query_one("#acc", MetricChart).draw(named, self.axis, self.smoothing, ylim=(0, 100))

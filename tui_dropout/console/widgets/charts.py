@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
-from ...series import RunSeries, downsample, ema
+from ...series import MAX_POINTS, RunSeries, downsample, ema
 
 PALETTE = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
 
@@ -15,6 +15,10 @@ class MetricChart(PlotextPlot):
         super().__init__(**kwargs)
         self.metric = metric
         self.points = 0  # points drawn last time, for tests and the status line
+
+    def point_limit(self) -> int:
+        """Braille markers put 2 dots in a cell's width: more than 4 points a column cannot show, only cost."""
+        return min(MAX_POINTS, max(200, 4 * self.size.width))
 
     def draw(self, named: list[tuple[str, RunSeries]], axis: str = "epoch", smoothing: float = 0.0,
              xlim: tuple[float, float] | None = None, ylim: tuple[float, float] | None = None,
@@ -33,7 +37,7 @@ class MetricChart(PlotextPlot):
                          (ax, series.train_acc, f"{name} train" if many else "train",
                           color if many else "gray", "dot")]
             for xs, ys, label, line_color, marker in lines:
-                xs, ys = downsample(xs, ema(ys, smoothing))
+                xs, ys = downsample(xs, ema(ys, smoothing), self.point_limit())
                 if xs:
                     plt.plot(xs, ys, label=label, color=line_color, marker=marker)
                     self.points += len(xs)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from ...export import pct
 from ...store import RunDir, RunInfo
@@ -11,10 +11,24 @@ SHOWN = ("dataset", "placement", "conv_kind", "p_conv", "fc_kind", "p_fc", "epoc
          "momentum", "lr_step", "lr_gamma", "eval_every", "device", "seed")
 
 
-class RunDetails(Static):
+class RunDetails(Widget):
+    """Renders its own text and repaints without a layout pass (its size is fixed by the stylesheet)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.text = Text("")
+
+    def render(self) -> Text:
+        return self.text
+
+    def set_text(self, text: Text) -> None:
+        if text.plain != self.text.plain:
+            self.text = text
+            self.refresh()
+
     def show(self, run: RunDir | None, info: RunInfo | None, log_lines: int = 6) -> None:
         if run is None or info is None:
-            self.update("no run selected: press n to start one")
+            self.set_text(Text("no run selected: press n to start one"))
             return
         text = Text()
         text.append(f"{run.run_id}  ", style="bold")
@@ -31,4 +45,4 @@ class RunDetails(Static):
                 pass
         for line in run.log_tail(log_lines):
             text.append(line[:200] + "\n")
-        self.update(text)
+        self.set_text(text)

@@ -20,8 +20,12 @@ def short_id(run_id: str) -> str:
     return run_id[-13:]
 
 
+COLUMN_KEYS = ("mark", "n", "state", "preset", "epoch", "test", "run")
+
+
 class RunsTable(DataTable):
     BINDINGS = [("j", "cursor_down", "Down"), ("k", "cursor_up", "Up")]
+    _ids: list[str] = []
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -35,16 +39,28 @@ class RunsTable(DataTable):
         self.add_column("started", key="run", width=13)
 
     def show(self, infos: list[RunInfo], marked: set[str], selected: str | None) -> None:
-        """Rebuild the rows (cheap at list sizes) and keep the cursor on the selected run."""
-        self.clear()
-        for i, info in enumerate(infos, 1):
-            state = "corrupt" if info.problem and info.problem.startswith("corrupt") else info.state
-            self.add_row("*" if info.run_id in marked else " ", str(i) if i < 10 else " ",
-                         Text(state, style=STATE_STYLES.get(info.state, "")), info.preset[:8],
-                         f"{info.epoch}/{info.epochs}", pct(info.best_test_acc), short_id(info.run_id), key=info.run_id)
+        """Update cells in place while the same runs are listed (no layout pass); rebuild when the set changes."""
         ids = [i.run_id for i in infos]
+        rows = {info.run_id: self._cells(i, info, marked) for i, info in enumerate(infos, 1)}
+        if ids == self._ids:
+            for run_id, cells in rows.items():
+                for column, value in zip(COLUMN_KEYS, cells):
+                    if str(self.get_cell(run_id, column)) != str(value):
+                        self.update_cell(run_id, column, value)
+            return
+        self._ids = ids
+        self.clear()
+        for run_id, cells in rows.items():
+            self.add_row(*cells, key=run_id)
         if selected in ids:
             self.move_cursor(row=ids.index(selected), animate=False)
+
+    @staticmethod
+    def _cells(i: int, info: RunInfo, marked: set[str]) -> tuple:
+        state = "corrupt" if info.problem and info.problem.startswith("corrupt") else info.state
+        return ("*" if info.run_id in marked else " ", str(i) if i < 10 else " ",
+                Text(state, style=STATE_STYLES.get(info.state, "")), info.preset[:8], f"{info.epoch}/{info.epochs}",
+                pct(info.best_test_acc), short_id(info.run_id))
 
     def selected_id(self) -> str | None:
         if self.row_count == 0:
