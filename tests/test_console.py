@@ -220,6 +220,31 @@ async def test_launch_from_the_form_watch_it_train_then_cancel_another(runs_dir)
         assert await wait_until(pilot, lambda: app.watcher.runs[long_id].info.state == "cancelled")
 
 
+async def test_presets_launched_together_keep_their_own_settings_plus_the_changes(runs_dir):
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        form = app.screen
+        form.query_one("#preset").value = "A"
+        await pilot.pause(0.1)
+        form.query_one("#together").value = "B C D"
+        form.query_one("#f-dataset").value = "digits"
+        form.query_one("#f-epochs").value = "2"
+        form.query_one("#f-train_limit").value = "100"
+        await pilot.pause(0.1)
+        await pilot.press("ctrl+l")
+        assert await wait_until(pilot, lambda: len(app.watcher.runs) == 4)
+        assert await wait_until(pilot, lambda: all(w.info.state == "finished" for w in app.watcher.runs.values()))
+    configs = {c["preset"]: c for c in (json.loads((p / "config.json").read_text()) for p in runs_dir.iterdir())}
+    assert {k: c["placement"] for k, c in configs.items()} == {"A": "none", "B": "fc", "C": "conv", "D": "all"}
+    assert all(c["epochs"] == 2 and c["dataset"] == "digits" for c in configs.values())
+    groups = {tuple(json.loads((p / "status.json").read_text())["group"]) for p in runs_dir.iterdir()}
+    assert len(groups) == 1 and len(next(iter(groups))) == 4  # fused: one trainer for the four
+    losses = {json.loads((p / "metrics.jsonl").read_text().splitlines()[-1])["loss"] for p in runs_dir.iterdir()}
+    assert len(losses) == 4
+
+
 async def test_inspector_shows_the_seed_demonstrations(runs_dir):
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(120, 40)) as pilot:

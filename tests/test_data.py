@@ -84,3 +84,13 @@ def test_real_cifar10_jpegs_read_through_imagefolder(tmp_path):
                               "truck"]
     assert arrays.train_x.shape[1:] == (3, 32, 32) and len(arrays.train_y) >= 100
     assert 60 < arrays.train_x.mean() < 200  # real photographs, not blank decodes
+
+
+def test_a_new_reader_version_ignores_arrays_cached_by_an_older_one(tmp_path, monkeypatch):
+    from tui_dropout.data import locate
+
+    write_image_folder(tmp_path / "imgs", per_class=2)
+    first = load_arrays("imagefolder", str(tmp_path / "imgs"))
+    monkeypatch.setattr(locate, "DECODE_VERSION", locate.DECODE_VERSION + 1)
+    monkeypatch.setattr(imagefolder, "read", lambda root, progress=None: first.limited(1))
+    assert len(load_arrays("imagefolder", str(tmp_path / "imgs")).train_y) == 1

@@ -225,8 +225,11 @@ class DropoutConsole(App):
                 except ValueError as exc:
                     self.notify(str(exc), severity="error")
 
+        partners = [r for r in info.status.get("group") or [] if r != run.run_id]
+        also = (f"\nIt trains fused with {len(partners)} other run(s) in one process: they stop too."
+                if partners else "")
         self.push_screen(ConfirmScreen(f"Cancel run {run.run_id}?\nIt stops after the current step and keeps a "
-                                       "checkpoint (R resumes it)."), answered)
+                                       f"checkpoint (R resumes it).{also}"), answered)
 
     def action_resume_run(self) -> None:
         run = self.watcher.run(self.selected) if self.selected else None

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class LaunchRequest:
-    """What the new-run form asks for: these presets, each with the same overrides, launched together."""
+    """What the new-run form asks for: these presets launched together, each with the fields the user changed."""
 
     presets: list[str]
     overrides: dict[str, str] = field(default_factory=dict)

@@ -57,8 +57,12 @@ def _source_files(dataset: str, root: Path | None) -> list[Path]:
     return []
 
 
+# Bump when a reader's output changes (order, scaling, layout): cached arrays from older readers are then ignored.
+DECODE_VERSION = 2
+
+
 def _cache_key(dataset: str, root: Path | None) -> str:
-    h = hashlib.sha1(f"{dataset}:{root}:v1".encode())
+    h = hashlib.sha1(f"{dataset}:{root}:v{DECODE_VERSION}".encode())
     for path in _source_files(dataset, root):
         st = path.stat()
         h.update(f"{path.name}:{st.st_size}:{st.st_mtime_ns}".encode())

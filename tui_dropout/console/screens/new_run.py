@@ -57,6 +57,8 @@ def _text(value) -> str:
 
 
 class NewRunScreen(ModalScreen[LaunchRequest | None]):
+    """Dismisses with the presets to launch and the fields changed from the chosen preset."""
+
     BINDINGS = [("escape", "dismiss(None)", "Close"), ("ctrl+l", "launch", "Launch")]
     DEFAULT_CSS = """
     NewRunScreen { align: center middle; }
@@ -64,6 +66,8 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
                                     background: $surface; padding: 0 1; }
     NewRunScreen .row { height: 1; }
     NewRunScreen .row Label { width: 14; }
+    NewRunScreen .row:focus-within { background: $boost; }
+    NewRunScreen .row:focus-within Label { color: $accent; text-style: bold; }
     NewRunScreen .row Input, NewRunScreen .row Select { width: 28; }
     NewRunScreen .reason { width: 1fr; padding: 0 0 0 1; color: $error; }
     NewRunScreen #buttons { height: 3; margin-top: 1; }
@@ -104,6 +108,8 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
                 yield Button("Close (esc)", id="close")
 
     def on_mount(self) -> None:
+        self.query_one(VerticalScroll).can_focus = False  # Tab walks the fields only, starting at the preset
+        self.query_one("#preset", Select).focus()
         self.check()
 
     # ----- reading and checking --------------------------------------------------------------
@@ -113,6 +119,11 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
             widget = self.query_one(f"#f-{name}")
             out[name] = str(widget.value) if isinstance(widget, Select) else widget.value
         return out
+
+    def changes(self) -> dict[str, str]:
+        """The fields the user set away from the chosen preset: what every preset launched together gets."""
+        base = load_preset(str(self.query_one("#preset", Select).value))
+        return {name: text for name, text in self.values().items() if text != _text(getattr(base, name))}
 
     def presets(self) -> list[str]:
         extra = self.query_one("#together", Input).value.replace(",", " ").split()
@@ -158,7 +169,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
             first = next(iter(self.errors.items()))
             self.notify(f"{first[0]}: {first[1]}", severity="error")
             return
-        self.dismiss(LaunchRequest(self.presets(), self.values()))
+        self.dismiss(LaunchRequest(self.presets(), self.changes()))
 
     @on(Button.Pressed)
     def _button(self, event: Button.Pressed) -> None:
