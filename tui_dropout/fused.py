@@ -56,12 +56,13 @@ class FusedLeNet5(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, 32, 32), shared by every member -> logits (K, B, classes)."""
         k = self.k
-        x = self.pool(self._drop_conv(F.relu(F.conv2d(x, self.conv1_weight, self.conv1_bias))))
-        x = self.pool(self._drop_conv(F.relu(F.conv2d(x, self.conv2_weight, self.conv2_bias, groups=k))))
-        x = self._drop_conv(F.relu(F.conv2d(x, self.conv3_weight, self.conv3_bias, groups=k)))
+        x = self.pool(self._drop_conv(F.relu(F.conv2d(x, self.conv1_weight, self.conv1_bias), inplace=True)))
+        x = self.pool(self._drop_conv(F.relu(F.conv2d(x, self.conv2_weight, self.conv2_bias, groups=k),
+                                             inplace=True)))
+        x = self._drop_conv(F.relu(F.conv2d(x, self.conv3_weight, self.conv3_bias, groups=k), inplace=True))
         x = x.view(x.shape[0], k, -1)  # (B, K, 120)
         x = torch.einsum("bki,koi->bko", x, self.fc1_weight) + self.fc1_bias
-        x = self._drop_fc(F.relu(x))
+        x = self._drop_fc(F.relu(x, inplace=True))
         x = torch.einsum("bki,koi->bko", x, self.fc2_weight) + self.fc2_bias
         return x.transpose(0, 1)
 

@@ -123,8 +123,8 @@ class DropoutConsole(App):
         self.marked &= set(ids)
         self.query_one(RunsTable).show(infos, self.marked, self.selected)
         running = sum(i.state == "running" for i in infos)
-        line = (f" {len(infos)} runs, {running} running, {len(self.marked)} marked | x-axis {self.axis} | "
-                f"EMA {self.smoothing} | {self.store.root}  (? for help)")
+        line = (f" ? help | {len(infos)} runs, {running} running, {len(self.marked)} marked | x-axis {self.axis} | "
+                f"EMA {self.smoothing} | {self.store.root}")
         if line != self._statusline:
             self._statusline = line
             self.query_one("#statusline", Static).update(line)
