@@ -110,3 +110,21 @@ def test_help_does_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_data_fetch_fails_fast_with_one_line_when_the_download_cannot_happen(tmp_path, monkeypatch):
+    from tui_dropout.data import cifar10
+
+    monkeypatch.setattr(cifar10, "URL", "http://127.0.0.1:9/cifar-10-python.tar.gz")  # nothing listens there
+    import time
+
+    start = time.time()
+    result = invoke("data", "fetch", "cifar10", "--data-dir", tmp_path, "--timeout", "5")
+    assert result.exit_code == 1 and "could not download CIFAR-10" in result.output
+    assert time.time() - start < 10
+
+
+def test_data_fetch_says_when_cifar_is_already_there(tmp_path):
+    write_cifar_batches(tmp_path)
+    result = invoke("data", "fetch", "cifar10", "--data-dir", tmp_path)
+    assert result.exit_code == 0 and "already" in result.output

@@ -55,6 +55,18 @@ def position(app, suffix):
     return str(next(n for n, run_id in enumerate(ids, 1) if run_id.endswith(suffix)))
 
 
+async def open_form(pilot, app, **fields):
+    """Press n and fill fields by id (f-epochs=..., together=...); returns the form."""
+    await pilot.press("n")
+    await pilot.pause(0.2)
+    form = app.screen
+    assert isinstance(form, NewRunScreen)
+    for name, value in fields.items():
+        form.query_one(f"#{name.replace('_', '-', 1) if name.startswith('f_') else name}").value = value
+        await pilot.pause(0.1)
+    return form
+
+
 async def wait_until(pilot, predicate, timeout=60.0):
     end = time.time() + timeout
     while time.time() < end:
@@ -161,10 +173,7 @@ async def test_export_writes_the_run_files(fixture_runs, tmp_path):
 async def test_form_checks_as_you_type(runs_dir):
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(120, 50)) as pilot:
-        await pilot.press("n")
-        await pilot.pause(0.2)
-        form = app.screen
-        assert isinstance(form, NewRunScreen)
+        form = await open_form(pilot, app)
         assert str(form.query_one("#preset").value) == "quick"  # runs here without any download
         form.query_one("#f-p_fc").value = "1.5"
         await pilot.pause(0.2)
@@ -185,10 +194,7 @@ async def test_form_checks_as_you_type(runs_dir):
 async def test_launch_from_the_form_watch_it_train_then_cancel_another(runs_dir):
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(120, 50)) as pilot:
-        await pilot.press("n")
-        await pilot.pause(0.2)
-        app.screen.query_one("#f-epochs").value = "3"
-        await pilot.pause(0.1)
+        await open_form(pilot, app, f_epochs="3")
         await pilot.press("ctrl+l")
         assert await wait_until(pilot, lambda: app.selected is not None)
         run_id = app.selected
@@ -198,10 +204,7 @@ async def test_launch_from_the_form_watch_it_train_then_cancel_another(runs_dir)
         assert app.query_one("#acc", MetricChart).points > 0
 
         # a long one, cancelled from the keyboard after a confirmation
-        await pilot.press("n")
-        await pilot.pause(0.2)
-        app.screen.query_one("#f-epochs").value = "500"
-        await pilot.pause(0.1)
+        await open_form(pilot, app, f_epochs="500")
         await pilot.press("ctrl+l")
         assert await wait_until(pilot, lambda: app.selected != run_id)
         long_id = app.selected
@@ -223,16 +226,8 @@ async def test_launch_from_the_form_watch_it_train_then_cancel_another(runs_dir)
 async def test_presets_launched_together_keep_their_own_settings_plus_the_changes(runs_dir):
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(120, 50)) as pilot:
-        await pilot.press("n")
-        await pilot.pause(0.2)
-        form = app.screen
-        form.query_one("#preset").value = "A"
-        await pilot.pause(0.1)
-        form.query_one("#together").value = "B C D"
-        form.query_one("#f-dataset").value = "digits"
-        form.query_one("#f-epochs").value = "2"
-        form.query_one("#f-train_limit").value = "100"
-        await pilot.pause(0.1)
+        await open_form(pilot, app, preset="A", together="B C D", f_dataset="digits", f_epochs="2",
+                        f_train_limit="100")
         await pilot.press("ctrl+l")
         assert await wait_until(pilot, lambda: len(app.watcher.runs) == 4)
         assert await wait_until(pilot, lambda: all(w.info.state == "finished" for w in app.watcher.runs.values()))
@@ -285,3 +280,16 @@ def test_console_starts_without_importing_torch(fixture_runs):
             "assert 'torch' not in sys.modules, 'torch imported'\nprint('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+async def test_light_theme_and_small_terminal_redraw_without_error(fixture_runs):
+    app = DropoutConsole(runs_dir=fixture_runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(position(app, "aaaa"))
+        app.theme = "textual-light"
+        await pilot.pause(0.3)
+        assert app.query_one("#loss", MetricChart).points == 10
+        assert app.screen.has_class("narrow")
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause(0.3)
+        assert not app.screen.has_class("narrow")
