@@ -1,0 +1,45 @@
+"""GPU paths (CUDA generators, RNG state, fused members, compile); skipped on machines without CUDA."""
+import threading
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from tui_dropout.engine import Trainer
+from tui_dropout.store import RunStore
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+
+
+def _runs(runs_dir, placements=("all",), **overrides):
+    store = RunStore(runs_dir)
+    return [store.create(tiny_config(placement=p, device="cuda", **overrides).to_dict()) for p in placements]
+
+
+def test_solo_run_trains_on_the_gpu(runs_dir):
+    (run,) = _runs(runs_dir, epochs=3)
+    assert Trainer([run]).run() == ["finished"]
+    assert run.read_status()["device"].startswith("cuda")
+    assert [r["epoch"] for r in run.read_metrics()] == [1, 2, 3]
+
+
+def test_fused_members_train_apart_on_the_gpu(runs_dir):
+    runs = _runs(runs_dir, ("none", "fc", "conv", "all"), epochs=3)
+    assert Trainer(runs).run() == ["finished"] * 4
+    assert len({r.read_metrics()[-1]["loss"] for r in runs}) == 4
+
+
+def test_gpu_run_resumes_after_a_mid_epoch_stop(runs_dir):
+    (run,) = _runs(runs_dir, epochs=3, batch_size=16, train_limit=1000, checkpoint_every=10)
+    stop = threading.Event()
+    Trainer([run], stop=stop,
+            progress=lambda e: stop.set() if e["kind"] == "step" and e["epoch"] == 2 and e["step"] >= 20 else None
+            ).run()
+    assert run.read_status()["state"] == "cancelled"
+    assert Trainer([run], resume=True).run() == ["finished"]
+    assert [r["epoch"] for r in run.read_metrics()] == [1, 2, 3]
+
+
+def test_compiled_fused_study_runs_on_the_gpu(runs_dir):
+    runs = _runs(runs_dir, ("none", "all"), epochs=2, compile=True)
+    assert Trainer(runs).run() == ["finished"] * 2
