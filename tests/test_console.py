@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +14,6 @@ from tui_dropout.console.screens.inspector import InspectorScreen
 from tui_dropout.console.screens.new_run import NewRunScreen
 from tui_dropout.console.screens.replay import ReplayScreen
 from tui_dropout.console.widgets.charts import MetricChart
-from tui_dropout.store import RunDir
 
 
 def metrics(n, loss0=2.3, acc_every=2):

@@ -1,9 +1,6 @@
 """The trainer, for real: short CPU runs, exact resume, cancellation, lost runs and failures."""
-import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 

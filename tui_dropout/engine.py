@@ -7,7 +7,7 @@ import platform
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -48,7 +48,7 @@ class Member:
     wall_seconds: float = 0.0
     state: str = "running"
     error: str | None = None
-    history: dict[str, Any] = field(default_factory=dict)
+    epochs_done: int = 0
 
     def record_accuracy(self, epoch: int, train_acc: float, test_acc: float) -> None:
         if self.best_train_acc is None or train_acc > self.best_train_acc:
@@ -110,7 +110,7 @@ class Trainer:
         m.active, m.state, m.error = False, state, error
         now = time.time()
         m.run.update_status(state=state, error=error, ended=now, heartbeat=now, **m.bests())
-        summary = {"state": state, "final_loss": m.last_loss, "epochs_done": m.history.get("epoch", 0),
+        summary = {"state": state, "final_loss": m.last_loss, "epochs_done": m.epochs_done,
                    "epochs": m.cfg.epochs, "train_seconds": round(m.train_seconds, 3),
                    "wall_seconds": round(m.wall_seconds, 3), "error": error, **m.bests()}
         m.run.write_summary(summary)
@@ -149,9 +149,10 @@ class Trainer:
             for key, value in c["bests"].items():
                 setattr(m, key, value)
             m.last_loss, m.train_seconds, m.wall_seconds = c["last_loss"], c["train_seconds"], c["wall_seconds"]
+            m.epochs_done = c["epoch"]
         rng = ckpts[0]["rng"]
         torch.set_rng_state(rng["torch"].cpu())
-        gen.set_state(rng["perm"].cpu() if gen.device.type == "cpu" else rng["perm"].cpu())
+        gen.set_state(rng["perm"].cpu())
         if "cuda" in rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(rng["cuda"].cpu(), self.device)
         partial = _merge_partials(partials, self.device)
@@ -276,7 +277,7 @@ class Trainer:
                 line += f" train_acc: {accs[0][k] * 100:.2f}% test_acc: {accs[1][k] * 100:.2f}%"
             m.run.append_metric(row)
             m.run.log(line)
-            m.last_loss, m.history["epoch"] = loss, epoch
+            m.last_loss, m.epochs_done = loss, epoch
             m.train_seconds += seconds
             if not math.isfinite(loss):
                 m.wall_seconds += time.time() - t_session

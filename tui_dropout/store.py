@@ -108,10 +108,6 @@ class RunInfo:
     problem: str | None = None  # set when the folder is corrupt or half-written
     status: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def resumable(self) -> bool:
-        return self.state in ("lost", "cancelled", "failed") and (self.path / CHECKPOINT).exists()
-
 
 class RunDir:
     """One run folder; every read and write of its files goes through here."""
