@@ -291,3 +291,12 @@ async def test_light_theme_and_small_terminal_redraw_without_error(fixture_runs)
         await pilot.resize_terminal(160, 50)
         await pilot.pause(0.3)
         assert not app.screen.has_class("narrow")
+
+
+async def test_compare_and_replay_smooth_their_own_charts(fixture_runs):
+    app = DropoutConsole(runs_dir=fixture_runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(position(app, "aaaa"), "space", position(app, "bbbb"), "space", "o", "s", "s")
+        assert app.screen.smoothing == 0.8 and app.smoothing == 0.0
+        await pilot.press("S", "escape", "r", "s")
+        assert app.screen.smoothing == 0.5

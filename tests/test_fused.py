@@ -106,3 +106,17 @@ def test_configs_that_cannot_share_a_pass_name_the_field():
     assert fusable([RunConfig(placement=p) for p in PLACEMENTS]) is None
     assert fusable([RunConfig(batch_size=128), RunConfig()]) == "batch_size"
     assert fusable([RunConfig(placement="conv", conv_kind="alpha"), RunConfig()]) == "conv_kind"
+
+
+def test_each_member_keeps_its_own_learning_rate_schedule_and_momentum(runs_dir):
+    store = RunStore(runs_dir)
+    settings = [dict(lr=0.02, lr_step=1, lr_gamma=0.5, momentum=0.9), dict(lr=0.005, lr_step=2, lr_gamma=0.1, momentum=0.5)]
+    fused = [store.create(tiny_config(placement="none", **s).to_dict()) for s in settings]
+    assert Trainer(fused).run() == ["finished"] * 2
+    assert [r["lr"] for r in fused[0].read_metrics()] == pytest.approx([0.02, 0.01, 0.005])
+    assert [r["lr"] for r in fused[1].read_metrics()] == pytest.approx([0.005, 0.005, 0.0005])
+    for s, member in zip(settings, fused):
+        solo = store.create(tiny_config(placement="none", **s).to_dict())
+        Trainer([solo]).run()
+        for a, b in zip(solo.read_metrics(), member.read_metrics()):
+            assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)

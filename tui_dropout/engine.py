@@ -283,7 +283,8 @@ class Trainer:
                 m.wall_seconds += time.time() - t_session
                 self._finish(m, "failed", f"loss became {loss} at epoch {epoch}")
                 continue
-            m.run.update_status(epoch=epoch, last_loss=loss, lr=lrs[k], heartbeat=time.time(), **m.bests())
+            m.run.update_status(epoch=epoch, last_loss=loss, lr=lrs[k], heartbeat=time.time(), elapsed=row["elapsed"],
+                                **m.bests())
         self.progress({"kind": "epoch", "epoch": epoch, "epochs": self.cfg.epochs, "losses": losses,
                        "accs": accs, "seconds": seconds})
 

@@ -86,7 +86,7 @@ def results_rows(runs: list[RunDir]) -> list[dict[str, Any]]:
                      "state": info.state, "epoch": info.epoch, "epochs": info.epochs,
                      "best_train_acc": info.best_train_acc, "best_test_acc": info.best_test_acc,
                      "final_loss": summary.get("final_loss", info.status.get("last_loss")),
-                     "wall_seconds": summary.get("wall_seconds")})
+                     "wall_seconds": summary.get("wall_seconds", info.status.get("elapsed"))})
     return rows
 
 

@@ -8,6 +8,12 @@ MAX_POINTS = 1000  # a plotext build costs ~16 ms at 1k points per series; keep 
 SMOOTHING_LEVELS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
 
 
+def step_smoothing(current: float, delta: int) -> float:
+    """The next smoothing level up (delta 1) or down (-1) from `current`."""
+    index = min(range(len(SMOOTHING_LEVELS)), key=lambda i: abs(SMOOTHING_LEVELS[i] - current))
+    return SMOOTHING_LEVELS[min(len(SMOOTHING_LEVELS) - 1, max(0, index + delta))]
+
+
 @dataclass
 class RunSeries:
     """The metric rows of one run, accumulated from its tail."""

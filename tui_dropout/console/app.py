@@ -16,7 +16,7 @@ from ..export import export_folder
 from ..fusion import fusable
 from ..launcher import TrainerProcess, cancel, resume_group
 from ..preflight import preflight
-from ..series import SMOOTHING_LEVELS
+from ..series import step_smoothing
 from ..store import RunStore
 from ..watch import RunsWatcher
 from .messages import LaunchRequest
@@ -63,7 +63,7 @@ class DropoutConsole(App):
         self.selected: str | None = None
         self.marked: set[str] = set()
         self.axis = "epoch"
-        self.smoothing_index = 0
+        self.smoothing = 0.0
         self.processes: list[TrainerProcess] = []
         self.processes_lock = threading.Lock()  # the launch worker adds, the tick reaps
         self.form_values: tuple[str, dict[str, str]] | None = None
@@ -71,10 +71,6 @@ class DropoutConsole(App):
         self._drawn_at = 0.0
         self._statusline = ""
         self._progress_pending = False
-
-    @property
-    def smoothing(self) -> float:
-        return SMOOTHING_LEVELS[self.smoothing_index]
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -174,7 +170,7 @@ class DropoutConsole(App):
         self.redraw(force=True)
 
     def action_smooth(self, delta: int) -> None:
-        self.smoothing_index = min(len(SMOOTHING_LEVELS) - 1, max(0, self.smoothing_index + delta))
+        self.smoothing = step_smoothing(self.smoothing, delta)
         self.refresh_list()
         self.redraw(force=True)
 

@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ...export import config_differences, pct, results_rows, seconds_text
-from ...series import RunSeries
+from ...series import RunSeries, step_smoothing
 from ...watch import RunsWatcher
 from ..widgets.charts import MetricChart
 
@@ -24,7 +24,8 @@ def shared_limits(series: list[RunSeries], axis: str) -> tuple[tuple[float, floa
 
 class CompareScreen(Screen):
     BINDINGS = [("escape", "app.pop_screen", "Back"), ("o", "toggle_mode", "Overlay/side"),
-                ("x", "toggle_axis", "x-axis"), ("q", "app.pop_screen", "Back")]
+                ("x", "toggle_axis", "x-axis"), ("s", "smooth(1)", "Smooth+"), ("S", "smooth(-1)", "Smooth-"),
+                ("q", "app.pop_screen", "Back")]
     DEFAULT_CSS = """
     CompareScreen #charts { height: 1fr; }
     CompareScreen #charts Vertical { width: 1fr; }
@@ -118,4 +119,8 @@ class CompareScreen(Screen):
 
     def action_toggle_axis(self) -> None:
         self.axis = "time" if self.axis == "epoch" else "epoch"
+        self.draw()
+
+    def action_smooth(self, delta: int) -> None:
+        self.smoothing = step_smoothing(self.smoothing, delta)
         self.draw()

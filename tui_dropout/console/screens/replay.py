@@ -6,7 +6,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from ...series import RunSeries
+from ...series import RunSeries, step_smoothing
 from ...watch import RunsWatcher
 from ..widgets.charts import MetricChart
 
@@ -17,7 +17,8 @@ FRAME = 0.1  # seconds between frames; the charts redraw only when the shown epo
 class ReplayScreen(Screen):
     BINDINGS = [("escape", "app.pop_screen", "Back"), ("space", "pause", "Pause"), ("left", "step(-1)", "Back 1"),
                 ("right", "step(1)", "Fwd 1"), ("plus,equals_sign", "speed(1)", "Faster"),
-                ("minus", "speed(-1)", "Slower"), ("q", "app.pop_screen", "Back")]
+                ("minus", "speed(-1)", "Slower"), ("s", "smooth(1)", "Smooth+"), ("S", "smooth(-1)", "Smooth-"),
+                ("q", "app.pop_screen", "Back")]
     DEFAULT_CSS = """
     ReplayScreen #charts { height: 1fr; }
     """
@@ -84,6 +85,11 @@ class ReplayScreen(Screen):
     def action_step(self, delta: int) -> None:
         self.paused = True
         self.cursor = float(min(self.last, max(1, self.epoch + delta)))
+        self.render_frame()
+
+    def action_smooth(self, delta: int) -> None:
+        self.smoothing = step_smoothing(self.smoothing, delta)
+        self.shown = -1  # force the frame to redraw
         self.render_frame()
 
     def action_speed(self, delta: int) -> None:
