@@ -300,3 +300,5 @@ async def test_compare_and_replay_smooth_their_own_charts(fixture_runs):
         assert app.screen.smoothing == 0.8 and app.smoothing == 0.0
         await pilot.press("S", "escape", "r", "s")
         assert app.screen.smoothing == 0.5
+        await pilot.press("n", "space", "e")  # main-view keys do nothing while replay is on top
+        assert isinstance(app.screen, ReplayScreen) and len(app.marked) == 2

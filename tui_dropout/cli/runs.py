@@ -50,12 +50,26 @@ def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = 
     if info.error or info.problem:
         typer.echo(f"error    {info.error or info.problem}")
     if info.problem is None:
-        typer.echo("config   " + json.dumps({k: v for k, v in run.read_config().items() if k != "extra"}))
+        cfg = {k: v for k, v in run.read_config().items() if k not in ("extra", "description")}
+        typer.echo("config   " + _pairs(cfg))
     summary = run.read_summary() if info.problem is None else None
     if summary:
-        typer.echo("summary  " + json.dumps(summary))
+        typer.echo("summary  " + _pairs(summary))
     for line in run.log_tail(lines):
         typer.echo("  " + line)
+
+
+def _pairs(values: dict, width: int = 100) -> str:
+    """key=value pairs wrapped under one another, for a dict printed in a terminal."""
+    lines, line = [], ""
+    for key, value in values.items():
+        item = f"{key}={json.dumps(value) if isinstance(value, (dict, list)) else value}"
+        if line and len(line) + len(item) + 1 > width - 9:
+            lines.append(line)
+            line = item
+        else:
+            line = f"{line} {item}".strip()
+    return "\n         ".join(lines + [line])
 
 
 def cancel(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = None) -> None:

@@ -30,6 +30,9 @@ from .widgets.charts import MetricChart
 from .widgets.details import RunDetails
 from .widgets.runs_table import RunsTable
 
+# Keys that act on the main view's list; off (and out of the footer) while another screen is on top.
+MAIN_VIEW_ACTIONS = {"new_run", "mark", "compare", "replay", "export", "cancel_run", "resume_run", "toggle_axis",
+                     "smooth", "inspector", "jump"}
 TICK_SECONDS = 0.5  # disk polling; new runs and state changes show within a tick
 LIVE_REDRAW_SECONDS = 1.0  # progress (epochs, charts, details) of training runs; a key press redraws at once
 
@@ -92,6 +95,9 @@ class DropoutConsole(App):
         self.set_interval(TICK_SECONDS, self.tick)
         self.query_one(RunsTable).focus()
         self.screen.set_class(self.size.width < 100, "narrow")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return not (action in MAIN_VIEW_ACTIONS and len(self.screen_stack) > 1)
 
     def on_resize(self, event) -> None:
         self.screen.set_class(event.size.width < 100, "narrow")
