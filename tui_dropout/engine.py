@@ -107,8 +107,9 @@ class Trainer:
                 m.run.update_status(**changes)
 
     def _finish(self, m: Member, state: str, error: str | None = None) -> None:
-        m.active, m.state, m.error = False, state, error
         now = time.time()
+        m.active, m.state, m.error = False, state, error
+        m.wall_seconds += now - self.t_session
         m.run.update_status(state=state, error=error, ended=now, heartbeat=now, **m.bests())
         summary = {"state": state, "final_loss": m.last_loss, "epochs_done": m.epochs_done,
                    "epochs": m.cfg.epochs, "train_seconds": round(m.train_seconds, 3),
@@ -126,6 +127,8 @@ class Trainer:
     def _save_checkpoints(self, stepper: Stepper, epoch: int, gen: torch.Generator,
                           partial: dict[str, Any] | None = None) -> None:
         rng = self._rng_state(gen)
+        if partial:
+            partial = {**partial, "perm": partial["perm"].cpu()}  # one copy, shared by every member's file
         for k, m in enumerate(self.members):
             if not m.active and m.state == "failed":
                 continue
@@ -160,31 +163,29 @@ class Trainer:
 
     # ----- the loop -------------------------------------------------------------------------
     def run(self) -> list[str]:
-        t_session = time.time()
+        self.t_session = time.time()
         for m in self.members:
             m.run.update_status(state="running", started=time.time(), heartbeat=time.time(), error=None,
                                 ended=None, group=[x.run.run_id for x in self.members], **host_and_pid())
         heartbeat = Heartbeat(self.members)
         heartbeat.start()
         try:
-            self._train(t_session)
+            self._train()
         except StopRequested:
             for m in self.members:
                 if m.active:
-                    m.wall_seconds += time.time() - t_session
                     self._finish(m, "cancelled", None)
         except Exception as exc:  # any failure becomes a failed run with its traceback, never a silent death
             text = traceback.format_exc()
             for m in self.members:
                 if m.active:
                     m.run.log(text.rstrip())
-                    m.wall_seconds += time.time() - t_session
                     self._finish(m, "failed", f"{type(exc).__name__}: {exc}")
         finally:
             heartbeat.halt.set()
         return [m.state for m in self.members]
 
-    def _train(self, t_session: float) -> None:
+    def _train(self) -> None:
         cfg = self.cfg
         check_device_present(cfg.device)
         self.device = resolve_device(cfg.device)
@@ -238,14 +239,13 @@ class Trainer:
             if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
                 accs = (self._accuracy(stepper, data.train_x, data.train_y),
                         self._accuracy(stepper, data.test_x, data.test_y))
-            self._record_epoch(epoch, losses, lrs, seconds, accs, t_session)
+            self._record_epoch(epoch, losses, lrs, seconds, accs)
             if not any(m.active for m in self.members):
                 return
             if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
                 self._save_checkpoints(stepper, epoch, gen)
         for m in self.members:
             if m.active:
-                m.wall_seconds += time.time() - t_session
                 self._finish(m, "finished")
 
     def _sync(self) -> None:
@@ -263,13 +263,13 @@ class Trainer:
         return (correct / len(labels)).tolist()
 
     def _record_epoch(self, epoch: int, losses: list[float], lrs: list[float], seconds: float,
-                      accs: tuple[list[float], list[float]] | None, t_session: float) -> None:
+                      accs: tuple[list[float], list[float]] | None) -> None:
         for k, m in enumerate(self.members):
             if not m.active:
                 continue
             loss = losses[k]
             row: dict[str, Any] = {"epoch": epoch, "loss": loss, "lr": lrs[k], "seconds": round(seconds, 4),
-                                   "elapsed": round(m.wall_seconds + time.time() - t_session, 3)}
+                                   "elapsed": round(m.wall_seconds + time.time() - self.t_session, 3)}
             line = f"epoch: {epoch} time: {seconds:.2f} loss: {loss:.4f} lr: {lrs[k]:.2e}"
             if accs:
                 row["train_acc"], row["test_acc"] = accs[0][k], accs[1][k]
@@ -280,7 +280,6 @@ class Trainer:
             m.last_loss, m.epochs_done = loss, epoch
             m.train_seconds += seconds
             if not math.isfinite(loss):
-                m.wall_seconds += time.time() - t_session
                 self._finish(m, "failed", f"loss became {loss} at epoch {epoch}")
                 continue
             m.run.update_status(epoch=epoch, last_loss=loss, lr=lrs[k], heartbeat=time.time(), elapsed=row["elapsed"],
@@ -292,7 +291,7 @@ class Trainer:
 def _partial_for(partial: dict[str, Any] | None, k: int) -> dict[str, Any] | None:
     if not partial:
         return None
-    return {"perm": partial["perm"].cpu(), "next": partial["next"], "batches": partial["batches"],
+    return {"perm": partial["perm"], "next": partial["next"], "batches": partial["batches"],
             "seconds": partial["seconds"], "loss_sum": float(partial["loss_sum"][k])}
 
 

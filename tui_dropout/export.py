@@ -80,9 +80,8 @@ def results_rows(runs: list[RunDir]) -> list[dict[str, Any]]:
     rows = []
     for run in runs:
         info = run.info()
-        cfg = run.read_config() if info.problem is None else {}
-        summary = (run.read_summary() or {}) if info.problem is None else {}
-        rows.append({"run": run.run_id, "preset": info.preset, "placement": cfg.get("placement", "?"),
+        summary = info.summary
+        rows.append({"run": run.run_id, "preset": info.preset, "placement": info.config.get("placement", "?"),
                      "state": info.state, "epoch": info.epoch, "epochs": info.epochs,
                      "best_train_acc": info.best_train_acc, "best_test_acc": info.best_test_acc,
                      "final_loss": summary.get("final_loss", info.status.get("last_loss")),

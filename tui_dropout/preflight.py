@@ -11,10 +11,13 @@ def build_config(preset: str, overrides: dict[str, Any]) -> RunConfig:
     return load_preset(preset).with_overrides(**overrides)
 
 
-def preflight(cfg: RunConfig) -> RunConfig:
-    """Raise ConfigError naming the field when the run could not start; nothing is written."""
+def preflight(cfg: RunConfig, check_device: bool = True) -> RunConfig:
+    """Raise ConfigError naming the field when the run could not start; nothing is written.
+
+    check_device=False skips the one check that imports torch (the console's form checks as you type)."""
     validate(cfg)
-    check_device_present(cfg.device)
+    if check_device:
+        check_device_present(cfg.device)
     try:
         check_available(cfg.dataset, cfg.data_dir)
     except DataError as exc:

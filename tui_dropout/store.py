@@ -107,6 +107,8 @@ class RunInfo:
     error: str | None = None
     problem: str | None = None  # set when the folder is corrupt or half-written
     status: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 class RunDir:
@@ -209,7 +211,7 @@ class RunDir:
         if config is None:
             info.state, info.problem = "failed", "corrupt run folder: config.json missing"
             return info
-        info.status = status
+        info.status, info.config, info.summary = status, config, summary or {}
         info.preset = str(config.get("preset", "?"))
         info.epochs = int(config.get("epochs", 0) or 0)
         info.created = float(status.get("created", info.created))

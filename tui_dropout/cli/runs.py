@@ -49,12 +49,11 @@ def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = 
     typer.echo(f"best     train {pct(info.best_train_acc)}  test {pct(info.best_test_acc)}")
     if info.error or info.problem:
         typer.echo(f"error    {info.error or info.problem}")
-    if info.problem is None:
-        cfg = {k: v for k, v in run.read_config().items() if k not in ("extra", "description")}
+    if info.config:
+        cfg = {k: v for k, v in info.config.items() if k not in ("extra", "description")}
         typer.echo("config   " + _pairs(cfg))
-    summary = run.read_summary() if info.problem is None else None
-    if summary:
-        typer.echo("summary  " + _pairs(summary))
+    if info.summary:
+        typer.echo("summary  " + _pairs(info.summary))
     for line in run.log_tail(lines):
         typer.echo("  " + line)
 

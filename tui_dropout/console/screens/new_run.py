@@ -8,8 +8,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ...config import (CONV_KINDS, DATASETS, EDITABLE_FIELDS, FC_KINDS, PLACEMENTS, ConfigError, RunConfig,
-                       list_presets, load_preset, validate)
+                       list_presets, load_preset)
 from ...data import DataError, check_available
+from ...preflight import preflight
 from ..messages import LaunchRequest
 
 CHOICES = {"dataset": DATASETS, "placement": PLACEMENTS, "conv_kind": CONV_KINDS, "fc_kind": FC_KINDS}
@@ -43,12 +44,9 @@ def config_from_form(preset: str, values: dict[str, str]) -> tuple[RunConfig, di
             errors[exc.field] = exc.reason
     if not errors:
         try:
-            validate(cfg)
-            check_available(cfg.dataset, cfg.data_dir)
+            preflight(cfg, check_device=False)
         except ConfigError as exc:
             errors[exc.field] = exc.reason
-        except DataError as exc:
-            errors["data_dir"] = str(exc).removeprefix("data_dir: ")
     return cfg, errors
 
 

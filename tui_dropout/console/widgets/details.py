@@ -37,12 +37,9 @@ class RunDetails(Widget):
                     f"  test {pct(info.best_test_acc)}\n")
         if info.error or info.problem:
             text.append(f"error: {info.error or info.problem}\n", style="red")
-        if info.problem is None or not info.problem.startswith("corrupt"):
-            try:
-                cfg = run.read_config()
-                text.append(" ".join(f"{k}={cfg.get(k)}" for k in SHOWN if k in cfg) + "\n", style="dim")
-            except (OSError, ValueError):
-                pass
+        if info.config:
+            text.append(" ".join(f"{k}={info.config.get(k)}" for k in SHOWN if k in info.config) + "\n",
+                        style="dim")
         for line in run.log_tail(log_lines):
             text.append(line[:200] + "\n")
         self.set_text(text)
