@@ -23,7 +23,7 @@ from seedloop import compute_epoch_seconds, seed_epoch_seconds, write_cifar_layo
 
 def project_epoch_seconds(data_root: Path, runs_root: Path) -> float:
     from tui_dropout.config import load_preset
-    from tui_dropout.engine import Trainer
+    from tui_dropout.trainer.engine import Trainer
     from tui_dropout.store import RunStore
 
     cfg = load_preset("D").with_overrides(data_dir=str(data_root), epochs=1, eval_every=1000, device="cpu",

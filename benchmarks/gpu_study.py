@@ -28,7 +28,7 @@ from seedloop import seed_epoch_seconds, seed_eval_seconds, write_cifar_layout  
 
 from tui_dropout.config import load_preset  # noqa: E402
 from tui_dropout.data import load_arrays  # noqa: E402
-from tui_dropout.engine import Trainer  # noqa: E402
+from tui_dropout.trainer.engine import Trainer  # noqa: E402
 from tui_dropout.export import pct  # noqa: E402
 from tui_dropout.store import RunStore  # noqa: E402
 

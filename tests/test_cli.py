@@ -26,7 +26,7 @@ def test_train_quick_in_the_foreground_prints_the_results(runs_dir):
 
 
 @pytest.mark.parametrize("args, field", [
-    (["--p", "1.5"], "p_conv"), (["--epochs", "0"], "epochs"), (["--batch-size", "-1"], "batch_size"),
+    (["--p", "1.5"], "p"), (["--epochs", "0"], "epochs"), (["--batch-size", "-1"], "batch_size"),
     (["--dataset", "mnist"], "dataset"), (["--set", "conv_kind=gaussian"], "conv_kind"),
     (["--device", "cuda"], "device"), (["--set", "placement=fc", "--set", "fc_kind=dropout2d"], "fc_kind"),
 ])

@@ -35,5 +35,5 @@ def test_unknown_preset_and_field_are_named():
         load_preset("Z")
     with pytest.raises(ConfigError, match="colour"):
         load_preset("A").with_overrides(colour="red")
-    with pytest.raises(ConfigError, match="epochs: 'ten' is not a int"):
+    with pytest.raises(ConfigError, match="epochs: 'ten' is not a whole number"):
         load_preset("A").with_overrides(epochs="ten")

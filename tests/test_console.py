@@ -180,7 +180,7 @@ async def test_form_checks_as_you_type(runs_dir):
         form.query_one("#f-p_fc").value = "0.4"
         form.query_one("#f-epochs").value = "zero"
         await pilot.pause(0.2)
-        assert "not a int" in str(form.query_one("#e-epochs").render())
+        assert "not a whole number" in str(form.query_one("#e-epochs").render())
         form.query_one("#f-epochs").value = "3"
         await pilot.pause(0.2)
         assert not form.query_one("#launch").disabled

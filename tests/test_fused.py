@@ -6,11 +6,11 @@ import torch
 
 from conftest import tiny_config
 from tui_dropout.config import RunConfig
-from tui_dropout.engine import Trainer
+from tui_dropout.trainer.engine import Trainer
 from tui_dropout.fusion import fusable
-from tui_dropout.fused import FusedLeNet5, FusedStepper
-from tui_dropout.models import LeNet5
-from tui_dropout.steppers import SoloStepper
+from tui_dropout.trainer.fused import FusedLeNet5, FusedStepper
+from tui_dropout.trainer.models import LeNet5
+from tui_dropout.trainer.steppers import SoloStepper
 from tui_dropout.store import RunStore
 
 PLACEMENTS = ("none", "fc", "conv", "all")

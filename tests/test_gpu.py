@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from tui_dropout.engine import Trainer
+from tui_dropout.trainer.engine import Trainer
 from tui_dropout.store import RunStore
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")

@@ -4,7 +4,7 @@ import torch
 import torch.nn as nn
 
 from tui_dropout.config import ConfigError, RunConfig, validate
-from tui_dropout.models import LeNet5
+from tui_dropout.trainer.models import LeNet5
 
 
 def test_shape_and_layers_follow_the_seed():

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import tiny_config
-from tui_dropout.engine import Trainer
+from tui_dropout.trainer.engine import Trainer
 from tui_dropout.launcher import TrainerProcess, resume_group
 from tui_dropout.store import RunStore, effective_state
 

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -78,7 +81,10 @@ class RunConfig:
             if value is None:
                 continue
             if name == "p":  # shorthand: one p for every dropout group
-                values["p_conv"] = values["p_fc"] = coerce("p", float, value)
+                p = coerce("p", float, value)
+                if _type_problem("p_fc", p) or not 0.0 <= p < 1.0:
+                    raise ConfigError("p", f"must be in [0, 1) (1 would zero every unit), got {value!r}")
+                values["p_conv"] = values["p_fc"] = p
                 continue
             if name not in values:
                 raise ConfigError(name, "unknown setting")
@@ -86,13 +92,21 @@ class RunConfig:
         return RunConfig(**values)
 
 
-FIELD_TYPES: dict[str, type] = {
-    "preset": str, "description": str, "dataset": str, "data_dir": str, "train_limit": int,
-    "placement": str, "p_conv": float, "p_fc": float, "conv_kind": str, "fc_kind": str,
-    "epochs": int, "batch_size": int, "lr": float, "momentum": float, "weight_decay": float,
-    "lr_step": int, "lr_gamma": float, "eval_every": int, "eval_batch_size": int,
-    "checkpoint_every": int, "device": str, "seed": int, "channels_last": bool, "compile": bool, "extra": dict,
-}
+def _field_types() -> dict[str, type]:
+    """Each field's value type, read from the dataclass annotations (`int | None` gives int)."""
+    hints = typing.get_type_hints(RunConfig)
+    out: dict[str, type] = {}
+    for name, hint in hints.items():
+        if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        out[name] = typing.get_origin(hint) or hint
+    return out
+
+
+FIELD_TYPES = _field_types()
+OPTIONAL_FIELDS = tuple(name for name, hint in typing.get_type_hints(RunConfig).items()
+                        if type(None) in typing.get_args(hint))  # `X | None`: empty means 'not set'
+MAX_INT = 2**31 - 1  # beyond this a size or count is a typo, and torch would overflow or the allocator fail
 
 # Fields a user sets (the console form shows these, in this order).
 EDITABLE_FIELDS = (
@@ -103,10 +117,13 @@ EDITABLE_FIELDS = (
 
 
 def coerce(name: str, kind: type, value: Any) -> Any:
+    """Text from the CLI or form to the field's type; None means 'not set' (an optional field left empty)."""
     if isinstance(value, str) and kind is not str:
         text = value.strip()
         if text == "" or text.lower() == "none":
-            return None
+            if name in OPTIONAL_FIELDS:
+                return None
+            raise ConfigError(name, "needs a value")
         if kind is bool:
             if text.lower() in ("1", "true", "yes", "on"):
                 return True
@@ -119,82 +136,115 @@ def coerce(name: str, kind: type, value: Any) -> Any:
             if kind is float:
                 return float(text)
         except ValueError:
-            raise ConfigError(name, f"{value!r} is not a {kind.__name__}") from None
+            what = "whole number" if kind is int else "number"
+            raise ConfigError(name, f"{value!r} is not a {what}") from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
 
 
-def validate(cfg: RunConfig) -> RunConfig:
-    """Raise ConfigError naming the first bad field; return cfg unchanged when all is well."""
+def _type_problem(name: str, value: Any) -> str | None:
+    """Why `value` cannot be this field's value at all (a wrong type from a preset or a hand-edited config)."""
+    kind = FIELD_TYPES[name]
+    if value is None:
+        return None if name in OPTIONAL_FIELDS else "needs a value"
+    if kind is bool:
+        return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be a whole number, got {value!r}"
+        return None if abs(value) <= MAX_INT else f"must be at most {MAX_INT}, got {value!r}"
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number, got {value!r}"
+        return None if math.isfinite(value) else f"must be a finite number, got {value!r}"
+    if kind is str:
+        return None if isinstance(value, str) else f"must be text, got {value!r}"
+    if kind is dict:
+        return None if isinstance(value, dict) else f"must be a table, got {value!r}"
+    return None
+
+
+def problems(cfg: RunConfig) -> dict[str, str]:
+    """Every bad field with its reason, in form order: the form shows them all at once, the CLI the first."""
+    found: dict[str, str] = {}
+    for f in fields(cfg):
+        reason = _type_problem(f.name, getattr(cfg, f.name))
+        if reason:
+            found[f.name] = reason
+    if found:
+        return found  # range checks below assume the types are right
+
+    def bad(name: str, reason: str) -> None:
+        found.setdefault(name, reason)
+
     for name in ("epochs", "batch_size", "lr_step", "eval_every", "eval_batch_size", "checkpoint_every"):
-        value = getattr(cfg, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ConfigError(name, f"must be a positive whole number, got {value!r}")
-    if cfg.train_limit is not None and (not isinstance(cfg.train_limit, int) or cfg.train_limit <= 0):
-        raise ConfigError("train_limit", f"must be a positive whole number or empty, got {cfg.train_limit!r}")
+        if getattr(cfg, name) <= 0:
+            bad(name, f"must be a positive whole number, got {getattr(cfg, name)!r}")
+    if cfg.train_limit is not None and cfg.train_limit <= 0:
+        bad("train_limit", f"must be a positive whole number or empty, got {cfg.train_limit!r}")
     for name in ("p_conv", "p_fc"):
-        value = getattr(cfg, name)
-        if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-            raise ConfigError(name, f"must be in [0, 1], got {value!r}")
-    if not (isinstance(cfg.lr, (int, float)) and cfg.lr > 0):
-        raise ConfigError("lr", f"must be positive, got {cfg.lr!r}")
+        if not 0.0 <= getattr(cfg, name) <= 1.0:
+            bad(name, f"must be in [0, 1], got {getattr(cfg, name)!r}")
+    if cfg.lr <= 0:
+        bad("lr", f"must be positive, got {cfg.lr!r}")
     if not 0.0 <= cfg.momentum < 1.0:
-        raise ConfigError("momentum", f"must be in [0, 1), got {cfg.momentum!r}")
+        bad("momentum", f"must be in [0, 1), got {cfg.momentum!r}")
     if cfg.weight_decay < 0:
-        raise ConfigError("weight_decay", f"must be zero or positive, got {cfg.weight_decay!r}")
+        bad("weight_decay", f"must be zero or positive, got {cfg.weight_decay!r}")
     if not 0.0 < cfg.lr_gamma <= 1.0:
-        raise ConfigError("lr_gamma", f"must be in (0, 1], got {cfg.lr_gamma!r}")
-    if not isinstance(cfg.seed, int) or cfg.seed < 0:
-        raise ConfigError("seed", f"must be a whole number >= 0, got {cfg.seed!r}")
+        bad("lr_gamma", f"must be in (0, 1], got {cfg.lr_gamma!r}")
+    if cfg.seed < 0:
+        bad("seed", f"must be a whole number >= 0, got {cfg.seed!r}")
     if cfg.dataset not in DATASETS:
-        raise ConfigError("dataset", f"unknown dataset {cfg.dataset!r} (choose from {', '.join(DATASETS)})")
+        bad("dataset", f"unknown dataset {cfg.dataset!r} (choose from {', '.join(DATASETS)})")
     if cfg.dataset == "imagefolder" and not cfg.data_dir:
-        raise ConfigError("data_dir", "imagefolder needs a folder with train/<class>/ and test/<class>/")
+        bad("data_dir", "imagefolder needs a folder with train/<class>/ and test/<class>/")
     if cfg.placement not in PLACEMENTS:
-        raise ConfigError("placement", f"unknown placement {cfg.placement!r} (choose from {', '.join(PLACEMENTS)})")
+        bad("placement", f"unknown placement {cfg.placement!r} (choose from {', '.join(PLACEMENTS)})")
     for name, allowed in (("conv_kind", CONV_KINDS), ("fc_kind", FC_KINDS)):
         if getattr(cfg, name) not in allowed:
-            raise ConfigError(name, f"unknown kind {getattr(cfg, name)!r} (choose from {', '.join(allowed)})")
-    _check_combination(cfg)
-    _check_device_name(cfg.device)
+            bad(name, f"unknown kind {getattr(cfg, name)!r} (choose from {', '.join(allowed)})")
+    for name, reason in _combination_problems(cfg):
+        bad(name, reason)
+    device_reason = _device_name_problem(cfg.device)
+    if device_reason:
+        bad("device", device_reason)
+    return found
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Raise ConfigError naming the first bad field; return cfg unchanged when all is well."""
+    found = problems(cfg)
+    if found:
+        raise ConfigError(*next(iter(found.items())))
     return cfg
 
 
-def _check_combination(cfg: RunConfig) -> None:
-    """Refuse dropout settings that cannot mean anything on LeNet-5's shapes."""
+def _combination_problems(cfg: RunConfig) -> list[tuple[str, str]]:
+    """Dropout settings that cannot mean anything on LeNet-5's shapes."""
+    out = []
     if cfg.uses_fc_dropout:
         if cfg.fc_kind in ("dropout2d", "dropout3d", "feature_alpha"):
-            raise ConfigError("fc_kind", f"{cfg.fc_kind} drops whole channels of a feature map; "
-                              "the fc hidden layer is a plain (N, 84) vector: use dropout or alpha")
+            out.append(("fc_kind", f"{cfg.fc_kind} drops whole channels of a feature map; "
+                        "the fc hidden layer is a plain (N, 84) vector: use dropout or alpha"))
         if cfg.p_fc >= 1.0:
-            raise ConfigError("p_fc", "p=1 zeroes every fc unit: the network could not learn")
+            out.append(("p_fc", "p=1 zeroes every fc unit: the network could not learn"))
     if cfg.uses_conv_dropout:
         if cfg.conv_kind == "dropout3d":
-            raise ConfigError("conv_kind", "dropout3d expects 5-D (N, C, D, H, W) volumes; "
-                              "LeNet-5's conv maps are 4-D (N, C, H, W): use dropout2d")
+            out.append(("conv_kind", "dropout3d expects 5-D (N, C, D, H, W) volumes; "
+                        "LeNet-5's conv maps are 4-D (N, C, H, W): use dropout2d"))
         if cfg.p_conv >= 1.0:
-            raise ConfigError("p_conv", "p=1 zeroes every conv channel: the network could not learn")
+            out.append(("p_conv", "p=1 zeroes every conv channel: the network could not learn"))
+    return out
 
 
-def _check_device_name(device: str) -> None:
+def _device_name_problem(device: str) -> str | None:
     if device in ("auto", "cpu", "cuda"):
-        return
+        return None
     if device.startswith("cuda:") and device[5:].isdigit():
-        return
-    raise ConfigError("device", f"unknown device {device!r} (auto, cpu, cuda or cuda:N)")
-
-
-def check_device_present(device: str) -> None:
-    """Refuse a CUDA device this machine lacks. Imports torch, so only the trainer and CLI call it."""
-    if not device.startswith("cuda"):
-        return
-    import torch
-
-    if not torch.cuda.is_available():
-        raise ConfigError("device", f"{device} asked for, but this machine has no CUDA GPU (use cpu or auto)")
-    if ":" in device and int(device.split(":")[1]) >= torch.cuda.device_count():
-        raise ConfigError("device", f"{device} asked for, but only {torch.cuda.device_count()} GPU(s) are present")
+        return None
+    return f"unknown device {device!r} (auto, cpu, cuda or cuda:N)"
 
 
 # ----- presets --------------------------------------------------------------------------------
@@ -221,28 +271,40 @@ def presets_dirs() -> list[Path]:
 
 
 def list_presets() -> dict[str, Path]:
+    """Preset name -> its file; a folder named x.toml is not a preset and is skipped."""
     found: dict[str, Path] = {}
     for d in presets_dirs():
         for path in sorted(d.glob("*.toml")):
-            found.setdefault(path.stem, path)
+            if path.is_file():
+                found.setdefault(path.stem, path)
     return found
 
 
 def load_preset(name: str) -> RunConfig:
+    """The preset's config; any fault in the file (encoding, TOML, unknown key, wrong type) is one ConfigError."""
     import tomllib
 
     available = list_presets()
     if name not in available:
         choices = ", ".join(sorted(available)) or "none found"
         raise ConfigError("preset", f"unknown preset {name!r} (available: {choices})")
+    path = available[name]
     try:
-        data = tomllib.loads(available[name].read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("preset", f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("preset", f"{available[name]} is not valid TOML: {exc}") from None
+        raise ConfigError("preset", f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError("preset", f"{path} cannot be read: {exc.strerror or exc}") from None
     data["preset"] = name
     values = RunConfig().to_dict()
     for key, value in data.items():
         if key not in values:
-            raise ConfigError(key, f"unknown setting in preset {available[name]}")
-        values[key] = coerce(key, FIELD_TYPES[key], value)
+            raise ConfigError("preset", f"{path}: unknown setting {key!r}")
+        value = coerce(key, FIELD_TYPES[key], value)
+        reason = _type_problem(key, value)
+        if reason:
+            raise ConfigError("preset", f"{path}: {key} {reason}")
+        values[key] = value
     return RunConfig(**values)

@@ -20,7 +20,7 @@ class TrainerProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> int:
-        cmd = [sys.executable, "-m", "tui_dropout.worker", *(["--resume"] if self.resume else []),
+        cmd = [sys.executable, "-m", "tui_dropout.trainer.worker", *(["--resume"] if self.resume else []),
                *[str(r.path.resolve()) for r in self.runs]]
         env = dict(os.environ)
         package_root = str(Path(__file__).resolve().parent.parent)

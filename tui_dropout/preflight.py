@@ -1,27 +1,39 @@
-"""Checks before a run folder exists: the config, the device and the data. No torch unless cuda is named."""
+"""Checks before a run folder exists: the config, the device and the data. No torch."""
 from __future__ import annotations
 
 from typing import Any
 
-from .config import ConfigError, RunConfig, check_device_present, load_preset, validate
+from .config import ConfigError, RunConfig, load_preset, problems
 from .data import DataError, check_available
+from .gpus import check_device_listed
 
 
 def build_config(preset: str, overrides: dict[str, Any]) -> RunConfig:
     return load_preset(preset).with_overrides(**overrides)
 
 
-def preflight(cfg: RunConfig, check_device: bool = True) -> RunConfig:
-    """Raise ConfigError naming the field when the run could not start; nothing is written.
-
-    check_device=False skips the one check that imports torch (the console's form checks as you type)."""
-    validate(cfg)
-    if check_device:
-        check_device_present(cfg.device)
+def preflight_problems(cfg: RunConfig) -> dict[str, str]:
+    """Every reason this run could not start, by field; cheap enough to run on every key press."""
+    found = problems(cfg)
+    if "device" not in found:
+        try:
+            check_device_listed(cfg.device)
+        except ConfigError as exc:
+            found["device"] = exc.reason
+    if found.keys() & {"dataset", "data_dir"}:
+        return found
     try:
         check_available(cfg.dataset, cfg.data_dir)
     except DataError as exc:
         text = str(exc)
         field, _, reason = text.partition(": ") if text.startswith("data_dir: ") else ("data_dir", "", text)
-        raise ConfigError(field, reason) from None
+        found[field] = reason
+    return found
+
+
+def preflight(cfg: RunConfig) -> RunConfig:
+    """Raise ConfigError naming the first field that would keep the run from starting; nothing is written."""
+    found = preflight_problems(cfg)
+    if found:
+        raise ConfigError(*next(iter(found.items())))
     return cfg

@@ -35,7 +35,7 @@ def _configs(presets: list[str], overrides: dict[str, Any]) -> list[RunConfig]:
 
 def run_foreground(runs: list[RunDir], resume: bool = False) -> list[str]:
     """Train in this process with a progress bar; Ctrl-C stops after the current step, as SIGTERM does."""
-    from ..engine import Trainer
+    from ..trainer.engine import Trainer
 
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -30,7 +30,7 @@ def demonstrate(kind: str, p: float, shape: tuple[int, ...], training: bool, ran
     """What the layer does to an input of this shape, as the seed shows it (imports torch)."""
     import torch
 
-    from ...models import DROPOUT_CLASSES
+    from ...trainer.models import DROPOUT_CLASSES
 
     torch.manual_seed(seed)
     x = torch.randn(shape) if random_input else torch.ones(shape)

@@ -10,7 +10,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from ...config import (CONV_KINDS, DATASETS, EDITABLE_FIELDS, FC_KINDS, PLACEMENTS, ConfigError, RunConfig,
                        list_presets, load_preset)
 from ...data import DataError, check_available
-from ...preflight import preflight
+from ...preflight import preflight_problems
 from ..messages import LaunchRequest
 
 CHOICES = {"dataset": DATASETS, "placement": PLACEMENTS, "conv_kind": CONV_KINDS, "fc_kind": FC_KINDS}
@@ -43,10 +43,7 @@ def config_from_form(preset: str, values: dict[str, str]) -> tuple[RunConfig, di
         except ConfigError as exc:
             errors[exc.field] = exc.reason
     if not errors:
-        try:
-            preflight(cfg, check_device=False)
-        except ConfigError as exc:
-            errors[exc.field] = exc.reason
+        errors = preflight_problems(cfg)
     return cfg, errors
 
 

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 import torch
 import torch.nn as nn
 
-from .config import RunConfig
+from ..config import RunConfig
 from .models import LeNet5
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .data import ImageArrays
+from ..data import ImageArrays
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:

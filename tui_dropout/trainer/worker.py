@@ -1,4 +1,4 @@
-"""The trainer process: `python -m tui_dropout.worker [--resume] RUN_DIR...`; SIGTERM stops after the current step."""
+"""The trainer process: `python -m tui_dropout.trainer.worker [--resume] RUN_DIR...`; SIGTERM stops after the current step."""
 from __future__ import annotations
 
 import argparse
@@ -6,11 +6,11 @@ import signal
 import sys
 import threading
 
-from .store import RunDir
+from ..store import RunDir
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tui_dropout.worker")
+    parser = argparse.ArgumentParser(prog="tui_dropout.trainer.worker")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("run_dirs", nargs="+")
     args = parser.parse_args(argv)

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import RunConfig
+from ..config import RunConfig
 
 DROPOUT_CLASSES: dict[str, type[nn.Module]] = {
     "dropout": nn.Dropout,

@@ -12,26 +12,21 @@ from typing import Any, Callable
 
 import torch
 
-from . import __version__
-from .config import RunConfig, check_device_present, validate
-from .data import load_arrays
+from .. import __version__
+from ..config import RunConfig, validate
+from ..data import load_arrays
+from ..fusion import fusable
+from ..store import HEARTBEAT_SECONDS, RunDir, host_and_pid
 from .devicedata import DeviceData, normalize
+from .devices import check_device_present, resolve_device
 from .fused import FusedStepper
-from .fusion import fusable
 from .steppers import SoloStepper, Stepper, scheduler_state
-from .store import HEARTBEAT_SECONDS, RunDir, host_and_pid
 
 Progress = Callable[[dict[str, Any]], None]
 
 
 class StopRequested(Exception):
     pass
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass
