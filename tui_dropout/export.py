@@ -4,13 +4,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
 
-from .store import CONFIG, LOG, SUMMARY, RunDir
+from .store import CONFIG, LOG, SUMMARY, RunDir, RunInfo
+from .store.files import dumps, write_text_atomic
 
 COLUMNS = ("epoch", "loss", "lr", "seconds", "train_acc", "test_acc", "elapsed")
+FORMATS = ("csv", "jsonl", "md", "dir")
+
+
+def _cell(value: Any) -> Any:
+    return "" if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
 
 
 def metrics_csv(rows: list[dict[str, Any]]) -> str:
@@ -18,16 +25,23 @@ def metrics_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: row.get(k, "") for k in COLUMNS})
+        writer.writerow({k: _cell(row.get(k)) for k in COLUMNS})
     return out.getvalue()
 
 
 def metrics_jsonl(rows: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
+    return "".join(dumps(r, sort_keys=True) + "\n" for r in rows)
 
 
 def pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.2f}%"
+    return "-" if value is None or not math.isfinite(value) else f"{value * 100:.2f}%"
+
+
+def acc_text(value: float | None, epoch: int | None = None) -> str:
+    """An accuracy in percent without the sign (tables say % in the title), with its epoch when given."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value * 100:.1f}" + (f"@{epoch}" if epoch is not None else "")
 
 
 def seconds_text(value: float | None) -> str:
@@ -36,18 +50,33 @@ def seconds_text(value: float | None) -> str:
     return f"{value:.1f}s" if value < 120 else f"{value / 60:.1f}min"
 
 
+def number_text(value: Any, spec: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return format(value, spec)
+
+
+# How the Markdown table writes each column.
+MD_FORMATS = {"epoch": lambda v: str(v), "loss": lambda v: number_text(v, ".4f"), "lr": lambda v: number_text(v, ".2e"),
+              "seconds": lambda v: number_text(v, ".2f"), "train_acc": pct, "test_acc": pct,
+              "elapsed": lambda v: number_text(v, ".1f")}
+
+
 def metrics_markdown(run: RunDir) -> str:
-    rows = run.read_metrics()
-    cfg = run.read_config()
-    summary = run.read_summary() or {}
+    info = run.info()
+    cfg = info.config
     lines = [f"# Run {run.run_id}", "",
              f"preset {cfg.get('preset')}, placement {cfg.get('placement')}, p_conv {cfg.get('p_conv')}, "
-             f"p_fc {cfg.get('p_fc')}, dataset {cfg.get('dataset')}, epochs {cfg.get('epochs')}", "",
-             f"best train accuracy {pct(summary.get('best_train_acc'))}, best test accuracy "
-             f"{pct(summary.get('best_test_acc'))}, final loss {summary.get('final_loss', '-')}", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for r in rows:
-        lines.append("| " + " | ".join("" if r.get(c) is None else str(r.get(c)) for c in COLUMNS) + " |")
+             f"p_fc {cfg.get('p_fc')}, dataset {cfg.get('dataset')}, epochs {cfg.get('epochs')}, state {info.state}", "",
+             f"final train accuracy {pct(info.final_train_acc)}, final test accuracy {pct(info.final_test_acc)}; "
+             f"best train {pct(info.best_train_acc)} (epoch {info.best_train_epoch or '-'}), "
+             f"best test {pct(info.best_test_acc)} (epoch {info.best_test_epoch or '-'}); "
+             f"final loss {number_text(info.final_loss, '.4f')}", "",
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---:|" * len(COLUMNS)]
+    for r in run.read_metrics():
+        lines.append("| " + " | ".join("" if r.get(c) is None else MD_FORMATS[c](r[c]) for c in COLUMNS) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -58,7 +87,7 @@ def render(run: RunDir, fmt: str) -> str:
         return metrics_jsonl(run.read_metrics())
     if fmt == "md":
         return metrics_markdown(run)
-    raise ValueError(f"format: unknown format {fmt!r} (csv, jsonl or md)")
+    raise ValueError(f"format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
 def export_folder(run: RunDir, dest: Path) -> Path:
@@ -66,31 +95,31 @@ def export_folder(run: RunDir, dest: Path) -> Path:
     target = Path(dest) / run.run_id
     target.mkdir(parents=True, exist_ok=True)
     rows = run.read_metrics()
-    (target / "metrics.csv").write_text(metrics_csv(rows))
-    (target / "metrics.jsonl").write_text(metrics_jsonl(rows))
-    (target / "metrics.md").write_text(metrics_markdown(run))
+    write_text_atomic(target / "metrics.csv", metrics_csv(rows))
+    write_text_atomic(target / "metrics.jsonl", metrics_jsonl(rows))
+    write_text_atomic(target / "metrics.md", metrics_markdown(run))
     for name in (LOG, CONFIG, SUMMARY):
-        if run.file(name).exists():
+        if run.file(name).is_file():
             shutil.copyfile(run.file(name), target / name)
     return target
 
 
+def results_row(info: RunInfo) -> dict[str, Any]:
+    """One run as a row of the seed's table: final and best (with epoch) accuracy, final loss, time."""
+    return {"run": info.run_id, "preset": info.preset, "placement": info.config.get("placement", "?"),
+            "state": info.state, "epoch": info.epoch, "epochs": info.epochs,
+            "final_train_acc": info.final_train_acc, "final_test_acc": info.final_test_acc,
+            "best_train_acc": info.best_train_acc, "best_train_epoch": info.best_train_epoch,
+            "best_test_acc": info.best_test_acc, "best_test_epoch": info.best_test_epoch,
+            "final_loss": info.final_loss, "wall_seconds": info.elapsed, "error": info.error or info.problem}
+
+
 def results_rows(runs: list[RunDir]) -> list[dict[str, Any]]:
-    """One row per run, like the seed's table: best train / best test accuracy, final loss, time."""
-    rows = []
-    for run in runs:
-        info = run.info()
-        summary = info.summary
-        rows.append({"run": run.run_id, "preset": info.preset, "placement": info.config.get("placement", "?"),
-                     "state": info.state, "epoch": info.epoch, "epochs": info.epochs,
-                     "best_train_acc": info.best_train_acc, "best_test_acc": info.best_test_acc,
-                     "final_loss": summary.get("final_loss", info.status.get("last_loss")),
-                     "wall_seconds": summary.get("wall_seconds", info.status.get("elapsed"))})
-    return rows
+    return [results_row(run.info()) for run in runs]
 
 
-def config_differences(runs: list[RunDir]) -> dict[str, list[Any]]:
+def config_differences(infos: list[RunInfo]) -> dict[str, list[Any]]:
     """The config fields whose values differ between runs (preset and description left out)."""
-    cfgs = [r.read_config() for r in runs]
+    cfgs = [i.config for i in infos]
     keys = sorted({k for c in cfgs for k in c} - {"preset", "description", "extra"})
-    return {k: [c.get(k) for c in cfgs] for k in keys if len({json.dumps(c.get(k)) for c in cfgs}) > 1}
+    return {k: [c.get(k) for c in cfgs] for k in keys if len({json.dumps(c.get(k), default=str) for c in cfgs}) > 1}

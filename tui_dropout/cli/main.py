@@ -1,6 +1,7 @@
 """The `dropout-tui` entry point: no command opens the console; commands train and inspect runs."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -8,7 +9,7 @@ import typer
 
 from . import runs as runs_cmds
 from . import train as train_cmds
-from .options import RunsDir, fail
+from .options import GLOBAL_OPTIONS, RunsDir, fail, open_store
 
 app = typer.Typer(help="A terminal experiment console for dropout studies in PyTorch.", no_args_is_help=False,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -27,10 +28,15 @@ app.command()(runs_cmds.export)
 @app.callback(invoke_without_command=True)
 def main(ctx: typer.Context, runs_dir: RunsDir = None) -> None:
     """With no command, open the console."""
+    GLOBAL_OPTIONS["runs_dir"] = runs_dir
     if ctx.invoked_subcommand is None:
         from ..console.app import DropoutConsole
 
-        DropoutConsole(runs_dir=runs_dir).run()
+        store = open_store(runs_dir)
+        console = DropoutConsole(runs_dir=store.root)
+        console.run()
+        if console.return_code:  # a crash: Textual has printed the error after closing the screen
+            raise typer.Exit(console.return_code)
 
 
 @app.command()
@@ -73,4 +79,14 @@ def data_fetch(dataset: str = typer.Argument("cifar10"),
 
 
 def run() -> None:
-    app()
+    """The console script: usage errors become one line and exit 2, like every other bad input."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:
+        if getattr(exc, "exit_code", None) == 2 and hasattr(exc, "format_message"):  # click's UsageError family
+            typer.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(2)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

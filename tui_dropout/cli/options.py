@@ -6,6 +6,8 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
+from ..store import RunStore, RunsFolderError
+
 RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs folder [default: $TUI_DROPOUT_RUNS or ./runs]")]
 Epochs = Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training set.")]
 P = Annotated[Optional[float], typer.Option("--p", help="Drop probability for every dropout group.")]
@@ -32,3 +34,33 @@ def parse_sets(sets: list[str] | None) -> dict[str, str]:
         key, value = item.split("=", 1)
         out[key.strip().replace("-", "_")] = value
     return out
+
+
+# Options given before the command (`dropout-tui --runs-dir X runs`); the app callback sets them on every call.
+GLOBAL_OPTIONS: dict[str, Path | None] = {"runs_dir": None}
+
+
+def runs_root(runs_dir: Path | None) -> Path | None:
+    """--runs-dir given to the command, else given before it, else None (the default folder)."""
+    return runs_dir if runs_dir is not None else GLOBAL_OPTIONS["runs_dir"]
+
+
+def open_store(runs_dir: Path | None, write: bool = False) -> RunStore:
+    """The runs folder; exit 2 with one line when it is a file, or read-only and `write` is asked for."""
+    store = RunStore(runs_root(runs_dir))
+    try:
+        store.check(write=write)
+    except RunsFolderError as exc:
+        fail(str(exc))
+    return store
+
+
+def runs_dir_flag(store: RunStore) -> str:
+    """` --runs-dir X` when the runs folder is not the default, so a printed command can be pasted as is."""
+    from ..store import default_runs_dir
+
+    if store.root.resolve() == default_runs_dir().resolve():
+        return ""
+    import shlex
+
+    return f" --runs-dir {shlex.quote(str(store.root))}"

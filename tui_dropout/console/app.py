@@ -1,6 +1,7 @@
 """The console app: runs list, live charts and details; keys open the form, comparison, replay and more."""
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -14,10 +15,10 @@ from textual.widgets import DataTable, Footer, Static
 from ..config import ConfigError
 from ..export import export_folder
 from ..fusion import fusable
-from ..launcher import TrainerProcess, cancel, resume_group
+from ..launcher import TrainerProcess, cancel, claim_group, resume_group
 from ..preflight import preflight
 from ..series import step_smoothing
-from ..store import RunStore
+from ..store import RunBusy, RunStore
 from ..watch import RunsWatcher
 from .messages import LaunchRequest
 from .screens.compare import CompareScreen
@@ -239,10 +240,11 @@ class DropoutConsole(App):
             return
         try:
             group = resume_group(self.store, run)
-        except ValueError as exc:
+            token = claim_group(group)
+        except (ValueError, RunBusy, OSError) as exc:
             self.notify(str(exc), severity="error")
             return
-        self.start_trainers([(group, True)])
+        self.start_trainers([(group, True, token)])
         self.notify("resuming " + ", ".join(r.run_id for r in group))
 
     def action_new_run(self) -> None:
@@ -270,15 +272,18 @@ class DropoutConsole(App):
             return
         together = len(cfgs) > 1 and fusable(cfgs) is None
         groups = [cfgs] if together else [[c] for c in cfgs]
-        batches = [([self.store.create(c.to_dict()) for c in group], False) for group in groups]
+        batches = []
+        for group in groups:
+            token = secrets.token_hex(8)
+            batches.append(([self.store.create(c.to_dict(), claim=token) for c in group], False, token))
         self.start_trainers(batches)
-        ids = [r.run_id for runs, _ in batches for r in runs]
+        ids = [r.run_id for runs, _, _ in batches for r in runs]
         how = "fused in one process" if together else "each in its own process"
         self._from_thread(self.launched, ids, how)
 
     def start_trainers(self, batches) -> None:
-        for runs, resume in batches:
-            process = TrainerProcess(runs, resume=resume)
+        for runs, resume, token in batches:
+            process = TrainerProcess(runs, resume=resume, claim=token)
             process.start()
             with self.processes_lock:
                 self.processes.append(process)

@@ -69,7 +69,7 @@ def _cache_key(dataset: str, root: Path | None) -> str:
     return h.hexdigest()[:16]
 
 
-def load_arrays(dataset: str, data_dir: str | None, progress=None) -> ImageArrays:
+def load_arrays(dataset: str, data_dir: str | None, progress=None, warn=None) -> ImageArrays:
     """Decode once, then read the cached arrays (a .npz keyed by the source files' sizes and times)."""
     check_available(dataset, data_dir)
     root = resolve_data_dir(dataset, data_dir)
@@ -84,7 +84,7 @@ def load_arrays(dataset: str, data_dir: str | None, progress=None) -> ImageArray
     if dataset == "cifar10":
         from . import cifar10
 
-        arrays = cifar10.read(root)
+        arrays = cifar10.read(root, warn)
     elif dataset == "imagefolder":
         from . import imagefolder
 

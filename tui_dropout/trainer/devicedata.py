@@ -34,8 +34,8 @@ class DeviceData:
         page faults (5-8% of a CPU epoch). The caller is done with a batch before asking for the next."""
         idx = perm[start:start + size]
         n = len(idx)
-        if self._u8 is None or self._u8.shape[0] < size:
-            shape = (size, *self.train_x.shape[1:])
+        if self._u8 is None or self._u8.shape[0] < n:
+            shape = (min(size, self.train_size), *self.train_x.shape[1:])
             self._u8 = torch.empty(shape, dtype=torch.uint8, device=self.device).contiguous(memory_format=self._layout)
             self._f32 = torch.empty(shape, device=self.device).contiguous(memory_format=self._layout)
         torch.index_select(self.train_x, 0, idx, out=self._u8[:n])

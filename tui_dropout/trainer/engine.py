@@ -1,9 +1,10 @@
 """The training loop: K runs stepped together over one device-resident dataset, each writing its own folder."""
 from __future__ import annotations
 
+import errno
 import math
-import os
 import platform
+import sys
 import threading
 import time
 import traceback
@@ -16,7 +17,9 @@ from .. import __version__
 from ..config import RunConfig, validate
 from ..data import load_arrays
 from ..fusion import fusable
-from ..store import HEARTBEAT_SECONDS, RunDir, host_and_pid
+from ..store import HEARTBEAT_SECONDS, RunBusy, RunDir, host_and_pid
+from ..store.files import sweep_temp_files
+from . import checkpoints
 from .devicedata import DeviceData, normalize
 from .devices import check_device_present, resolve_device
 from .fused import FusedStepper
@@ -31,6 +34,8 @@ class StopRequested(Exception):
 
 @dataclass
 class Member:
+    """One run of the K trained together, with the figures it reports."""
+
     run: RunDir
     cfg: RunConfig
     active: bool = True
@@ -38,22 +43,40 @@ class Member:
     best_train_epoch: int | None = None
     best_test_acc: float | None = None
     best_test_epoch: int | None = None
-    last_loss: float | None = None
+    final_train_acc: float | None = None
+    final_test_acc: float | None = None
+    final_loss: float | None = None
     train_seconds: float = 0.0
-    wall_seconds: float = 0.0
+    wall_before: float = 0.0  # wall seconds of earlier sessions, as of the checkpoint this one resumed from
     state: str = "running"
     error: str | None = None
     epochs_done: int = 0
 
     def record_accuracy(self, epoch: int, train_acc: float, test_acc: float) -> None:
+        self.final_train_acc, self.final_test_acc = train_acc, test_acc
         if self.best_train_acc is None or train_acc > self.best_train_acc:
             self.best_train_acc, self.best_train_epoch = train_acc, epoch
         if self.best_test_acc is None or test_acc > self.best_test_acc:
             self.best_test_acc, self.best_test_epoch = test_acc, epoch
 
-    def bests(self) -> dict[str, Any]:
-        return {"best_train_acc": self.best_train_acc, "best_train_epoch": self.best_train_epoch,
-                "best_test_acc": self.best_test_acc, "best_test_epoch": self.best_test_epoch}
+    def figures(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in FIGURE_FIELDS}
+
+    def set_figures(self, figures: dict[str, Any]) -> None:
+        for key in FIGURE_FIELDS:
+            setattr(self, key, figures.get(key))
+
+    def keep_previous(self, info) -> None:
+        """Start from what the folder shows, so a resume that fails early rewrites the same figures."""
+        self.set_figures({key: getattr(info, key) for key in FIGURE_FIELDS})
+        self.epochs_done = info.epoch
+        self.wall_before = info.elapsed or 0.0
+        self.train_seconds = float(info.summary.get("train_seconds") or 0.0) if isinstance(
+            info.summary.get("train_seconds"), (int, float)) else 0.0
+
+
+FIGURE_FIELDS = ("best_train_acc", "best_train_epoch", "best_test_acc", "best_test_epoch", "final_train_acc",
+                 "final_test_acc", "final_loss")
 
 
 def make_stepper(cfgs: list[RunConfig], channels: int, classes: int, device: torch.device) -> Stepper:
@@ -64,27 +87,41 @@ def make_stepper(cfgs: list[RunConfig], channels: int, classes: int, device: tor
 
 
 class Heartbeat(threading.Thread):
-    """Rewrites every member's status.json heartbeat while the trainer lives, even in a long epoch."""
+    """While the trainer lives: every member's heartbeat in status.json, and cancel requests honoured within a second."""
 
-    def __init__(self, members: list[Member]):
+    def __init__(self, members: list[Member], stop: threading.Event):
         super().__init__(daemon=True, name="heartbeat")
         self.members = members
+        self.stop = stop
         self.halt = threading.Event()
 
     def run(self) -> None:
-        while not self.halt.wait(HEARTBEAT_SECONDS):
+        last_beat = time.monotonic()
+        while not self.halt.wait(CANCEL_POLL_SECONDS):
+            if any(m.active and m.run.cancel_requested() for m in self.members):
+                self.stop.set()
+            if time.monotonic() - last_beat < HEARTBEAT_SECONDS:
+                continue
+            last_beat = time.monotonic()
             for m in self.members:
                 if m.active:
-                    m.run.update_status(heartbeat=time.time())
+                    try:
+                        m.run.update_status(heartbeat=time.time())
+                    except OSError:  # a full disk: the training thread meets it too and stops the run
+                        pass
+
+
+CANCEL_POLL_SECONDS = 1.0
 
 
 class Trainer:
     """Trains the runs in `runs` (one folder each) together; fresh or resumed from their checkpoints."""
 
     def __init__(self, runs: list[RunDir], resume: bool = False, stop: threading.Event | None = None,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, claim: str | None = None):
         self.members = [Member(r, RunConfig.from_dict(r.read_config())) for r in runs]
         self.resume = resume
+        self.claim = claim
         self.stop = stop or threading.Event()
         self.progress = progress or (lambda event: None)
         cfgs = [m.cfg for m in self.members]
@@ -94,6 +131,11 @@ class Trainer:
         if differing:
             raise ValueError(f"{differing}: runs trained together must share it")
         self.cfg = cfgs[0]
+        self.t_session = time.time()
+
+    def elapsed(self, m: Member) -> float:
+        """Wall seconds since the run first started, across resumes."""
+        return m.wall_before + time.time() - self.t_session
 
     # ----- status and files ---------------------------------------------------------------
     def _status_all(self, **changes: Any) -> None:
@@ -104,13 +146,21 @@ class Trainer:
     def _finish(self, m: Member, state: str, error: str | None = None) -> None:
         now = time.time()
         m.active, m.state, m.error = False, state, error
-        m.wall_seconds += now - self.t_session
-        m.run.update_status(state=state, error=error, ended=now, heartbeat=now, **m.bests())
-        summary = {"state": state, "final_loss": m.last_loss, "epochs_done": m.epochs_done,
-                   "epochs": m.cfg.epochs, "train_seconds": round(m.train_seconds, 3),
-                   "wall_seconds": round(m.wall_seconds, 3), "error": error, **m.bests()}
+        wall = round(self.elapsed(m), 3)
+        m.run.update_status(state=state, error=error, ended=now, heartbeat=now, epoch=m.epochs_done, elapsed=wall,
+                            **m.figures())
+        summary = {"state": state, "epochs_done": m.epochs_done, "epochs": m.cfg.epochs,
+                   "train_seconds": round(m.train_seconds, 3), "wall_seconds": wall, "error": error, **m.figures()}
         m.run.write_summary(summary)
+        if state == "cancelled":
+            m.run.clear_cancel_request()
         m.run.log(f"run {state}" + (f": {error}" if error else ""))
+
+    def _note(self, text: str) -> None:
+        """A warning worth a line in every member's log and in the foreground progress."""
+        for m in self.members:
+            m.run.log(f"warning: {text}")
+        self.progress({"kind": "warning", "text": text})
 
     # ----- checkpoints ----------------------------------------------------------------------
     def _rng_state(self, gen: torch.Generator) -> dict[str, Any]:
@@ -128,25 +178,21 @@ class Trainer:
             if not m.active and m.state == "failed":
                 continue
             ckpt = {"epoch": epoch, "member": stepper.member_state(k), "scheduler": scheduler_state(m.cfg, epoch),
-                    "rng": rng, "partial": _partial_for(partial, k), "bests": m.bests(), "last_loss": m.last_loss,
-                    "train_seconds": m.train_seconds, "wall_seconds": m.wall_seconds,
+                    "rng": rng, "partial": _partial_for(partial, k), "figures": m.figures(),
+                    "train_seconds": m.train_seconds, "wall_seconds": self.elapsed(m),
                     "group": [x.run.run_id for x in self.members], "index": k}
-            tmp = m.run.checkpoint_path.with_name(f".checkpoint.{os.getpid()}.tmp")
-            torch.save(ckpt, tmp)
-            os.replace(tmp, m.run.checkpoint_path)
+            checkpoints.save(m.run.checkpoint_path, ckpt)
 
     def _load_checkpoints(self, stepper: Stepper, gen: torch.Generator) -> tuple[int, dict[str, Any] | None]:
-        ckpts = [torch.load(m.run.checkpoint_path, map_location=self.device, weights_only=False)
-                 for m in self.members]
+        ckpts = [checkpoints.load(m.run.checkpoint_path, self.device) for m in self.members]
         epochs = {c["epoch"] for c in ckpts}
         if len(epochs) != 1:
             raise ValueError(f"checkpoints stand at different epochs {sorted(epochs)}: resume these runs one by one")
         partials = [c.get("partial") for c in ckpts]
         for k, (m, c) in enumerate(zip(self.members, ckpts)):
             stepper.load_member_state(k, c["member"])
-            for key, value in c["bests"].items():
-                setattr(m, key, value)
-            m.last_loss, m.train_seconds, m.wall_seconds = c["last_loss"], c["train_seconds"], c["wall_seconds"]
+            m.set_figures(c.get("figures") or {**c.get("bests", {}), "final_loss": c.get("last_loss")})
+            m.train_seconds, m.wall_before = c["train_seconds"], c["wall_seconds"]
             m.epochs_done = c["epoch"]
         rng = ckpts[0]["rng"]
         torch.set_rng_state(rng["torch"].cpu())
@@ -156,54 +202,104 @@ class Trainer:
         partial = _merge_partials(partials, self.device)
         return ckpts[0]["epoch"], partial
 
+    def _start_over(self) -> None:
+        """A resume with no checkpoint (killed before the first one): epoch 1 again, old rows dropped."""
+        for m in self.members:
+            m.set_figures({})
+            m.epochs_done, m.train_seconds, m.wall_before = 0, 0.0, 0.0
+            m.run.truncate_metrics(0)
+            m.run.log("no checkpoint to resume from: starting over from epoch 1 (earlier metric rows dropped)")
+        self._status_all(epoch=0, **self.members[0].figures(), elapsed=0.0)
+        self.progress({"kind": "warning", "text": "no checkpoint: starting over from epoch 1"})
+
     # ----- the loop -------------------------------------------------------------------------
     def run(self) -> list[str]:
-        self.t_session = time.time()
-        for m in self.members:
-            m.run.update_status(state="running", started=time.time(), heartbeat=time.time(), error=None,
-                                ended=None, group=[x.run.run_id for x in self.members], **host_and_pid())
-        heartbeat = Heartbeat(self.members)
-        heartbeat.start()
+        """Own the run folders, train, and leave each with an end state. RunBusy when another trainer owns one."""
+        owned = []
         try:
+            for m in self.members:
+                m.run.take_ownership(self.claim)
+                owned.append(m.run)
+        except RunBusy:
+            for run in owned:
+                run.release_ownership()
+            raise
+        self.t_session = time.time()
+        if self.resume:
+            for m in self.members:  # a resume that fails before its checkpoint loads must not wipe these
+                m.keep_previous(m.run.info())
+        heartbeat = Heartbeat(self.members, self.stop)
+        try:
+            now = time.time()
+            for m in self.members:
+                first = m.run.read_status().get("started")
+                m.run.update_status(state="running", started=first or now, session_started=now, heartbeat=now,
+                                    error=None, ended=None, group=[x.run.run_id for x in self.members],
+                                    **host_and_pid())
+            heartbeat.start()
             self._train()
         except StopRequested:
             for m in self.members:
                 if m.active:
                     self._finish(m, "cancelled", None)
-        except Exception as exc:  # any failure becomes a failed run with its traceback, never a silent death
-            text = traceback.format_exc()
-            for m in self.members:
-                if m.active:
-                    m.run.log(text.rstrip())
-                    self._finish(m, "failed", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # any failure becomes a failed run with its reason, never a silent death
+            self._fail_all(exc)
         finally:
             heartbeat.halt.set()
+            for run in owned:
+                run.release_ownership()
         return [m.state for m in self.members]
+
+    def _fail_all(self, exc: Exception) -> None:
+        if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+            reason = f"{(exc.strerror or str(exc)).lower()} while writing {exc.filename or 'the run folder'}"
+            for m in self.members:
+                sweep_temp_files(m.run.path)  # free what half-written files hold before writing the verdict
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        text = traceback.format_exc()
+        for m in self.members:
+            if not m.active:
+                continue
+            try:
+                m.run.log(text.rstrip())
+            except OSError:
+                pass
+            try:
+                self._finish(m, "failed", reason)
+            except OSError as again:  # nothing more can be written: the run reads as lost, the reason goes to stderr
+                m.active, m.state, m.error = False, "failed", reason
+                print(f"{m.run.run_id}: failed: {reason} (status not written: {again.strerror})", file=sys.stderr)
 
     def _train(self) -> None:
         cfg = self.cfg
         check_device_present(cfg.device)
         self.device = resolve_device(cfg.device)
         self.progress({"kind": "status", "text": f"loading {cfg.dataset}"})
-        arrays = load_arrays(cfg.dataset, cfg.data_dir, progress=lambda t: self.progress({"kind": "status", "text": t}))
+        arrays = load_arrays(cfg.dataset, cfg.data_dir, progress=lambda t: self.progress({"kind": "status", "text": t}),
+                             warn=self._note)
         data = DeviceData(arrays.limited(cfg.train_limit), self.device, cfg.channels_last)
         stepper = make_stepper([m.cfg for m in self.members], data.channels, data.num_classes, self.device)
         gen = torch.Generator(device=self.device)
         gen.manual_seed(cfg.seed)
         start_epoch, partial = 0, None
-        if self.resume:
+        if self.resume and all(m.run.has_checkpoint() for m in self.members):
             start_epoch, partial = self._load_checkpoints(stepper, gen)
             for m in self.members:
                 kept = m.run.truncate_metrics(start_epoch)
                 m.run.log(f"resumed after epoch {start_epoch}" + (" (mid-epoch)" if partial else "")
                           + f"; {kept} metric rows kept")
+        elif self.resume:
+            self._start_over()
         else:
             for m in self.members:
                 m.run.log(f"start {m.cfg.preset}: {len(data.train_y)} train / {len(data.test_y)} test images, "
                           f"device {self.device}")
-        self._status_all(device=str(self.device), torch=torch.__version__, python=platform.python_version(),
-                         version=__version__, train_size=data.train_size)
         n, bs = data.train_size, cfg.batch_size
+        if bs > n:
+            self._note(f"batch_size {bs} is larger than the training set ({n} images): each step uses the whole set")
+        self._status_all(device=str(self.device), torch=torch.__version__, python=platform.python_version(),
+                         version=__version__, train_size=n)
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
             lrs = stepper.set_epoch(epoch)
             stepper.train()
@@ -263,8 +359,9 @@ class Trainer:
             if not m.active:
                 continue
             loss = losses[k]
+            elapsed = round(self.elapsed(m), 3)
             row: dict[str, Any] = {"epoch": epoch, "loss": loss, "lr": lrs[k], "seconds": round(seconds, 4),
-                                   "elapsed": round(m.wall_seconds + time.time() - self.t_session, 3)}
+                                   "elapsed": elapsed}
             line = f"epoch: {epoch} time: {seconds:.2f} loss: {loss:.4f} lr: {lrs[k]:.2e}"
             if accs:
                 row["train_acc"], row["test_acc"] = accs[0][k], accs[1][k]
@@ -272,15 +369,17 @@ class Trainer:
                 line += f" train_acc: {accs[0][k] * 100:.2f}% test_acc: {accs[1][k] * 100:.2f}%"
             m.run.append_metric(row)
             m.run.log(line)
-            m.last_loss, m.epochs_done = loss, epoch
+            m.final_loss, m.epochs_done = loss, epoch
             m.train_seconds += seconds
             if not math.isfinite(loss):
                 self._finish(m, "failed", f"loss became {loss} at epoch {epoch}")
                 continue
-            m.run.update_status(epoch=epoch, last_loss=loss, lr=lrs[k], heartbeat=time.time(), elapsed=row["elapsed"],
-                                **m.bests())
+            m.run.update_status(epoch=epoch, lr=lrs[k], heartbeat=time.time(), elapsed=elapsed, **m.figures())
         self.progress({"kind": "epoch", "epoch": epoch, "epochs": self.cfg.epochs, "losses": losses,
                        "accs": accs, "seconds": seconds})
+
+
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO)
 
 
 def _partial_for(partial: dict[str, Any] | None, k: int) -> dict[str, Any] | None:

@@ -1,4 +1,6 @@
-"""The trainer process: `python -m tui_dropout.trainer.worker [--resume] RUN_DIR...`; SIGTERM stops after the current step."""
+"""The trainer process: `python -m tui_dropout.trainer.worker [--resume] [--claim T] RUN_DIR...`.
+
+SIGTERM (or a cancel request in the run folder) stops it after the current step; SIGHUP is ignored."""
 from __future__ import annotations
 
 import argparse
@@ -6,12 +8,13 @@ import signal
 import sys
 import threading
 
-from ..store import RunDir
+from ..store import RunBusy, RunDir
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tui_dropout.trainer.worker")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--claim", default=None, help="the token the launcher claimed the runs with")
     parser.add_argument("run_dirs", nargs="+")
     args = parser.parse_args(argv)
     stop = threading.Event()
@@ -22,14 +25,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from .engine import Trainer
 
-        trainer = Trainer(runs, resume=args.resume, stop=stop)
+        trainer = Trainer(runs, resume=args.resume, stop=stop, claim=args.claim)
     except Exception as exc:  # a config that cannot start still leaves a readable failed run
         for run in runs:
             run.log(f"cannot start: {exc}")
             run.update_status(state="failed", error=f"cannot start: {exc}")
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
-    states = trainer.run()
+    try:
+        states = trainer.run()
+    except RunBusy as exc:  # another trainer owns a run: touch nothing
+        print(str(exc), file=sys.stderr)
+        return 2
     return 0 if all(s in ("finished", "cancelled") for s in states) else 1
 
 

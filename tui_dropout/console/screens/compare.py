@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ...export import config_differences, pct, results_rows, seconds_text
+from ...export import config_differences, pct, results_row, seconds_text
 from ...series import RunSeries, step_smoothing
 from ...watch import RunsWatcher
 from ..widgets.charts import MetricChart
@@ -93,18 +93,15 @@ class CompareScreen(Screen):
                      palette_start=i)
 
     def refresh_tables(self) -> None:
-        runs = [r for r in (self.watcher.run(i) for i in self.run_ids) if r is not None]
+        infos = [w.info for w in (self.watcher.runs.get(i) for i in self.run_ids) if w is not None]
         table = self.query_one("#results", DataTable)
         table.clear()
-        for row in results_rows(runs):
+        for row in map(results_row, infos):
             loss = row["final_loss"]
             table.add_row(row["preset"], row["placement"], row["state"], f"{row['epoch']}/{row['epochs']}",
                           pct(row["best_train_acc"]), pct(row["best_test_acc"]),
                           "-" if loss is None else f"{loss:.4f}", seconds_text(row["wall_seconds"]))
-        try:
-            diffs = config_differences(runs)
-        except (OSError, ValueError):
-            diffs = {}
+        diffs = config_differences(infos)
         lines = ["[b]config fields that differ[/b]"] + [
             f"{k}: " + " | ".join(str(v) for v in values) for k, values in diffs.items()]
         self.query_one("#diff", Static).update("\n".join(lines) if diffs else "configs are identical")

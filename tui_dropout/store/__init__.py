@@ -1,0 +1,120 @@
+"""The run store: the one package that knows the run-folder layout (runs/<run-id>/...). No torch, no UI."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+from .files import DamagedFile, json_safe, read_json, write_json_atomic
+from .info import RunInfo
+from .liveness import (ACTIVE, HEARTBEAT_SECONDS, STALE_SECONDS, STATES, effective_state, host_and_pid,
+                       process_alive, process_start_time, proven_process)
+from .rundir import (CANCEL, CHECKPOINT, CONFIG, LOG, METRICS, STATUS, SUMMARY, WORKER_OUT, RunBusy, RunDir,
+                     created_from_id)
+from .tail import MetricsTail, clean_row
+
+__all__ = ["ACTIVE", "CANCEL", "CHECKPOINT", "CONFIG", "DamagedFile", "HEARTBEAT_SECONDS", "LOG", "METRICS",
+           "MetricsTail", "RunBusy", "RunDir", "RunInfo", "RunNotFound", "RunStore", "RunsFolderError", "STALE_SECONDS",
+           "STATES", "STATUS", "SUMMARY", "WORKER_OUT", "clean_row", "created_from_id", "default_runs_dir",
+           "effective_state", "host_and_pid", "json_safe", "new_run_id", "process_alive", "process_start_time",
+           "proven_process", "read_json", "write_json_atomic"]
+
+RUN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a run folder's name: no separators, never . or ..
+
+
+class RunsFolderError(RuntimeError):
+    """The runs folder cannot be used as asked (a file, missing, read-only); one line says which."""
+
+
+class RunNotFound(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("TUI_DROPOUT_RUNS") or "runs")
+
+
+def new_run_id(preset: str, now: float | None = None) -> str:
+    stamp = datetime.fromtimestamp(now or time.time()).strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in preset) or "run"
+    return f"{stamp}-{safe}-{secrets.token_hex(2)}"
+
+
+class RunStore:
+    """The runs folder: create, list and find run folders, never anything outside it."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root else default_runs_dir()
+
+    def check(self, write: bool = False) -> None:
+        """RunsFolderError unless the folder can be used: read, or (write=True) created and written to."""
+        if self.root.exists() and not self.root.is_dir():
+            raise RunsFolderError(f"runs folder {self.root} is a file, not a folder")
+        if not write:
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".probe.{os.getpid()}.tmp"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            why = "read-only" if exc.errno in (30, 13, 1) else "not writable"
+            raise RunsFolderError(f"runs folder {self.root} is {why} ({exc.strerror or exc})") from None
+
+    def create(self, config: dict[str, Any], claim: str | None = None) -> RunDir:
+        """A new run folder holding config.json and a 'queued' status claimed by this process (with `claim`)."""
+        self.check(write=True)
+        for _ in range(20):
+            run = RunDir(self.root / new_run_id(str(config.get("preset", "run"))))
+            try:
+                run.path.mkdir()
+            except FileExistsError:
+                continue
+            run.write_config(config)
+            run.claim(claim, created=time.time(), epoch=0, epochs=config.get("epochs"))
+            return run
+        raise RuntimeError(f"could not create a unique run folder in {self.root}")
+
+    def run_dirs(self) -> Iterator[RunDir]:
+        """Every run folder; entries that are not folders (or are broken or looping links) are skipped."""
+        try:
+            entries = list(os.scandir(self.root))
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith(".") or not RUN_NAME.match(entry.name):
+                continue
+            try:
+                if entry.is_dir():
+                    yield RunDir(entry.path)
+            except OSError:  # a self-referencing link (ELOOP) or one we may not follow
+                continue
+
+    def list(self) -> list[RunInfo]:
+        infos = [run.info() for run in self.run_dirs()]
+        return sorted(infos, key=lambda i: (i.created, i.run_id), reverse=True)
+
+    def find(self, ref: str) -> RunDir:
+        """A run by id, unique id part, or its 1-based position in the newest-first list; only inside the folder."""
+        ref = ref.strip()
+        if not ref or not RUN_NAME.match(ref):
+            raise RunNotFound(f"run: {ref!r} is not a run id (a run is named by its folder in {self.root})")
+        runs = list(self.run_dirs())
+        exact = [r for r in runs if r.run_id == ref]
+        if exact:
+            return exact[0]
+        if ref.isdigit() and len(ref) < 6:
+            listed = self.list()
+            if 1 <= int(ref) <= len(listed):
+                return RunDir(listed[int(ref) - 1].path)
+        matches = [r for r in runs if ref in r.run_id]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise RunNotFound(f"run: no run matches {ref!r} in {self.root.resolve()}")
+        raise RunNotFound(f"run: {ref!r} matches {len(matches)} runs; give more of the id")

@@ -1,0 +1,68 @@
+"""Is a run's trainer alive? A pid plus its process start time on this host, else the heartbeat's age."""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+STATES = ("queued", "running", "finished", "failed", "cancelled", "lost")
+ACTIVE = ("queued", "running")
+HEARTBEAT_SECONDS = 5.0  # how often a live trainer rewrites status.json
+STALE_SECONDS = 120.0  # heartbeat age after which a run on another host counts as lost
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat (clock ticks since boot): with the pid, it names one process for good."""
+    try:
+        with open(f"/proc/{int(pid)}/stat") as f:
+            text = f.read()
+    except (OSError, ValueError, OverflowError):
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    if fields[0] == "Z":  # a zombie has exited; only its parent has not reaped it yet
+        return None
+    return int(fields[19])
+
+
+def process_alive(pid: Any, start_time: Any) -> bool:
+    """True when `pid` runs and, if `start_time` is given, is the very process that wrote it."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    now_start = process_start_time(pid)
+    if now_start is None:
+        return False
+    return start_time is None or now_start == start_time
+
+
+def proven_process(status: dict[str, Any]) -> int | None:
+    """The pid in `status` when it is provably the process that wrote it: same host, same start time."""
+    pid, start = status.get("pid"), status.get("pid_start")
+    if status.get("host") != socket.gethostname() or not isinstance(start, int):
+        return None
+    return pid if process_alive(pid, start) else None
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def effective_state(status: dict[str, Any], now: float | None = None) -> str:
+    """The state as written, except that an active run whose trainer (or launcher) is gone reads as 'lost'."""
+    state = status.get("state", "lost")
+    if state not in ACTIVE:
+        return state if state in STATES else "lost"
+    now = now or time.time()
+    host = status.get("host")
+    if host and host != socket.gethostname():
+        beat = max(_number(status.get("heartbeat")), _number(status.get("updated")))
+        return state if now - beat < STALE_SECONDS else "lost"
+    if not status.get("pid"):
+        # written by an older launcher a moment before the trainer existed
+        return state if now - _number(status.get("updated")) < STALE_SECONDS else "lost"
+    return state if process_alive(status.get("pid"), status.get("pid_start")) else "lost"
+
+
+def host_and_pid() -> dict[str, Any]:
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "pid_start": process_start_time(pid)}

@@ -1,0 +1,214 @@
+"""One run folder: every read and write of its files, claiming it for one trainer, and cancel requests."""
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .files import DamagedFile, dumps, file_lock, read_json, sweep_temp_files, write_json_atomic, write_text_atomic
+from .info import RunInfo, fill_figures, typed
+from .liveness import ACTIVE, effective_state, host_and_pid
+from .tail import MetricsTail
+
+CONFIG = "config.json"
+STATUS = "status.json"
+METRICS = "metrics.jsonl"
+LOG = "train.log"
+CHECKPOINT = "checkpoint.pt"
+SUMMARY = "summary.json"
+WORKER_OUT = "worker.out"  # the trainer process's own stdout/stderr
+CANCEL = "cancel.request"  # written by `cancel` anywhere; the trainer stops within a second of seeing it
+STATUS_LOCK = ".status.lock"
+TRAINER_LOCK = ".trainer.lock"  # held (flock) by the one trainer that owns the run, for its whole life
+
+
+class RunBusy(RuntimeError):
+    """The run already has a trainer (queued or running); the message says which and where."""
+
+
+def owner_text(run_id: str, status: dict[str, Any], state: str) -> str:
+    where = f"pid {status.get('pid')} on {status.get('host')}" if status.get("pid") else f"host {status.get('host')}"
+    return f"run: {run_id} is {state} ({where}); it already has a trainer"
+
+
+class RunDir:
+    """One run folder; every read and write of its files goes through here."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._status_lock = threading.Lock()
+        self._owner_fd: int | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.is_file()
+
+    # ----- config / summary / status -----------------------------------------------------------
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_json_atomic(self.file(CONFIG), config)
+
+    def read_config(self) -> dict[str, Any]:
+        data = read_json(self.file(CONFIG))
+        if data is None:
+            raise FileNotFoundError(f"{self.file(CONFIG)} missing")
+        return data
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        write_json_atomic(self.file(SUMMARY), summary)
+
+    def read_summary(self) -> dict[str, Any] | None:
+        return read_json(self.file(SUMMARY))
+
+    def read_status(self) -> dict[str, Any]:
+        return read_json(self.file(STATUS)) or {}
+
+    def _status_for_update(self) -> dict[str, Any]:
+        try:
+            return self.read_status()
+        except DamagedFile:
+            return {}  # a damaged status is replaced by the next write, never a reason to stop training
+
+    def update_status(self, **changes: Any) -> dict[str, Any]:
+        """Read-modify-write under a lock (the heartbeat thread and `cancel` write too), then atomic replace."""
+        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+            status = self._status_for_update()
+            status.update(changes)
+            status["updated"] = time.time()
+            write_json_atomic(self.file(STATUS), status)
+            return status
+
+    # ----- one trainer per run ------------------------------------------------------------------
+    def claim(self, token: str | None = None, **fields: Any) -> str:
+        """Take the run for one new trainer, atomically: refused (RunBusy) while one is queued or running.
+
+        Returns the claim token that the trainer shows when it starts; a launcher that loses the race gets RunBusy."""
+        token = token or secrets.token_hex(8)
+        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+            status = self._status_for_update()
+            state = effective_state(status)
+            if state in ACTIVE:
+                raise RunBusy(owner_text(self.run_id, status, state))
+            now = time.time()
+            status.update(state="queued", claim=token, queued=now, heartbeat=now, updated=now, error=None, ended=None,
+                          **host_and_pid(), **fields)
+            write_json_atomic(self.file(STATUS), status)
+        self.file(CANCEL).unlink(missing_ok=True)  # an old request must not stop the new trainer
+        return token
+
+    def take_ownership(self, token: str | None) -> None:
+        """Called by the trainer: hold the run's flock for life and check the claim is still ours.
+
+        The flock is the hard rule on this host; the claim token, in the folder, is the rule across hosts."""
+        fd = os.open(self.path / TRAINER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunBusy(f"run: {self.run_id} is owned by another trainer on this host") from None
+        if token is not None:
+            claimed = self._status_for_update().get("claim")
+            if claimed != token:
+                os.close(fd)
+                raise RunBusy(f"run: {self.run_id} was claimed by another launcher")
+        self._owner_fd = fd
+        sweep_temp_files(self.path)
+
+    def release_ownership(self) -> None:
+        if self._owner_fd is not None:
+            os.close(self._owner_fd)
+            self._owner_fd = None
+
+    # ----- cancel requests ----------------------------------------------------------------------
+    def request_cancel(self) -> None:
+        write_text_atomic(self.file(CANCEL), dumps({"time": time.time(), **host_and_pid()}) + "\n")
+
+    def cancel_requested(self) -> bool:
+        return self.file(CANCEL).exists()
+
+    def clear_cancel_request(self) -> None:
+        self.file(CANCEL).unlink(missing_ok=True)
+
+    # ----- metrics and log ----------------------------------------------------------------------
+    def append_metric(self, row: dict[str, Any]) -> None:
+        with open(self.file(METRICS), "a") as f:
+            f.write(dumps(row, sort_keys=True) + "\n")
+            f.flush()
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        return MetricsTail(self.file(METRICS)).read_new()
+
+    def truncate_metrics(self, last_epoch: int) -> int:
+        """Keep rows with epoch <= last_epoch (a resume restarts after its checkpoint); returns rows kept."""
+        rows = [r for r in self.read_metrics() if r["epoch"] <= last_epoch]
+        write_text_atomic(self.file(METRICS), "".join(dumps(r, sort_keys=True) + "\n" for r in rows))
+        return len(rows)
+
+    def log(self, line: str) -> None:
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        with open(self.file(LOG), "a") as f:
+            f.write(f"[{stamp}] {line}\n")
+
+    def log_tail(self, lines: int = 20, max_bytes: int = 16384) -> list[str]:
+        if lines <= 0:
+            return []
+        try:
+            with open(self.file(LOG), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - max_bytes))
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        return text.splitlines()[-lines:]
+
+    # ----- what lists show ------------------------------------------------------------------------
+    def info(self) -> RunInfo:
+        """Status, config and summary folded into one RunInfo; a damaged folder gives state "corrupt"."""
+        info = RunInfo(self.run_id, self.path, "lost", created=created_from_id(self.run_id))
+        try:
+            info.created = info.created or self.path.stat().st_mtime
+            config = read_json(self.file(CONFIG))
+            status = read_json(self.file(STATUS)) or {}
+            summary = read_json(self.file(SUMMARY)) or {}
+        except (DamagedFile, OSError) as exc:
+            info.state, info.problem = "corrupt", f"corrupt run folder: {exc}"
+            return info
+        if config is None:
+            info.state, info.problem = "corrupt", "corrupt run folder: config.json missing"
+            return info
+        problems: list[str] = []
+        info.status, info.config, info.summary = status, config, summary
+        info.preset = typed(config, "preset", str, "config.json", problems) or "?"
+        info.epochs = typed(config, "epochs", int, "config.json", problems) or 0
+        info.created = typed(status, "created", float, "status.json", problems) or info.created
+        info.error = typed(status, "error", str, "status.json", problems)
+        info.state = effective_state(status)
+        fill_figures(info, status, summary, problems)
+        if problems:
+            info.state, info.problem = "corrupt", "corrupt run folder: " + "; ".join(problems)
+        elif not status:
+            info.problem = "status.json missing"
+        return info
+
+
+def created_from_id(run_id: str) -> float:
+    """The start time a run id carries (20261126-093012-...), or 0 when it carries none."""
+    try:
+        return datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").timestamp()
+    except ValueError:
+        return 0.0

@@ -1,0 +1,36 @@
+"""checkpoint.pt: written atomically, read with torch's weights-only unpickler (a checkpoint never runs code)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message names the file and why."""
+
+
+def save(path: Path, checkpoint: dict[str, Any]) -> None:
+    tmp = path.with_name(f".checkpoint.{os.getpid()}.tmp")
+    try:
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk keeps the last good checkpoint and leaves no litter
+        raise
+
+
+def load(path: Path, device: torch.device) -> dict[str, Any]:
+    """Tensors, numbers, strings and containers only: run folders travel between people, so no pickled code."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is missing") from None
+    except Exception as exc:  # the weights-only unpickler refuses anything but plain data
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path} cannot be loaded safely ({first[:300]})") from None
+    if not isinstance(ckpt, dict) or not {"epoch", "member", "rng"} <= set(ckpt):
+        raise CheckpointError(f"{path} is not a dropout-tui checkpoint")
+    return ckpt
