@@ -82,3 +82,37 @@ def make_run_folder(runs_dir: Path, name: str, status: dict | None, config: dict
     if metrics:
         (path / "metrics.jsonl").write_text(metrics)
     return path
+
+
+def wait_for(predicate, timeout: float = 60.0, every: float = 0.05) -> bool:
+    """Poll `predicate` until it holds or `timeout` passes (tests wait for conditions, never a fixed pause)."""
+    end = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(every)
+
+
+def cli(*args, env=None, timeout: float = 120.0):
+    """`dropout-tui ARGS` as a user runs it: the real console script in a subprocess."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "tui_dropout", *[str(a) for a in args]], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def metric_epochs(run_path: Path) -> list[int]:
+    path = Path(run_path) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line)["epoch"] for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def read_status(run_path: Path) -> dict:
+    try:
+        return json.loads((Path(run_path) / "status.json").read_text())
+    except (OSError, ValueError):
+        return {}

@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from .store import (WORKER_OUT, RunBusy, RunDir, RunStore, effective_state, process_start_time, proven_process)
+from .store import (ACTIVE, WORKER_OUT, RunBusy, RunDir, RunStore, effective_state, process_start_time,
+                    proven_process)
+from .store.rundir import owner_text
 
 
 class TrainerProcess:
@@ -89,10 +91,13 @@ def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
     """The runs to resume with `run`: its fused partners that stopped with it, else the run alone.
 
     A run with no checkpoint (killed before its first) resumes too: it starts over from epoch 1."""
-    state = effective_state(run.read_status())
+    status = run.read_status()
+    state = effective_state(status)
+    if state in ACTIVE:
+        raise RunBusy(owner_text(run.run_id, status, state))
     if state not in ("lost", "cancelled", "failed"):
         raise ValueError(f"run: {run.run_id} is {state}; only lost, cancelled or failed runs resume")
-    group = run.read_status().get("group")
+    group = status.get("group")
     members = []
     for run_id in group if isinstance(group, list) else [run.run_id]:
         try:

@@ -114,6 +114,8 @@ class RunDir:
         """Called by the trainer: hold the run's flock for life and check the claim is still ours.
 
         The flock is the hard rule on this host; the claim token, in the folder, is the rule across hosts."""
+        if self._owner_fd is not None:
+            return  # this process owns it already (the worker takes it before importing torch)
         fd = os.open(self.path / TRAINER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

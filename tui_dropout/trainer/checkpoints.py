@@ -1,6 +1,7 @@
 """checkpoint.pt: written atomically, read with torch's weights-only unpickler (a checkpoint never runs code)."""
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,17 @@ class CheckpointError(RuntimeError):
 
 def save(path: Path, checkpoint: dict[str, Any]) -> None:
     tmp = path.with_name(f".checkpoint.{os.getpid()}.tmp")
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)  # serialised in memory: a full disk then surfaces as OSError(ENOSPC)
     try:
-        torch.save(checkpoint, tmp)
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
         os.replace(tmp, path)
-    except BaseException:
+    except OSError as exc:
         tmp.unlink(missing_ok=True)  # a full disk keeps the last good checkpoint and leaves no litter
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -252,7 +252,8 @@ class Trainer:
 
     def _fail_all(self, exc: Exception) -> None:
         if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
-            reason = f"{(exc.strerror or str(exc)).lower()} while writing {exc.filename or 'the run folder'}"
+            where = exc.filename or ", ".join(str(m.run.path) for m in self.members)
+            reason = f"{(exc.strerror or str(exc)).lower()} while writing {where}"
             for m in self.members:
                 sweep_temp_files(m.run.path)  # free what half-written files hold before writing the verdict
         else:

@@ -22,6 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a dropped SSH link must not end the run
     runs = [RunDir(p) for p in args.run_dirs]
+    try:  # before torch is imported: a refused trainer costs a fraction of a second
+        for run in runs:
+            run.take_ownership(args.claim)
+    except RunBusy as exc:  # another trainer owns a run: touch nothing
+        for run in runs:
+            run.release_ownership()
+        print(str(exc), file=sys.stderr)
+        return 2
     try:
         from .engine import Trainer
 
@@ -32,11 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             run.update_status(state="failed", error=f"cannot start: {exc}")
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
-    try:
-        states = trainer.run()
-    except RunBusy as exc:  # another trainer owns a run: touch nothing
-        print(str(exc), file=sys.stderr)
-        return 2
+    states = trainer.run()
     return 0 if all(s in ("finished", "cancelled") for s in states) else 1
 
 
