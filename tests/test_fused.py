@@ -120,3 +120,33 @@ def test_each_member_keeps_its_own_learning_rate_schedule_and_momentum(runs_dir)
         Trainer([solo]).run()
         for a, b in zip(solo.read_metrics(), member.read_metrics()):
             assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+
+
+def test_fused_members_with_their_own_seeds_train_as_their_solo_runs_in_one_pass(runs_dir):
+    """A seed changes the initial weights and the data order, fused or not: each member sees its solo batches."""
+    store = RunStore(runs_dir)
+    seeds = (0, 1, 2)
+    fused = [store.create(tiny_config(placement="none", seed=s, epochs=2).to_dict()) for s in seeds]
+    assert Trainer(fused).run() == ["finished"] * 3
+    finals = []
+    for seed, member in zip(seeds, fused):
+        solo = store.create(tiny_config(placement="none", seed=seed, epochs=2).to_dict())
+        Trainer([solo]).run()
+        for a, b in zip(solo.read_metrics(), member.read_metrics(), strict=True):
+            assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+        finals.append(member.read_metrics()[-1]["loss"])
+    assert len({round(x, 6) for x in finals}) == 3  # the seeds made three different runs
+
+
+def test_fused_members_with_their_own_seeds_resume_a_mid_epoch_stop_exactly(runs_dir):
+    store = RunStore(runs_dir)
+    make = lambda: [store.create(tiny_config(placement=p, seed=s, epochs=2, batch_size=16, train_limit=600,
+                                             checkpoint_every=10).to_dict()) for p, s in (("all", 3), ("fc", 4))]
+    straight = make()
+    Trainer(straight).run()
+    stopped = make()
+    stop = threading.Event()
+    Trainer(stopped, stop=stop, progress=lambda e: e["kind"] == "step" and e["epoch"] == 2 and stop.set()).run()
+    assert Trainer(stopped, resume=True).run() == ["finished"] * 2
+    for a, b in zip(straight, stopped):
+        assert [r["loss"] for r in a.read_metrics()] == [r["loss"] for r in b.read_metrics()]

@@ -30,6 +30,20 @@ class DeviceData:
         return int(self.train_x.shape[0])
 
     def batch(self, perm: torch.Tensor, start: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch from a shared permutation (n,), or, from per-member permutations (K, n), every member's own
+        batch stacked on the channel axis (B, K*C, H, W) with labels (K, B), for one grouped first convolution."""
+        if perm.dim() == 2:
+            return self._member_batches(perm[:, start:start + size])
+        return self._shared_batch(perm, start, size)
+
+    def _member_batches(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k, b = idx.shape
+        images = self.train_x.index_select(0, idx.reshape(-1))  # (K*B, C, H, W), member-major
+        x = images.view(k, b, *images.shape[1:]).transpose(0, 1).reshape(b, -1, *images.shape[2:])
+        x = x.contiguous(memory_format=self._layout).float().mul_(1.0 / 127.5).sub_(1.0)
+        return x, self.train_y[idx]
+
+    def _shared_batch(self, perm: torch.Tensor, start: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A normalised batch written into buffers reused every step: a fresh multi-MB tensor per step costs
         page faults (5-8% of a CPU epoch). The caller is done with a batch before asking for the next."""
         idx = perm[start:start + size]

@@ -23,6 +23,7 @@ from . import checkpoints
 from .devicedata import DeviceData, normalize
 from .devices import check_device_present, resolve_device
 from .fused import FusedStepper
+from .order import BatchOrder
 from .steppers import SoloStepper, Stepper, scheduler_state
 
 Progress = Callable[[dict[str, Any]], None]
@@ -163,27 +164,24 @@ class Trainer:
         self.progress({"kind": "warning", "text": text})
 
     # ----- checkpoints ----------------------------------------------------------------------
-    def _rng_state(self, gen: torch.Generator) -> dict[str, Any]:
-        state = {"torch": torch.get_rng_state(), "perm": gen.get_state()}
-        if self.device.type == "cuda":
-            state["cuda"] = torch.cuda.get_rng_state(self.device)
-        return state
-
-    def _save_checkpoints(self, stepper: Stepper, epoch: int, gen: torch.Generator,
+    def _save_checkpoints(self, stepper: Stepper, epoch: int, order: BatchOrder,
                           partial: dict[str, Any] | None = None) -> None:
-        rng = self._rng_state(gen)
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
         if partial:
             partial = {**partial, "perm": partial["perm"].cpu()}  # one copy, shared by every member's file
         for k, m in enumerate(self.members):
             if not m.active and m.state == "failed":
                 continue
             ckpt = {"epoch": epoch, "member": stepper.member_state(k), "scheduler": scheduler_state(m.cfg, epoch),
-                    "rng": rng, "partial": _partial_for(partial, k), "figures": m.figures(),
+                    "rng": {**rng, "perm": order.state(k)}, "partial": _partial_for(partial, k),
+                    "figures": m.figures(),
                     "train_seconds": m.train_seconds, "wall_seconds": self.elapsed(m),
                     "group": [x.run.run_id for x in self.members], "index": k}
             checkpoints.save(m.run.checkpoint_path, ckpt)
 
-    def _load_checkpoints(self, stepper: Stepper, gen: torch.Generator) -> tuple[int, dict[str, Any] | None]:
+    def _load_checkpoints(self, stepper: Stepper, order: BatchOrder) -> tuple[int, dict[str, Any] | None]:
         ckpts = [checkpoints.load(m.run.checkpoint_path, self.device) for m in self.members]
         epochs = {c["epoch"] for c in ckpts}
         if len(epochs) != 1:
@@ -196,10 +194,10 @@ class Trainer:
             m.epochs_done = c["epoch"]
         rng = ckpts[0]["rng"]
         torch.set_rng_state(rng["torch"].cpu())
-        gen.set_state(rng["perm"].cpu())
+        order.load([c["rng"]["perm"] for c in ckpts])
         if "cuda" in rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(rng["cuda"].cpu(), self.device)
-        partial = _merge_partials(partials, self.device)
+        partial = _merge_partials(partials, order, self.device)
         return ckpts[0]["epoch"], partial
 
     def _start_over(self) -> None:
@@ -281,11 +279,11 @@ class Trainer:
                              warn=self._note)
         data = DeviceData(arrays.limited(cfg.train_limit), self.device, cfg.channels_last)
         stepper = make_stepper([m.cfg for m in self.members], data.channels, data.num_classes, self.device)
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(cfg.seed)
+        n, bs = data.train_size, cfg.batch_size
+        order = BatchOrder([m.cfg.seed for m in self.members], n, self.device)
         start_epoch, partial = 0, None
         if self.resume and all(m.run.has_checkpoint() for m in self.members):
-            start_epoch, partial = self._load_checkpoints(stepper, gen)
+            start_epoch, partial = self._load_checkpoints(stepper, order)
             for m in self.members:
                 kept = m.run.truncate_metrics(start_epoch)
                 m.run.log(f"resumed after epoch {start_epoch}" + (" (mid-epoch)" if partial else "")
@@ -296,7 +294,6 @@ class Trainer:
             for m in self.members:
                 m.run.log(f"start {m.cfg.preset}: {len(data.train_y)} train / {len(data.test_y)} test images, "
                           f"device {self.device}")
-        n, bs = data.train_size, cfg.batch_size
         if bs > n:
             self._note(f"batch_size {bs} is larger than the training set ({n} images): each step uses the whole set")
         self._status_all(device=str(self.device), torch=torch.__version__, python=platform.python_version(),
@@ -309,7 +306,7 @@ class Trainer:
                                                            partial["batches"], partial["seconds"])
                 partial = None
             else:
-                perm = torch.randperm(n, device=self.device, generator=gen)
+                perm = order.next_epoch()
                 first, loss_sum, batches, seconds = 0, torch.zeros(stepper.members, device=self.device), 0, 0.0
             t0 = time.perf_counter()
             steps = math.ceil(n / bs)
@@ -318,7 +315,7 @@ class Trainer:
                     self._sync()
                     snap = {"perm": perm, "next": start, "loss_sum": loss_sum, "batches": batches,
                             "seconds": seconds + time.perf_counter() - t0}
-                    self._save_checkpoints(stepper, epoch - 1, gen, snap)
+                    self._save_checkpoints(stepper, epoch - 1, order, snap)
                     raise StopRequested
                 x, y = data.batch(perm, start, bs)
                 loss_sum += stepper.step(x, y)
@@ -335,7 +332,7 @@ class Trainer:
             if not any(m.active for m in self.members):
                 return
             if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
-                self._save_checkpoints(stepper, epoch, gen)
+                self._save_checkpoints(stepper, epoch, order)
         for m in self.members:
             if m.active:
                 self._finish(m, "finished")
@@ -386,13 +383,15 @@ DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO)
 def _partial_for(partial: dict[str, Any] | None, k: int) -> dict[str, Any] | None:
     if not partial:
         return None
-    return {"perm": partial["perm"], "next": partial["next"], "batches": partial["batches"],
+    return {"perm": BatchOrder.member(partial["perm"], k), "next": partial["next"], "batches": partial["batches"],
             "seconds": partial["seconds"], "loss_sum": float(partial["loss_sum"][k])}
 
 
-def _merge_partials(partials: list[dict[str, Any] | None], device: torch.device) -> dict[str, Any] | None:
+def _merge_partials(partials: list[dict[str, Any] | None], order: BatchOrder,
+                    device: torch.device) -> dict[str, Any] | None:
     if not partials[0]:
         return None
     p = partials[0]
-    return {"perm": p["perm"].to(device), "next": p["next"], "batches": p["batches"], "seconds": p["seconds"],
+    return {"perm": order.merge([q["perm"] for q in partials]), "next": p["next"], "batches": p["batches"],
+            "seconds": p["seconds"],
             "loss_sum": torch.tensor([q["loss_sum"] for q in partials], device=device, dtype=torch.float32)}

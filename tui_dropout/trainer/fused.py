@@ -54,9 +54,12 @@ class FusedLeNet5(torch.nn.Module):
         return x * (torch.rand(x.shape, device=x.device) < keep) / keep
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, 32, 32), shared by every member -> logits (K, B, classes)."""
+        """x: (B, C, 32, 32) shared, or (B, K*C, 32, 32) one batch per member -> logits (K, B, classes)."""
         k = self.k
-        x = self.pool(self._drop_conv(F.relu(F.conv2d(x, self.conv1_weight, self.conv1_bias), inplace=True)))
+        # x is one batch shared by every member, or each member's own batch stacked on channels (B, K*C, H, W)
+        groups = k if x.shape[1] != self.conv1_weight.shape[1] else 1
+        x = self.pool(self._drop_conv(F.relu(F.conv2d(x, self.conv1_weight, self.conv1_bias, groups=groups),
+                                             inplace=True)))
         x = self.pool(self._drop_conv(F.relu(F.conv2d(x, self.conv2_weight, self.conv2_bias, groups=k),
                                              inplace=True)))
         x = self._drop_conv(F.relu(F.conv2d(x, self.conv3_weight, self.conv3_bias, groups=k), inplace=True))
@@ -114,7 +117,8 @@ class FusedStepper:
     def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logits = self.train_forward(x)  # (K, B, classes)
         k, b, c = logits.shape
-        losses = F.cross_entropy(logits.reshape(k * b, c), y.repeat(k), reduction="none").view(k, b).mean(1)
+        target = y.reshape(-1) if y.dim() == 2 else y.repeat(k)  # (K, B) per-member labels, or shared (B,)
+        losses = F.cross_entropy(logits.reshape(k * b, c), target, reduction="none").view(k, b).mean(1)
         for p in self.params:
             p.grad = None
         losses.sum().backward()
