@@ -2,20 +2,21 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import threading
 import time
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import ConfigError, RunConfig
-from ..export import acc_text, number_text, pct, results_rows, seconds_text
+from ..export import acc_text, number_text, pct, results_row, seconds_text
+from ..groups import FIGURES, run_label, seed_groups
 from ..fusion import fusable
-from ..launcher import TrainerProcess, claim_group, resume_group
+from ..launch import Group, LocalLauncher, claim_group, launch, prepare, resume_group
+from ..launch.plan import MAX_FUSED, expand, parse_grid, parse_seeds
 from ..preflight import build_config, preflight
 from ..store import RunBusy, RunDir, RunStore
 from .options import (BatchSize, DataDir, Dataset, Detach, Device, Epochs, Lr, P, RunsDir, Seed, Sets, fail,
@@ -107,27 +108,39 @@ def run_foreground(runs: list[RunDir], resume: bool = False, claim: str | None =
 
 
 def print_results(runs: list[RunDir]) -> None:
-    """The seed's table: final and best (@epoch) accuracy in %, final loss and time; fits 80 columns."""
+    """The seed's table: final and best (@epoch) accuracy in %, final loss and time; then, when runs differ
+    only in seed, each group's mean±std over its n seeds. Fits 80 columns."""
     from rich import box
     from rich.table import Table
 
+    infos = [run.info() for run in runs]
     table = Table(title="results (accuracy % on the full sets; best @ its epoch)", box=box.SIMPLE_HEAD,
                   pad_edge=False, padding=(0, 0))
-    for col in ("network", "dropout", "state", "epochs", "train", "test", "best train", "best test", "loss", "time"):
-        table.add_column(col, no_wrap=True, justify="left" if col in ("network", "dropout", "state") else "right")
-    rows = results_rows(runs)
-    for row in rows:
-        table.add_row(row["preset"], row["placement"], row["state"], f"{row['epoch']}/{row['epochs']}",
+    for col in ("network", "state", "epochs", "train", "test", "best train", "best test", "loss", "time"):
+        table.add_column(col, no_wrap=col != "network", justify="left" if col in ("network", "state") else "right")
+    for info in infos:
+        row = results_row(info)
+        table.add_row(run_label(info), row["state"], f"{row['epoch']}/{row['epochs']}",
                       acc_text(row["final_train_acc"]), acc_text(row["final_test_acc"]),
                       acc_text(row["best_train_acc"], row["best_train_epoch"]),
                       acc_text(row["best_test_acc"], row["best_test_epoch"]),
                       number_text(row["final_loss"], ".4f"), seconds_text(row["wall_seconds"]))
     console = Console()
     console.print(table)
-    for row in rows:
-        console.print(f"  {row['preset']}: {row['run']}", highlight=False, soft_wrap=True)
-        if row["error"]:
-            console.print(f"  error: {row['error']}", highlight=False, markup=False, soft_wrap=True)
+    groups = seed_groups(infos)
+    if any(g.n > 1 for g in groups):
+        spread_table = Table(title="over seeds: mean±std (n)", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        for col in ("network", "n", "train", "test", "best train", "best test", "loss"):
+            spread_table.add_column(col, no_wrap=col != "network", justify="left" if col == "network" else "right")
+        for g in groups:
+            loss = g.figure("final_loss")
+            spread_table.add_row(g.name, str(g.n), *(g.figure(f).text() for f in FIGURES[:4]),
+                                 loss.text(scale=1.0, digits=4))
+        console.print(spread_table)
+    for info in infos:
+        console.print(f"  {run_label(info)}: {info.run_id}", highlight=False, soft_wrap=True)
+        if info.error or info.problem:
+            console.print(f"  error: {info.error or info.problem}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _finish(store: RunStore, runs: list[RunDir], states: list[str]) -> None:
@@ -139,61 +152,104 @@ def _finish(store: RunStore, runs: list[RunDir], states: list[str]) -> None:
         raise typer.Exit(130)
 
 
-def _start(store: RunStore, cfgs: list[RunConfig], detach: bool) -> None:
-    token = secrets.token_hex(8)
-    runs = [store.create(c.to_dict(), claim=token) for c in cfgs]
-    if detach:
-        TrainerProcess(runs, claim=token).start()
-        for run in runs:
+Grid = Annotated[Optional[list[str]], typer.Option(
+    "--grid", help="FIELD=V1,V2,... or FIELD=LOW..HIGH:STEP; repeat for a cross product.")]
+Seeds = Annotated[Optional[str], typer.Option("--seeds", help="N seeds (seed, seed+1, ...) or a list 0,5,9.")]
+Backend = Annotated[str, typer.Option("--backend", help="local (a process now), queue (GPU slots) or slurm.")]
+Gpus = Annotated[Optional[str], typer.Option("--gpus", help="queue: auto (every GPU), cpu, or indices 0,2,3.")]
+PerGpu = Annotated[Optional[int], typer.Option("--per-gpu", help="queue: trainer processes at once per GPU [1].")]
+MaxFused = Annotated[Optional[int], typer.Option(
+    "--max-fused", help="Runs packed into one fused trainer at most [8].")]
+BACKENDS = ("local", "queue", "slurm")
+
+
+def _launcher(backend: str, gpus: str | None, per_gpu: int | None, max_fused: int | None):
+    """The launcher for --backend; None for local foreground training."""
+    if backend not in BACKENDS:
+        fail(f"backend: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if backend != "queue" and (gpus is not None or per_gpu is not None):
+        fail("gpus: --gpus and --per-gpu go with --backend queue")
+    try:
+        if backend == "queue":
+            from ..launch.queue import QueueLauncher, settings_from
+
+            return QueueLauncher(settings_from(gpus, per_gpu, max_fused))
+        if backend == "slurm":
+            from ..launch.slurm import SlurmLauncher
+
+            return SlurmLauncher.from_options()
+    except ConfigError as exc:
+        fail(str(exc))
+    return LocalLauncher()
+
+
+def _launch(store: RunStore, cfgs: list[RunConfig], launcher, detach: bool, fuse: bool,
+            max_fused: int | None) -> None:
+    """Start `cfgs`: in this process with a progress bar (local, not detached), or through the launcher."""
+    limit = max_fused or MAX_FUSED
+    if launcher.name != "local" or detach:
+        launched = launch(store, cfgs, launcher, fuse=fuse, max_members=limit)
+        for run in launched.runs:
             typer.echo(run.run_id)
+        typer.echo(f"{launched.note}; watch with: dropout-tui{runs_dir_flag(store)} "
+                   "(or dropout-tui runs)", err=True)
         return
-    for run in runs:
-        typer.echo(f"run {run.run_id} in {run.path}", err=True)
-    _finish(store, runs, run_foreground(runs, claim=token))
+    groups = prepare(store, cfgs, fuse=fuse, max_members=limit)
+    if len(cfgs) > 1 and len(groups) > 1:
+        why = fusable(cfgs) if fuse else "--no-fuse"
+        typer.echo(f"{len(groups)} trainers one after another (not one fused pass: {why})", err=True)
+    states: list[str] = []
+    for i, group in enumerate(groups):
+        for run in group.runs:
+            typer.echo(f"run {run.run_id} in {run.path}", err=True)
+        states += run_foreground(group.runs, claim=group.claim)
+        if "cancelled" in states:
+            for later in groups[i + 1:]:  # never started: say so rather than leave them to read as lost
+                for run in later.runs:
+                    run.update_status(state="cancelled", ended=time.time(), error="not started: the study was stopped")
+            break
+    _finish(store, [run for g in groups for run in g.runs], states)
+
+
+def _expanded(presets: list[str], overrides: dict[str, Any], grid: list[str] | None, seeds: str | None
+              ) -> list[RunConfig]:
+    bases = _configs(presets, overrides)
+    try:
+        cfgs = expand(bases, parse_grid(grid), parse_seeds(seeds, bases[0].seed))
+        return [preflight(cfg) for cfg in cfgs]
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def train(preset: str = typer.Option(..., "--preset", help="Preset name (see `dropout-tui presets`)."),
           epochs: Epochs = None, p: P = None, lr: Lr = None, batch_size: BatchSize = None, dataset: Dataset = None,
           data_dir: DataDir = None, device: Device = None, seed: Seed = None, sets: Sets = None,
-          runs_dir: RunsDir = None, detach: Detach = False) -> None:
+          runs_dir: RunsDir = None, detach: Detach = False, backend: Backend = "local", gpus: Gpus = None,
+          per_gpu: PerGpu = None) -> None:
     """Train one run of a preset, with any field overridden."""
+    launcher = _launcher(backend, gpus, per_gpu, None)
     cfgs = _configs([preset], _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets))
-    _start(open_store(runs_dir, write=True), cfgs, detach)
+    _launch(open_store(runs_dir, write=True), cfgs, launcher, detach, True, None)
 
 
 def study(presets: list[str] = typer.Argument(..., help="Presets to run, e.g. A B C D."),
           epochs: Epochs = None, p: P = None, lr: Lr = None, batch_size: BatchSize = None, dataset: Dataset = None,
           data_dir: DataDir = None, device: Device = None, seed: Seed = None, sets: Sets = None,
-          runs_dir: RunsDir = None, detach: Detach = False,
-          fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Train in one fused pass when possible.")) -> None:
-    """Run several presets and print a results table like the seed's."""
-    cfgs = _configs(presets, _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets))
-    store = open_store(runs_dir, write=True)
-    differing = fusable(cfgs) if len(cfgs) > 1 else "single"
-    if fuse and differing is None:
-        _start(store, cfgs, detach)
-        return
-    if fuse and len(cfgs) > 1:
-        typer.echo(f"not fused: the presets differ in {differing}; training one after another", err=True)
-    if detach:
-        for cfg in cfgs:
-            _start(store, [cfg], detach=True)
-        return
-    runs = [store.create(c.to_dict()) for c in cfgs]
-    states = []
-    for run in runs:
-        typer.echo(f"run {run.run_id}", err=True)
-        states += run_foreground([run], claim=run.read_status().get("claim"))
-        if states[-1] == "cancelled":
-            for later in runs[len(states):]:  # never started: say so rather than leave them to read as lost
-                later.update_status(state="cancelled", ended=time.time(), error="not started: the study was stopped")
-            break
-    _finish(store, runs, states)
+          grid: Grid = None, seeds: Seeds = None, runs_dir: RunsDir = None, detach: Detach = False,
+          fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Train in one fused pass when possible."),
+          backend: Backend = "local", gpus: Gpus = None, per_gpu: PerGpu = None, max_fused: MaxFused = None) -> None:
+    """Run presets x grid x seeds and print a results table like the seed's (mean and spread over seeds)."""
+    launcher = _launcher(backend, gpus, per_gpu, max_fused)
+    cfgs = _expanded(presets, _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets), grid,
+                     seeds)
+    _launch(open_store(runs_dir, write=True), cfgs, launcher, detach, fuse, max_fused)
 
 
 def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id prefix or list number."),
-           runs_dir: RunsDir = None, detach: Detach = False) -> None:
+           runs_dir: RunsDir = None, detach: Detach = False, backend: Backend = "local", gpus: Gpus = None,
+           per_gpu: PerGpu = None) -> None:
     """Continue a lost, cancelled or failed run (and its fused partners) from its checkpoint."""
+    launcher = _launcher(backend, gpus, per_gpu, None)
     store = open_store(runs_dir, write=True)
     try:
         runs = resume_group(store, store.find(run_ref))
@@ -202,9 +258,10 @@ def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id pr
         fail(str(exc))
     if not all(r.has_checkpoint() for r in runs):
         typer.echo(f"{runs[0].run_id}: no checkpoint yet; starting over from epoch 1", err=True)
-    if detach:
-        TrainerProcess(runs, resume=True, claim=token).start()
+    if launcher.name != "local" or detach:
+        note = launcher.start(store, [Group(runs, token)], resume=True)
         for run in runs:
             typer.echo(run.run_id)
+        typer.echo(note, err=True)
         return
     _finish(store, runs, run_foreground(runs, resume=True, claim=token))

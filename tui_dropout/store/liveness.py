@@ -57,6 +57,9 @@ def effective_state(status: dict[str, Any], now: float | None = None) -> str:
     if host and host != socket.gethostname():
         beat = max(_number(status.get("heartbeat")), _number(status.get("updated")))
         return state if now - beat < STALE_SECONDS else "lost"
+    if not status.get("pid") and status.get("queue_pid"):
+        # waiting in the local queue: alive as long as the queue's holder is
+        return state if process_alive(status.get("queue_pid"), status.get("queue_pid_start")) else "lost"
     if not status.get("pid"):
         # written by an older launcher a moment before the trainer existed
         return state if now - _number(status.get("updated")) < STALE_SECONDS else "lost"

@@ -8,12 +8,15 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .files import DamagedFile, dumps, file_lock, read_json, sweep_temp_files, write_json_atomic, write_text_atomic
 from .info import RunInfo, fill_figures, typed
 from .liveness import ACTIVE, effective_state, host_and_pid
 from .tail import MetricsTail
+
+if TYPE_CHECKING:
+    from .queue import QueueFolder
 
 CONFIG = "config.json"
 STATUS = "status.json"
@@ -134,6 +137,44 @@ class RunDir:
         if self._owner_fd is not None:
             os.close(self._owner_fd)
             self._owner_fd = None
+
+    # ----- the local queue ------------------------------------------------------------------------
+    def enqueue(self, queue: "QueueFolder", holder: dict[str, Any], **fields: Any) -> None:
+        """Hand the run to the queue: 'queued' with no trainer, alive as long as the queue's holder is."""
+        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+            status = self._status_for_update()
+            seq = queue.add(self.run_id)
+            status.update(state="queued", backend="queue", queue_seq=seq, queued=time.time(), pid=None,
+                          pid_start=None, claim=None, queue_pid=holder.get("pid"),
+                          queue_pid_start=holder.get("pid_start"), host=holder.get("host"), updated=time.time(),
+                          **fields)
+            write_json_atomic(self.file(STATUS), status)
+
+    def take_from_queue(self, queue: "QueueFolder", token: str, **fields: Any) -> bool:
+        """The holder's claim: True when the run was still waiting (not cancelled meanwhile) and is now ours."""
+        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+            status = self._status_for_update()
+            queue.remove(status.get("queue_seq"), self.run_id)
+            if status.get("state") != "queued" or status.get("pid") or self.cancel_requested():
+                return False
+            status.update(claim=token, dispatched=time.time(), updated=time.time(), **fields)
+            write_json_atomic(self.file(STATUS), status)
+            return True
+
+    def leave_queue(self) -> bool:
+        """Cancel a run that is still waiting for a slot; False when a trainer has been started for it."""
+        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+            status = self._status_for_update()
+            if status.get("state") != "queued" or status.get("pid"):
+                return False
+            if status.get("backend") == "queue":
+                from .queue import QueueFolder
+
+                QueueFolder(self.path.parent).remove(status.get("queue_seq"), self.run_id)
+            now = time.time()
+            status.update(state="cancelled", ended=now, updated=now, claim=None)
+            write_json_atomic(self.file(STATUS), status)
+            return True
 
     # ----- cancel requests ----------------------------------------------------------------------
     def request_cancel(self) -> None:

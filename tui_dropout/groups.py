@@ -1,0 +1,79 @@
+"""Runs that differ only in their seed form a group: its mean and spread (std over seeds, n) of each figure,
+for the study table, compare view and charts. No torch, no UI."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .store import RunInfo
+
+# Config keys that do not make two runs different experiments.
+NOT_EXPERIMENT = {"seed", "label", "study", "description", "extra"}
+FIGURES = ("final_train_acc", "final_test_acc", "best_train_acc", "best_test_acc", "final_loss")
+SEED_WORD = re.compile(r"\s*\bseed=\d+\b")
+
+
+def run_label(info: RunInfo) -> str:
+    """The run's readable name: its label (`D p_fc=0.3 seed=2`), else its preset."""
+    label = info.config.get("label") if isinstance(info.config.get("label"), str) else ""
+    return label or info.preset
+
+
+def experiment_key(config: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in config.items() if k not in NOT_EXPERIMENT}, sort_keys=True, default=str)
+
+
+@dataclass
+class Spread:
+    mean: float | None
+    std: float | None
+    n: int
+
+    def text(self, scale: float = 100.0, digits: int = 1) -> str:
+        if self.mean is None:
+            return "-"
+        if self.n < 2 or self.std is None:
+            return f"{self.mean * scale:.{digits}f}"
+        return f"{self.mean * scale:.{digits}f}±{self.std * scale:.{digits}f}"
+
+
+def spread(values: list[float | None]) -> Spread:
+    """Mean and sample standard deviation (n-1) of the finite values."""
+    xs = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not xs:
+        return Spread(None, None, 0)
+    mean = sum(xs) / len(xs)
+    std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return Spread(mean, std, len(xs))
+
+
+@dataclass
+class SeedGroup:
+    name: str
+    runs: list[RunInfo] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    def figure(self, name: str) -> Spread:
+        return spread([getattr(info, name) for info in self.runs])
+
+    @property
+    def seeds(self) -> list[Any]:
+        return [info.config.get("seed") for info in self.runs]
+
+
+def seed_groups(infos: list[RunInfo]) -> list[SeedGroup]:
+    """Groups in first-seen order; a damaged run (no config) stands alone."""
+    groups: dict[str, SeedGroup] = {}
+    for info in infos:
+        key = experiment_key(info.config) if info.config else f"alone:{info.run_id}"
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = SeedGroup(SEED_WORD.sub("", run_label(info)).strip() or info.run_id)
+        group.runs.append(info)
+    return list(groups.values())

@@ -1,0 +1,55 @@
+"""One path that launches: configs become run folders (grouped for fused training, claimed for one trainer each)
+and a Launcher starts them. The CLI and the console both call `launch`; a new launcher is one module."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..config import RunConfig
+from ..store import RunDir, RunStore
+from .plan import MAX_FUSED, group_configs
+
+
+@dataclass
+class Group:
+    """Runs one trainer trains together (fused when more than one), claimed with one token."""
+
+    runs: list[RunDir]
+    claim: str
+
+
+@dataclass
+class Launched:
+    groups: list[Group] = field(default_factory=list)
+    note: str = ""  # one line on how they were started ("3 fused trainers", "queued behind 4")
+
+    @property
+    def runs(self) -> list[RunDir]:
+        return [run for group in self.groups for run in group.runs]
+
+
+class Launcher(Protocol):
+    """Starts groups of claimed run folders somewhere: a detached process, the local queue, Slurm."""
+
+    name: str
+    groups_runs: bool  # True: launch() fuses configs into groups first; False: the launcher packs them itself
+
+    def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> str: ...
+
+
+def prepare(store: RunStore, cfgs: list[RunConfig], fuse: bool = True, max_members: int = MAX_FUSED) -> list[Group]:
+    """Run folders for `cfgs`, grouped for fused training and claimed (one token a group). Nothing starts."""
+    groups = []
+    for indices in group_configs(cfgs, fuse, max_members):
+        token = secrets.token_hex(8)
+        groups.append(Group([store.create(cfgs[i].to_dict(), claim=token) for i in indices], token))
+    return groups
+
+
+def launch(store: RunStore, cfgs: list[RunConfig], launcher: Launcher, fuse: bool = True,
+           max_members: int = MAX_FUSED) -> Launched:
+    """Create, group, claim and start `cfgs` with `launcher`; returns the groups and a line saying how."""
+    groups = prepare(store, cfgs, fuse and launcher.groups_runs, max_members if launcher.groups_runs else 1)
+    note = launcher.start(store, groups)
+    return Launched(groups, note)

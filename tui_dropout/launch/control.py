@@ -1,0 +1,81 @@
+"""Steering runs wherever they train: claim for one trainer, cancel through the folder, find what resumes."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from ..store import ACTIVE, RunBusy, RunDir, RunStore, effective_state, proven_process
+from ..store.rundir import owner_text
+
+
+def claim_group(runs: list[RunDir]) -> str:
+    """Claim every run for one new trainer with one token; on RunBusy nothing stays claimed by us."""
+    token = None
+    claimed: list[tuple[RunDir, dict]] = []
+    try:
+        for run in runs:
+            before = run.read_status()
+            token = run.claim(token)
+            claimed.append((run, before))
+    except RunBusy:
+        for run, before in claimed:  # put back what was there
+            run.update_status(**{**before, "claim": None})
+        raise
+    assert token is not None
+    return token
+
+
+def cancel(run: RunDir) -> str:
+    """Stop a run: a queued one leaves its queue at once; a running one gets a request in its folder that its
+    trainer honours wherever it runs. SIGTERM is only a fast path, sent to a pid proven to be the run's trainer
+    (this host, same process start time); a Slurm job is also scancel'ed once it stops."""
+    status = run.read_status()
+    state = effective_state(status)
+    if state in ("finished", "failed", "cancelled"):
+        raise ValueError(f"run: {run.run_id} is already {state}")
+    if state == "queued" and not status.get("pid") and run.leave_queue():
+        run.log("cancelled while queued")
+        return "cancelled"
+    run.request_cancel()
+    if state == "lost":
+        run.update_status(state="cancelled", ended=time.time())
+        run.clear_cancel_request()
+        run.log("cancelled (no live trainer)")
+        return "cancelled"
+    pid = proven_process(status)
+    if pid is not None:
+        try:
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGTERM)
+            else:
+                os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    return "stopping"
+
+
+def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
+    """The runs to resume with `run`: its fused partners that stopped with it, else the run alone.
+
+    A run with no checkpoint (killed before its first, or never started) resumes too: from epoch 1."""
+    status = run.read_status()
+    state = effective_state(status)
+    if state in ACTIVE:
+        raise RunBusy(owner_text(run.run_id, status, state))
+    if state not in ("lost", "cancelled", "failed"):
+        raise ValueError(f"run: {run.run_id} is {state}; only lost, cancelled or failed runs resume")
+    group = status.get("group")
+    members = []
+    for run_id in group if isinstance(group, list) else [run.run_id]:
+        try:
+            other = run if run_id == run.run_id else store.find(str(run_id))
+        except KeyError:
+            continue
+        if other.run_id != run_id or not other.has_checkpoint():
+            continue
+        if effective_state(other.read_status()) in ("lost", "cancelled"):
+            members.append(other)
+    if run not in members or not run.has_checkpoint():
+        return [run]
+    return members

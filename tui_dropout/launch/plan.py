@@ -1,0 +1,132 @@
+"""What a launch makes: presets x grid x seeds as configs with a study id and readable labels, and the groups
+that train fused in one process. No torch."""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import secrets
+from datetime import datetime
+from typing import Any
+
+from ..config import FIELD_TYPES, ConfigError, RunConfig, coerce
+from ..fusion import SHARED_FIELDS, fusion_blocker
+
+MAX_RUNS = 5000  # a typo in a grid (0..1:0.0001) must not fill the disk with folders
+MAX_FUSED = 8  # members per fused trainer (benchmarks/fused_members.py measures where the gain levels off)
+
+
+def parse_values(name: str, text: str) -> list[Any]:
+    """`0.1,0.3,0.5` or `0.1..0.7:0.2` (inclusive) as values of config field `name`."""
+    if name == "seed":
+        kind = int
+    elif name in FIELD_TYPES:
+        kind = FIELD_TYPES[name]
+    else:
+        raise ConfigError(name, "unknown setting")
+    text = text.strip()
+    if ".." in text and kind in (int, float):
+        span, _, step_text = text.partition(":")
+        lo_text, _, hi_text = span.partition("..")
+        lo, hi = coerce(name, kind, lo_text), coerce(name, kind, hi_text)
+        step = coerce(name, kind, step_text) if step_text else (1 if kind is int else None)
+        if step is None or step <= 0 or hi < lo:
+            raise ConfigError(name, f"range {text!r}: write LOW..HIGH:STEP with LOW <= HIGH and STEP > 0")
+        count = int(round((hi - lo) / step)) + 1
+        if count > MAX_RUNS:
+            raise ConfigError(name, f"range {text!r} has {count} values")
+        values = [lo + i * step for i in range(count)]
+        return [round(v, 10) for v in values] if kind is float else values
+    values = [coerce(name, kind, part) for part in text.split(",") if part.strip()]
+    if not values:
+        raise ConfigError(name, "give one value or more, comma-separated")
+    if len(set(map(repr, values))) != len(values):
+        raise ConfigError(name, f"{text!r} repeats a value")
+    return values
+
+
+def parse_grid(items: list[str] | None) -> dict[str, list[Any]]:
+    """`--grid FIELD=V1,V2` items (repeatable) as {field: values}; their cross product is the grid."""
+    grid: dict[str, list[Any]] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError("grid", f"expected FIELD=V1,V2,..., got {item!r}")
+        name, text = item.split("=", 1)
+        name = name.strip().replace("-", "_")
+        if name in grid:
+            raise ConfigError(name, "given twice in --grid")
+        grid[name] = parse_values(name, text)
+    return grid
+
+
+def parse_seeds(text: str | None, base: int = 0) -> list[int] | None:
+    """`--seeds 3` means seeds base..base+2; `--seeds 0,5,9` (or a range) those seeds; None: not given."""
+    if text is None or not str(text).strip():
+        return None
+    text = str(text).strip()
+    if text.isdigit():
+        count = int(text)
+        if not 1 <= count <= MAX_RUNS:
+            raise ConfigError("seeds", f"a count must be 1 to {MAX_RUNS}, got {count}")
+        return list(range(base, base + count))
+    seeds = parse_values("seed", text)
+    if any(s < 0 for s in seeds):
+        raise ConfigError("seeds", "seeds are whole numbers >= 0")
+    return seeds
+
+
+def new_study_id() -> str:
+    return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def expand(bases: list[RunConfig], grid: dict[str, list[Any]], seeds: list[int] | None,
+           study: str | None = None) -> list[RunConfig]:
+    """Every base config x every grid point x every seed, each labelled (`D p_fc=0.3 seed=2`) and tagged with one
+    study id. A single plain run keeps an empty study and its preset as label."""
+    names = list(grid)
+    points = list(itertools.product(*(grid[n] for n in names))) or [()]
+    total = len(bases) * len(points) * len(seeds or [None])
+    if total > MAX_RUNS:
+        raise ConfigError("grid", f"this would launch {total} runs (at most {MAX_RUNS})")
+    many = total > 1
+    study = study if study is not None else (new_study_id() if many else "")
+    out = []
+    for base in bases:
+        for point in points:
+            changes = dict(zip(names, point))
+            for seed in seeds or [None]:
+                cfg = dataclasses.replace(base, **changes, **({"seed": seed} if seed is not None else {}))
+                words = [base.preset] + [f"{n}={_value_text(v)}" for n, v in changes.items()]
+                if seeds is not None:
+                    words.append(f"seed={cfg.seed}")
+                out.append(dataclasses.replace(cfg, study=study, label=" ".join(words)))
+    return out
+
+
+def fusion_key(cfg: RunConfig) -> tuple:
+    return tuple(repr(getattr(cfg, name)) for name in SHARED_FIELDS)
+
+
+def group_configs(cfgs: list[RunConfig], fuse: bool = True, max_members: int = MAX_FUSED) -> list[list[int]]:
+    """Indices of `cfgs` grouped for training: fusable configs together (in launch order, at most
+    `max_members` a group), the rest alone."""
+    if not fuse:
+        return [[i] for i in range(len(cfgs))]
+    groups: list[list[int]] = []
+    open_groups: dict[tuple, list[int]] = {}
+    for i, cfg in enumerate(cfgs):
+        key = fusion_key(cfg)
+        group = open_groups.get(key)
+        if group is not None and len(group) < max_members and fusion_blocker([cfgs[j] for j in group] + [cfg]) is None:
+            group.append(i)
+            continue
+        if fusion_blocker([cfg]) is not None:
+            groups.append([i])
+            continue
+        group = [i]
+        groups.append(group)
+        open_groups[key] = group
+    return groups

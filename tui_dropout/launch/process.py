@@ -1,0 +1,53 @@
+"""A detached trainer process: its own session (a closed console or SSH link leaves it running), no pipes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ..store import WORKER_OUT, RunDir, process_start_time
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def detached(cmd: list[str], out_path: Path, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start `cmd` in a new session with stdin closed and output appended to `out_path`."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.update(env_extra or {})
+    with open(out_path, "ab") as out:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env, close_fds=True)
+
+
+class TrainerProcess:
+    """`python -m tui_dropout.trainer.worker` for runs that train together, detached."""
+
+    def __init__(self, runs: list[RunDir], resume: bool = False, claim: str | None = None,
+                 env: dict[str, str] | None = None):
+        self.runs = runs
+        self.resume = resume
+        self.claim = claim
+        self.env = env or {}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> int:
+        cmd = [sys.executable, "-m", "tui_dropout.trainer.worker", *(["--resume"] if self.resume else []),
+               *(["--claim", self.claim] if self.claim else []), *[str(r.path.resolve()) for r in self.runs]]
+        self.proc = detached(cmd, self.runs[0].file(WORKER_OUT), self.env)
+        for run in self.runs:
+            run.update_status(pid=self.proc.pid, pid_start=process_start_time(self.proc.pid))
+        return self.proc.pid
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def poll(self) -> int | None:
+        """Reap the child when it has ended (else it lingers as a zombie); None while it runs."""
+        return self.proc.poll() if self.proc else None
+
+    def wait(self, timeout: float | None = None) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)

@@ -1,0 +1,90 @@
+"""The local GPU queue launcher: runs wait as folders (no process, no torch) until a slot frees; one holder
+process per runs folder starts them, K per GPU, packing fusable runs into one trainer."""
+from __future__ import annotations
+
+import socket
+import sys
+from dataclasses import dataclass
+
+from ..config import ConfigError
+from ..gpus import driver_gpus
+from ..store import RunStore, process_start_time
+from ..store.queue import QueueFolder
+from .base import Group
+from .plan import MAX_FUSED
+from .process import detached
+
+CPU = "cpu"
+
+
+@dataclass
+class QueueSettings:
+    gpus: list[str]  # GPU indices as the driver numbers them (PCI bus order), or ["cpu"] on a machine without one
+    per_gpu: int = 1  # trainer processes at once on each GPU
+    max_fused: int = MAX_FUSED  # runs packed into one trainer when they can train fused
+
+    def slots(self) -> list[str]:
+        return [f"{'gpu' + g if g != CPU else CPU}#{k}" for g in self.gpus for k in range(self.per_gpu)]
+
+    def describe(self) -> str:
+        where = "the CPU" if self.gpus == [CPU] else "GPU " + ",".join(self.gpus)
+        return f"{len(self.slots())} slot(s) on {where}"
+
+
+def parse_gpus(text: str | None) -> list[str]:
+    """`auto` (every GPU the driver shows, else the CPU), `cpu`, or indices `0,2,3`."""
+    text = (text or "auto").strip().lower()
+    if text == "auto":
+        return [str(i) for i in range(len(driver_gpus()))] or [CPU]
+    if text == CPU:
+        return [CPU]
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise ConfigError("gpus", f"expected auto, cpu or GPU indices like 0,2,3, got {text!r}")
+    if len(set(parts)) != len(parts):
+        raise ConfigError("gpus", f"{text!r} names a GPU twice")
+    return parts
+
+
+def settings_from(gpus: str | None, per_gpu: int | None, max_fused: int | None = None) -> QueueSettings:
+    settings = QueueSettings(parse_gpus(gpus), per_gpu if per_gpu is not None else 1,
+                             max_fused if max_fused is not None else MAX_FUSED)
+    if not 1 <= settings.per_gpu <= 64:
+        raise ConfigError("per_gpu", f"must be 1 to 64, got {settings.per_gpu}")
+    if not 1 <= settings.max_fused <= 64:
+        raise ConfigError("max_fused", f"must be 1 to 64, got {settings.max_fused}")
+    return settings
+
+
+class QueueLauncher:
+    name = "queue"
+    groups_runs = False  # the holder packs fusable runs when a slot frees
+
+    def __init__(self, settings: QueueSettings):
+        self.settings = settings
+
+    def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> str:
+        queue = QueueFolder(store.root)
+        with queue.locked():
+            holder = ensure_holder(store, self.settings)
+            ahead = len(queue.waiting())
+            for group in groups:
+                for run in group.runs:
+                    run.enqueue(queue, holder, queue_resume=resume)
+        count = sum(len(g.runs) for g in groups)
+        return f"{count} run(s) queued on {self.settings.describe()}" + (f", {ahead} waiting ahead" if ahead else "")
+
+
+def ensure_holder(store: RunStore, settings: QueueSettings) -> dict:
+    """The live holder's record, with these settings; a new holder is started when none is alive.
+
+    Called under the queue lock, so two launches never start two holders."""
+    queue = QueueFolder(store.root)
+    record = queue.holder()
+    if not queue.holder_alive():
+        proc = detached([sys.executable, "-m", "tui_dropout.launch.holder", str(store.root.resolve())],
+                        queue.path / "holder.out")
+        record = {"pid": proc.pid, "pid_start": process_start_time(proc.pid), "host": socket.gethostname()}
+    record.update(gpus=settings.gpus, per_gpu=settings.per_gpu, max_fused=settings.max_fused)
+    queue.write_holder(record)  # the holder re-reads its settings every tick: the latest launch's apply
+    return record
