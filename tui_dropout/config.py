@@ -53,6 +53,8 @@ class RunConfig:
     seed: int = 0  # seeds weights, dropout masks and the data order
     channels_last: bool = True  # NHWC memory layout for images and conv weights (benchmarks/epoch_speed.py)
     compile: bool = False  # torch.compile the training forward pass (slower on CPU; see docs/benchmarks.md)
+    study: str = ""  # id of the study (presets x grid x seeds) this run was launched with; empty for a lone run
+    label: str = ""  # readable name within its study, e.g. "D p_fc=0.3 seed=2"; empty: the preset
     extra: dict[str, Any] = field(default_factory=dict)  # filled in by the trainer: versions, resolved paths
 
     @property
@@ -265,8 +267,11 @@ def presets_dirs() -> list[Path]:
         pass
     seen: list[Path] = []
     for d in dirs:
-        if d.is_dir() and d.resolve() not in [s.resolve() for s in seen]:
-            seen.append(d)
+        try:
+            if d.is_dir() and d.resolve() not in [s.resolve() for s in seen]:
+                seen.append(d)
+        except (OSError, RuntimeError):  # $TUI_DROPOUT_PRESETS too long to be a path, or a link loop: no presets there
+            continue
     return seen
 
 
@@ -280,12 +285,28 @@ def list_presets() -> dict[str, Path]:
     return found
 
 
+def unusable_presets() -> dict[str, Path]:
+    """`*.toml` entries in the preset folders that are not files (a folder, a dangling link), by name, when no
+    file of that name is found: `presets` lists them as broken and `load_preset` says what they are."""
+    files = list_presets()
+    found: dict[str, Path] = {}
+    for d in presets_dirs():
+        for path in sorted(d.glob("*.toml")):
+            if path.stem not in files and not path.is_file():
+                found.setdefault(path.stem, path)
+    return found
+
+
 def load_preset(name: str) -> RunConfig:
     """The preset's config; any fault in the file (encoding, TOML, unknown key, wrong type) is one ConfigError."""
     import tomllib
 
     available = list_presets()
     if name not in available:
+        odd = unusable_presets().get(name)
+        if odd is not None:
+            what = "a folder" if odd.is_dir() else "a dangling link" if odd.is_symlink() else "not a regular file"
+            raise ConfigError("preset", f"{odd} is {what}, not a preset file")
         choices = ", ".join(sorted(available)) or "none found"
         raise ConfigError("preset", f"unknown preset {name!r} (available: {choices})")
     path = available[name]
@@ -302,7 +323,10 @@ def load_preset(name: str) -> RunConfig:
     for key, value in data.items():
         if key not in values:
             raise ConfigError("preset", f"{path}: unknown setting {key!r}")
-        value = coerce(key, FIELD_TYPES[key], value)
+        try:
+            value = coerce(key, FIELD_TYPES[key], value)
+        except ConfigError as exc:
+            raise ConfigError("preset", f"{path}: {key} {exc.reason}") from None
         reason = _type_problem(key, value)
         if reason:
             raise ConfigError("preset", f"{path}: {key} {reason}")
