@@ -5,6 +5,8 @@ import os
 import signal
 import threading
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -160,24 +162,45 @@ Gpus = Annotated[Optional[str], typer.Option("--gpus", help="queue: auto (every 
 PerGpu = Annotated[Optional[int], typer.Option("--per-gpu", help="queue: trainer processes at once per GPU [1].")]
 MaxFused = Annotated[Optional[int], typer.Option(
     "--max-fused", help="Runs packed into one fused trainer at most [8].")]
+Partition = Annotated[Optional[str], typer.Option("--partition", help="slurm: partition [cluster default].")]
+TimeLimit = Annotated[Optional[int], typer.Option(
+    "--time", help="slurm: minutes per job; at the limit a job checkpoints and is requeued [240].")]
+GpusPerJob = Annotated[Optional[int], typer.Option("--gpus-per-job", help="slurm: GPUs per job [0].")]
+ArrayParallelism = Annotated[Optional[int], typer.Option(
+    "--array-parallelism", help="slurm: jobs of the array running at once [32].")]
+SlurmConfig = Annotated[Optional[Path], typer.Option(
+    "--slurm-config", help="slurm: TOML defaults [~/.config/dropout-tui/slurm.toml].")]
 BACKENDS = ("local", "queue", "slurm")
 
 
-def _launcher(backend: str, gpus: str | None, per_gpu: int | None, max_fused: int | None):
-    """The launcher for --backend; None for local foreground training."""
-    if backend not in BACKENDS:
-        fail(f"backend: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    if backend != "queue" and (gpus is not None or per_gpu is not None):
+@dataclass
+class BackendOptions:
+    backend: str = "local"
+    gpus: str | None = None
+    per_gpu: int | None = None
+    max_fused: int | None = None
+    slurm: dict[str, Any] = field(default_factory=dict)
+
+
+def _launcher(opts: BackendOptions):
+    """The launcher for --backend, its options checked (one line and exit 2 when they are wrong)."""
+    if opts.backend not in BACKENDS:
+        fail(f"backend: unknown backend {opts.backend!r} (choose from {', '.join(BACKENDS)})")
+    if opts.backend != "queue" and (opts.gpus is not None or opts.per_gpu is not None):
         fail("gpus: --gpus and --per-gpu go with --backend queue")
+    given = {k: v for k, v in opts.slurm.items() if v is not None}
+    if opts.backend != "slurm" and given:
+        fail(f"{next(iter(given))}: Slurm options go with --backend slurm")
     try:
-        if backend == "queue":
+        if opts.backend == "queue":
             from ..launch.queue import QueueLauncher, settings_from
 
-            return QueueLauncher(settings_from(gpus, per_gpu, max_fused))
-        if backend == "slurm":
+            return QueueLauncher(settings_from(opts.gpus, opts.per_gpu, opts.max_fused))
+        if opts.backend == "slurm":
             from ..launch.slurm import SlurmLauncher
 
-            return SlurmLauncher.from_options()
+            config = given.pop("config", None)
+            return SlurmLauncher.from_options(config, **given)
     except ConfigError as exc:
         fail(str(exc))
     return LocalLauncher()
@@ -188,7 +211,10 @@ def _launch(store: RunStore, cfgs: list[RunConfig], launcher, detach: bool, fuse
     """Start `cfgs`: in this process with a progress bar (local, not detached), or through the launcher."""
     limit = max_fused or MAX_FUSED
     if launcher.name != "local" or detach:
-        launched = launch(store, cfgs, launcher, fuse=fuse, max_members=limit)
+        try:
+            launched = launch(store, cfgs, launcher, fuse=fuse, max_members=limit)
+        except ConfigError as exc:  # a launcher that refuses (slurm: sbatch said no, a folder the nodes cannot see)
+            fail(str(exc))
         for run in launched.runs:
             typer.echo(run.run_id)
         typer.echo(f"{launched.note}; watch with: dropout-tui{runs_dir_flag(store)} "
@@ -225,9 +251,11 @@ def train(preset: str = typer.Option(..., "--preset", help="Preset name (see `dr
           epochs: Epochs = None, p: P = None, lr: Lr = None, batch_size: BatchSize = None, dataset: Dataset = None,
           data_dir: DataDir = None, device: Device = None, seed: Seed = None, sets: Sets = None,
           runs_dir: RunsDir = None, detach: Detach = False, backend: Backend = "local", gpus: Gpus = None,
-          per_gpu: PerGpu = None) -> None:
+          per_gpu: PerGpu = None, partition: Partition = None, time_limit: TimeLimit = None,
+          gpus_per_job: GpusPerJob = None, slurm_config: SlurmConfig = None) -> None:
     """Train one run of a preset, with any field overridden."""
-    launcher = _launcher(backend, gpus, per_gpu, None)
+    launcher = _launcher(BackendOptions(backend, gpus, per_gpu, None, dict(
+        partition=partition, time=time_limit, gpus_per_job=gpus_per_job, config=slurm_config)))
     cfgs = _configs([preset], _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets))
     _launch(open_store(runs_dir, write=True), cfgs, launcher, detach, True, None)
 
@@ -237,9 +265,13 @@ def study(presets: list[str] = typer.Argument(..., help="Presets to run, e.g. A 
           data_dir: DataDir = None, device: Device = None, seed: Seed = None, sets: Sets = None,
           grid: Grid = None, seeds: Seeds = None, runs_dir: RunsDir = None, detach: Detach = False,
           fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Train in one fused pass when possible."),
-          backend: Backend = "local", gpus: Gpus = None, per_gpu: PerGpu = None, max_fused: MaxFused = None) -> None:
+          backend: Backend = "local", gpus: Gpus = None, per_gpu: PerGpu = None, max_fused: MaxFused = None,
+          partition: Partition = None, time_limit: TimeLimit = None, gpus_per_job: GpusPerJob = None,
+          array_parallelism: ArrayParallelism = None, slurm_config: SlurmConfig = None) -> None:
     """Run presets x grid x seeds and print a results table like the seed's (mean and spread over seeds)."""
-    launcher = _launcher(backend, gpus, per_gpu, max_fused)
+    launcher = _launcher(BackendOptions(backend, gpus, per_gpu, max_fused, dict(
+        partition=partition, time=time_limit, gpus_per_job=gpus_per_job, array_parallelism=array_parallelism,
+        config=slurm_config)))
     cfgs = _expanded(presets, _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets), grid,
                      seeds)
     _launch(open_store(runs_dir, write=True), cfgs, launcher, detach, fuse, max_fused)
@@ -247,9 +279,11 @@ def study(presets: list[str] = typer.Argument(..., help="Presets to run, e.g. A 
 
 def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id prefix or list number."),
            runs_dir: RunsDir = None, detach: Detach = False, backend: Backend = "local", gpus: Gpus = None,
-           per_gpu: PerGpu = None) -> None:
+           per_gpu: PerGpu = None, partition: Partition = None, time_limit: TimeLimit = None,
+           gpus_per_job: GpusPerJob = None, slurm_config: SlurmConfig = None) -> None:
     """Continue a lost, cancelled or failed run (and its fused partners) from its checkpoint."""
-    launcher = _launcher(backend, gpus, per_gpu, None)
+    launcher = _launcher(BackendOptions(backend, gpus, per_gpu, None, dict(
+        partition=partition, time=time_limit, gpus_per_job=gpus_per_job, config=slurm_config)))
     store = open_store(runs_dir, write=True)
     try:
         runs = resume_group(store, store.find(run_ref))
@@ -259,7 +293,10 @@ def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id pr
     if not all(r.has_checkpoint() for r in runs):
         typer.echo(f"{runs[0].run_id}: no checkpoint yet; starting over from epoch 1", err=True)
     if launcher.name != "local" or detach:
-        note = launcher.start(store, [Group(runs, token)], resume=True)
+        try:
+            note = launcher.start(store, [Group(runs, token)], resume=True)
+        except ConfigError as exc:
+            fail(str(exc))
         for run in runs:
             typer.echo(run.run_id)
         typer.echo(note, err=True)

@@ -7,6 +7,7 @@ import time
 
 from ..store import ACTIVE, RunBusy, RunDir, RunStore, effective_state, proven_process
 from ..store.rundir import owner_text
+from ..store.slurm import scancel
 
 
 def claim_group(runs: list[RunDir]) -> str:
@@ -34,10 +35,15 @@ def cancel(run: RunDir) -> str:
     state = effective_state(status)
     if state in ("finished", "failed", "cancelled"):
         raise ValueError(f"run: {run.run_id} is already {state}")
+    job = status.get("job_id") if status.get("backend") == "slurm" else None
     if state == "queued" and not status.get("pid") and run.leave_queue():
+        if isinstance(job, str):
+            scancel(job)  # still pending in Slurm: it never starts
         run.log("cancelled while queued")
         return "cancelled"
     run.request_cancel()
+    if isinstance(job, str):
+        scancel(job)  # submitit ignores scancel's SIGTERM: the trainer stops on the request above, then the job ends
     if state == "lost":
         run.update_status(state="cancelled", ended=time.time())
         run.clear_cancel_request()

@@ -53,6 +53,8 @@ def effective_state(status: dict[str, Any], now: float | None = None) -> str:
     if state not in ACTIVE:
         return state if state in STATES else "lost"
     now = now or time.time()
+    if status.get("backend") == "slurm" and isinstance(status.get("job_id"), str):
+        return _slurm_state(status, state, now)
     host = status.get("host")
     if host and host != socket.gethostname():
         beat = max(_number(status.get("heartbeat")), _number(status.get("updated")))
@@ -64,6 +66,21 @@ def effective_state(status: dict[str, Any], now: float | None = None) -> str:
         # written by an older launcher a moment before the trainer existed
         return state if now - _number(status.get("updated")) < STALE_SECONDS else "lost"
     return state if process_alive(status.get("pid"), status.get("pid_start")) else "lost"
+
+
+def _slurm_state(status: dict[str, Any], state: str, now: float) -> str:
+    """A Slurm run: its trainer's pid on this host, else a fresh heartbeat, else whether Slurm still has the job."""
+    if status.get("pid") and status.get("host") == socket.gethostname():
+        if process_alive(status.get("pid"), status.get("pid_start")):
+            return state
+    elif status.get("pid") and now - max(_number(status.get("heartbeat")), _number(status.get("updated"))) < STALE_SECONDS:
+        return state
+    from .slurm import job_alive
+
+    alive = job_alive(status["job_id"])
+    if alive is None:  # no squeue here (a console on a laptop over a shared folder): the heartbeat decides
+        return state if now - max(_number(status.get("heartbeat")), _number(status.get("updated"))) < STALE_SECONDS else "lost"
+    return state if alive else "lost"
 
 
 def host_and_pid() -> dict[str, Any]:

@@ -1,0 +1,160 @@
+"""The Slurm launcher (optional extra `slurm`: submitit): each group of runs is one task of a job array.
+
+Settings come from a TOML file ($XDG_CONFIG_HOME/dropout-tui/slurm.toml or --slurm-config), then the command
+line. The runs folder must be visible from the nodes: a local filesystem with nodes other than this host is
+refused with one line."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError
+from ..store import RunStore
+from .base import Group
+
+LOCAL_FILESYSTEMS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "f2fs", "vfat", "exfat", "ramfs",
+                     "zfs", "squashfs"}
+
+
+@dataclass
+class SlurmSettings:
+    partition: str | None = None  # Slurm partition (None: the cluster's default)
+    time: int = 240  # minutes a job may run; one that reaches it checkpoints and is requeued to resume
+    gpus_per_job: int = 0  # GPUs per job (one group of fused runs a job)
+    cpus_per_job: int | None = None  # CPUs per job (None: Slurm's default)
+    array_parallelism: int = 32  # jobs of one array running at once
+    mem_gb: float | None = None  # memory per job in GB (None: Slurm's default)
+    account: str | None = None
+    qos: str | None = None
+    signal_delay_s: int = 90  # seconds before the time limit at which the job is told to checkpoint
+    sbatch: dict[str, Any] = field(default_factory=dict)  # any other sbatch option, e.g. {constraint = "a100"}
+
+    @classmethod
+    def load(cls, path: Path | None = None, **overrides: Any) -> "SlurmSettings":
+        """Defaults, then the TOML file (given, or the user's config file when it exists), then `overrides`."""
+        import tomllib
+
+        values: dict[str, Any] = {}
+        default = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "dropout-tui" / "slurm.toml"
+        source = path or (default if default.is_file() else None)
+        if source is not None:
+            try:
+                values = tomllib.loads(Path(source).read_text())
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError("slurm_config", f"{source} cannot be read ({exc})") from None
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError("slurm_config", f"{source} is not valid TOML: {exc}") from None
+        known = {f.name: f for f in fields(cls)}
+        for key in values:
+            if key not in known:
+                raise ConfigError("slurm_config", f"{source}: unknown setting {key!r} (known: {', '.join(known)})")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        for name in ("time", "array_parallelism", "signal_delay_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(name, f"must be a positive whole number, got {value!r}")
+        if isinstance(self.gpus_per_job, bool) or not isinstance(self.gpus_per_job, int) or self.gpus_per_job < 0:
+            raise ConfigError("gpus_per_job", f"must be a whole number >= 0, got {self.gpus_per_job!r}")
+        if not isinstance(self.sbatch, dict) or not all(
+                isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in self.sbatch.items()):
+            raise ConfigError("sbatch", f"must be a table of sbatch options, got {self.sbatch!r}")
+        if self.signal_delay_s >= self.time * 60:
+            raise ConfigError("signal_delay_s", f"{self.signal_delay_s}s is not inside the {self.time}-minute limit")
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the filesystem `path` lives on, from the longest matching mount point."""
+    path = Path(path).resolve()
+    best, kind = "", "unknown"
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mount = parts[1].replace("\\040", " ")
+                if (str(path) == mount or str(path).startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best):
+                    best, kind = mount, parts[2]
+    except OSError:
+        pass
+    return kind
+
+
+def partition_nodes(partition: str | None) -> set[str]:
+    cmd = ["sinfo", "-h", "-N", "-o", "%N"] + (["-p", partition] if partition else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise ConfigError("partition", f"sinfo failed: {out.stderr.strip() or out.returncode}")
+    nodes = {n.strip() for n in out.stdout.split() if n.strip()}
+    if not nodes:
+        raise ConfigError("partition", f"no nodes in partition {partition or '(default)'}")
+    return nodes
+
+
+def check_shared(root: Path, partition: str | None) -> None:
+    """Refuse a runs folder the nodes cannot see: a local filesystem while the partition has other hosts."""
+    here = {socket.gethostname(), socket.gethostname().split(".")[0]}
+    others = partition_nodes(partition) - here
+    kind = filesystem_type(root)
+    if others and kind in LOCAL_FILESYSTEMS:
+        raise ConfigError("runs_dir", f"{root.resolve()} is on a local {kind} filesystem of {socket.gethostname()}; "
+                          f"nodes {', '.join(sorted(others)[:4])} cannot see it: put the runs folder on a "
+                          "filesystem they share (NFS, Lustre, GPFS, BeeGFS, CephFS) and pass --runs-dir")
+
+
+class SlurmLauncher:
+    name = "slurm"
+    groups_runs = True
+
+    def __init__(self, settings: SlurmSettings):
+        self.settings = settings
+
+    @classmethod
+    def from_options(cls, config: Path | None = None, **overrides: Any) -> "SlurmLauncher":
+        try:
+            import submitit  # noqa: F401
+        except ImportError:
+            raise ConfigError("backend", "slurm needs the slurm extra: pip install 'dropout-tui[slurm]' "
+                              "(or pip install -e '.[slurm]' in a checkout)") from None
+        if not shutil.which("sbatch") or not shutil.which("sinfo"):
+            raise ConfigError("backend", "slurm: sbatch/sinfo not found; run this on a Slurm login node")
+        return cls(SlurmSettings.load(config, **overrides))
+
+    def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> str:
+        import submitit
+
+        from .slurm_job import SlurmTrainer
+
+        s = self.settings
+        check_shared(store.root, s.partition)
+        executor = submitit.SlurmExecutor(folder=store.root.resolve() / ".slurm" / "%j", max_num_timeout=1000)
+        params: dict[str, Any] = {"time": s.time, "array_parallelism": s.array_parallelism,
+                                  "signal_delay_s": s.signal_delay_s, "job_name": "dropout-tui"}
+        optional = {"partition": s.partition, "gpus_per_node": s.gpus_per_job or None,
+                    "cpus_per_task": s.cpus_per_job, "mem": f"{s.mem_gb}GB" if s.mem_gb else None,
+                    "account": s.account, "qos": s.qos}
+        params.update({k: v for k, v in optional.items() if v is not None})
+        if s.sbatch:
+            params["additional_parameters"] = dict(s.sbatch)
+        executor.update_parameters(**params)
+        fns = [SlurmTrainer([str(r.path.resolve()) for r in g.runs], g.claim, resume=resume) for g in groups]
+        try:
+            jobs = executor.submit_array(fns)
+        except Exception as exc:  # sbatch's refusal, in one line
+            raise ConfigError("backend", f"slurm refused the jobs: {str(exc).strip().splitlines()[-1][:300]}") from None
+        for group, job in zip(groups, jobs):
+            for run in group.runs:
+                run.update_status(state="queued", backend="slurm", job_id=str(job.job_id), pid=None, pid_start=None,
+                                  host=None, queued=run.read_status().get("queued"))
+        where = f"partition {s.partition}" if s.partition else "the default partition"
+        return f"{len(jobs)} Slurm job(s) on {where}, array {jobs[0].job_id.split('_')[0] if jobs else '-'}"

@@ -1,0 +1,57 @@
+"""Slurm job states for liveness: one `squeue` call, cached a few seconds, serves every run that asks."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+
+CACHE_SECONDS = 5.0
+LIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+               "RESIZING", "SUSPENDED", "STAGE_OUT", "SIGNALING"}
+
+_lock = threading.Lock()
+_cache: tuple[float, dict[str, str] | None] = (0.0, None)
+
+
+def job_states() -> dict[str, str] | None:
+    """Job id (array tasks as 12_3) -> state for this user's jobs; None when squeue cannot answer."""
+    global _cache
+    with _lock:
+        stamp, states = _cache
+        if time.monotonic() - stamp < CACHE_SECONDS:
+            return states
+        states = None
+        if shutil.which("squeue"):
+            try:
+                out = subprocess.run(["squeue", "-h", "-r", "--me", "-o", "%i %T"], capture_output=True, text=True,
+                                     timeout=10)
+                if out.returncode == 0:
+                    states = dict(line.split(None, 1) for line in out.stdout.splitlines() if " " in line)
+            except (OSError, subprocess.TimeoutExpired):
+                states = None
+        _cache = (time.monotonic(), states)
+        return states
+
+
+def forget() -> None:
+    """Drop the cache (after a submission or scancel, the next look asks squeue again)."""
+    global _cache
+    with _lock:
+        _cache = (0.0, None)
+
+
+def job_alive(job_id: str) -> bool | None:
+    """True while Slurm still has the job (pending, running, requeued...), False once it is gone; None: unknown."""
+    states = job_states()
+    if states is None:
+        return None
+    return states.get(job_id, "").strip() in LIVE_STATES
+
+
+def scancel(job_id: str) -> bool:
+    if not shutil.which("scancel"):
+        return False
+    out = subprocess.run(["scancel", job_id], capture_output=True, text=True, timeout=30)
+    forget()
+    return out.returncode == 0
