@@ -103,7 +103,7 @@ def main() -> None:
     run_id = started.stdout.strip()
     time.sleep(3)
     try:
-        console = run_in_pty([sys.executable, "-m", "tui_dropout"], env, size, args.seconds, b"? help")
+        console = run_in_pty([sys.executable, "-m", "tui_dropout"], env, size, args.seconds, b"x-axis")
         bare = run_in_pty([sys.executable, "-c", BARE_APP], env, size, args.seconds, b"bare textual app")
     finally:
         subprocess.run([sys.executable, "-m", "tui_dropout", "cancel", run_id], env=env, capture_output=True)

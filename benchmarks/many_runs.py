@@ -1,0 +1,100 @@
+"""A runs folder that sweeps fill: `dropout-tui runs` and the console's first paint and idle CPU with 500 and
+5,000 run folders (1,000 epochs of metrics each), measured side by side in one run.
+
+    python benchmarks/many_runs.py [--small 500] [--large 5000] [--idle-seconds 10] [--size 120x40]
+
+Folders are written as a finished trainer leaves them (config, status, summary, 1,000 metric rows, a log).
+`runs` is timed as a subprocess (best of 3); the console runs in a real pseudo-terminal (first paint: until
+its status line shows; idle CPU: user+system time over --idle-seconds with nothing changing)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from console_watch import run_in_pty  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tui_dropout.config import load_preset  # noqa: E402
+
+
+def make_runs(root: Path, count: int, epochs: int = 1000) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    config = load_preset("D").to_dict()
+    rows = "".join(json.dumps({"epoch": e, "loss": 2.3 / e, "lr": 0.01, "seconds": 0.5, "elapsed": 0.6 * e,
+                               **({"train_acc": 0.5, "test_acc": 0.4} if e % 20 == 0 else {})}) + "\n"
+                   for e in range(1, epochs + 1))
+    base = time.time() - count * 60
+    for i in range(count):
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(base + i * 60))
+        run = root / f"{stamp}-D-{i:04x}"
+        run.mkdir()
+        label = f"D p_fc={0.1 * (i % 7 + 1):.1f} seed={i % 3}"
+        (run / "config.json").write_text(json.dumps({**config, "study": f"s{i // 21}", "label": label}))
+        figures = {"best_test_acc": 0.6, "best_test_epoch": 800, "best_train_acc": 0.99, "best_train_epoch": 990,
+                   "final_test_acc": 0.59, "final_train_acc": 0.99, "final_loss": 0.01, "elapsed": 600.0}
+        (run / "status.json").write_text(json.dumps({"state": "finished", "created": base + i * 60, "epoch": epochs,
+                                                     "epochs": epochs, "host": "bench", **figures}))
+        (run / "summary.json").write_text(json.dumps({"state": "finished", "epochs_done": epochs, **figures}))
+        (run / "metrics.jsonl").write_text(rows)
+        (run / "train.log").write_text("epoch: 1000 time: 0.50 loss: 0.0100\n")
+
+
+def time_runs(root: Path, env: dict) -> float:
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "tui_dropout", "runs", "--runs-dir", str(root)],
+                             capture_output=True, env=env)
+        best = min(best, time.perf_counter() - t0)
+        assert out.returncode == 0, out.stderr
+    return best
+
+
+def measure(root: Path, args, env: dict) -> dict:
+    size = tuple(int(x) for x in args.size.split("x"))
+    console = run_in_pty([sys.executable, "-m", "tui_dropout", "--runs-dir", str(root)], env, size,
+                         args.idle_seconds, b"x-axis")
+    return {"runs": time_runs(root, env), **console}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--small", type=int, default=500)
+    ap.add_argument("--large", type=int, default=5000)
+    ap.add_argument("--idle-seconds", type=float, default=10.0)
+    ap.add_argument("--size", default="120x40")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="many-runs-"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "COLUMNS": "120",
+           "TUI_DROPOUT_CACHE": str(work / "cache")}
+    try:
+        results = {}
+        for count in (args.small, args.large):
+            t0 = time.perf_counter()
+            make_runs(work / str(count), count)
+            print(f"made {count} run folders in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+            results[count] = measure(work / str(count), args, env)
+        print(f"{'folders':>8} {'runs (s)':>9} {'first paint (s)':>16} {'idle CPU (% of a core)':>23} {'RSS (MB)':>9}")
+        for count, r in results.items():
+            print(f"{count:>8} {r['runs']:>9.2f} {r['first_paint'] or float('nan'):>16.2f} "
+                  f"{r['cpu_fraction'] * 100:>23.2f} {r['rss_mb']:>9.0f}")
+        small, large = results[args.small], results[args.large]
+        scale = args.large / args.small
+        print(f"{args.large}/{args.small} folders ({scale:.0f}x): runs {large['runs'] / small['runs']:.2f}x, "
+              f"first paint {large['first_paint'] / small['first_paint']:.2f}x")
+        print(f"goals at {args.large}: runs < 1 s: {large['runs']:.2f} s; first paint < 2 s: "
+              f"{large['first_paint']:.2f} s; idle < 3% of a core: {large['cpu_fraction'] * 100:.2f}%")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
