@@ -1,81 +1,122 @@
 """Chart series from metric rows: x-axis choice, EMA smoothing and downsampling. No UI, no torch."""
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
+from .store.tail import clean_row
+
 MAX_POINTS = 1000  # a plotext build costs ~16 ms at 1k points per series; keep redraws cheap
 SMOOTHING_LEVELS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
+# plotext fails (OverflowError, ValueError) on values near the float limits: beyond 1e300 a value is drawn as a gap,
+# below 1e-300 as 0. No loss, accuracy or time is anywhere near either.
+PLOT_MAX = 1e300
+PLOT_MIN = 1e-300
 
 
 def step_smoothing(current: float, delta: int) -> float:
-    """The next smoothing level up (delta 1) or down (-1) from `current`."""
-    index = min(range(len(SMOOTHING_LEVELS)), key=lambda i: abs(SMOOTHING_LEVELS[i] - current))
-    return SMOOTHING_LEVELS[min(len(SMOOTHING_LEVELS) - 1, max(0, index + delta))]
+    """The next smoothing level up (delta 1) or down (-1) from `current` (which need not be a level itself)."""
+    if delta > 0:
+        return min((level for level in SMOOTHING_LEVELS if level > current + 1e-9), default=SMOOTHING_LEVELS[-1])
+    if delta < 0:
+        return max((level for level in SMOOTHING_LEVELS if level < current - 1e-9), default=SMOOTHING_LEVELS[0])
+    return min(SMOOTHING_LEVELS, key=lambda level: abs(level - current))
+
+
+def plottable(value: Any) -> float:
+    """`value` as a float a chart can draw: NaN (a gap) when it is not a finite number of sensible size."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    try:
+        value = float(value)
+    except OverflowError:
+        return math.nan
+    if not math.isfinite(value) or abs(value) > PLOT_MAX:
+        return math.nan
+    return 0.0 if abs(value) < PLOT_MIN else value
 
 
 @dataclass
 class RunSeries:
-    """The metric rows of one run, accumulated from its tail."""
+    """The metric rows of one run, accumulated from its tail; every list is as long as its x list.
+
+    `epochs` rise strictly: a row for an epoch already held (a resume restarted there) replaces that epoch and
+    everything after it. Times (`elapsed`) are always finite, so the time axis has no holes; values may be NaN."""
 
     epochs: list[int] = field(default_factory=list)
     elapsed: list[float] = field(default_factory=list)  # wall seconds since the run began, at each epoch's end
     loss: list[float] = field(default_factory=list)
     acc_epochs: list[int] = field(default_factory=list)
     acc_elapsed: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)  # percent
+    test_acc: list[float] = field(default_factory=list)  # percent
 
     def clear(self) -> None:
         for value in vars(self).values():
             value.clear()
 
+    def _drop_from(self, epoch: int) -> None:
+        """Forget every row for `epoch` and later."""
+        n = bisect_left(self.epochs, epoch)
+        m = bisect_left(self.acc_epochs, epoch)
+        for values in (self.epochs, self.elapsed, self.loss):
+            del values[n:]
+        for values in (self.acc_epochs, self.acc_elapsed, self.train_acc, self.test_acc):
+            del values[m:]
+
     def add(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            epoch = int(row.get("epoch", 0))
+        """Append metric rows; rows that are not metric rows (wrong types) are skipped."""
+        for raw in rows:
+            row = clean_row(raw)
+            if row is None:
+                continue
+            epoch = row["epoch"]
             if self.epochs and epoch <= self.epochs[-1]:
-                continue  # a row already seen (resume rewrites the file)
-            t = float(row.get("elapsed", sum(self.elapsed[-1:]) + float(row.get("seconds", 0))))
+                self._drop_from(epoch)  # the run went back (a resume from an earlier checkpoint)
+            last = self.elapsed[-1] if self.elapsed else 0.0
+            t = plottable(row.get("elapsed"))
+            if math.isnan(t):  # older rows carry only each epoch's own seconds
+                seconds = plottable(row.get("seconds"))
+                t = last + (seconds if math.isfinite(seconds) and seconds > 0 else 0.0)
+                t = t if t <= PLOT_MAX else last
             self.epochs.append(epoch)
             self.elapsed.append(t)
-            self.loss.append(float(row.get("loss", float("nan"))))
-            if row.get("test_acc") is not None:
+            self.loss.append(plottable(row.get("loss")))
+            train, test = plottable(row.get("train_acc")), plottable(row.get("test_acc"))
+            if math.isfinite(train) or math.isfinite(test):
                 self.acc_epochs.append(epoch)
                 self.acc_elapsed.append(t)
-                self.train_acc.append(float(row.get("train_acc") or 0.0) * 100)
-                self.test_acc.append(float(row["test_acc"]) * 100)
+                self.train_acc.append(plottable(train * 100))
+                self.test_acc.append(plottable(test * 100))
 
     def upto(self, epoch: int) -> "RunSeries":
         """The series as it stood at the end of `epoch` (replay)."""
-        n = _count_le(self.epochs, epoch)
-        m = _count_le(self.acc_epochs, epoch)
+        n = bisect_right(self.epochs, epoch)
+        m = bisect_right(self.acc_epochs, epoch)
         return RunSeries(self.epochs[:n], self.elapsed[:n], self.loss[:n], self.acc_epochs[:m],
                          self.acc_elapsed[:m], self.train_acc[:m], self.test_acc[:m])
 
     def x(self, axis: str) -> list[float]:
+        """The loss series' x values: epochs, or minutes since the run began (axis "time")."""
         return [t / 60 for t in self.elapsed] if axis == "time" else list(self.epochs)
 
     def acc_x(self, axis: str) -> list[float]:
         return [t / 60 for t in self.acc_elapsed] if axis == "time" else list(self.acc_epochs)
 
 
-def _count_le(values: list[int], limit: int) -> int:
-    lo, hi = 0, len(values)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if values[mid] <= limit:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
 def ema(values: list[float], alpha: float) -> list[float]:
-    """Exponential moving average with weight `alpha` on the past (0: raw values), bias-corrected."""
-    if alpha <= 0 or not values:
+    """Exponential moving average with weight `alpha` on the past (0: raw values), bias-corrected.
+
+    A NaN (a gap) stays a gap and does not poison the points after it."""
+    if not 0 < alpha < 1 or not values:
         return list(values)
     out, acc, weight = [], 0.0, 0.0
     for v in values:
+        if not math.isfinite(v):
+            out.append(v)
+            continue
         acc = alpha * acc + (1 - alpha) * v
         weight = alpha * weight + (1 - alpha)
         out.append(acc / weight)
@@ -83,10 +124,14 @@ def ema(values: list[float], alpha: float) -> list[float]:
 
 
 def downsample(xs: list[float], ys: list[float], limit: int = MAX_POINTS) -> tuple[list[float], list[float]]:
-    """At most `limit` points, evenly strided, always keeping the last point."""
-    n = len(xs)
+    """At most `limit` points, evenly strided, always keeping the first and the last point."""
+    n = min(len(xs), len(ys))
     if n <= limit:
-        return list(xs), list(ys)
-    step = n / limit
-    idx = sorted({int(i * step) for i in range(limit)} | {n - 1})
+        return list(xs[:n]), list(ys[:n])
+    if limit <= 0:
+        return [], []
+    if limit == 1:
+        return [xs[n - 1]], [ys[n - 1]]
+    step = (n - 1) / (limit - 1)  # > 1, so the rounded indexes are distinct
+    idx = [round(i * step) for i in range(limit)]
     return [xs[i] for i in idx], [ys[i] for i in idx]

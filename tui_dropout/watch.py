@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .series import RunSeries
-from .store import METRICS, STATUS, MetricsTail, RunDir, RunInfo, RunStore
+from .store import ACTIVE, CONFIG, METRICS, STATUS, SUMMARY, MetricsTail, RunDir, RunInfo, RunStore
 
 LIVENESS_SECONDS = 2.0  # how often an active run's trainer is looked for in /proc
 
@@ -16,7 +16,7 @@ LIVENESS_SECONDS = 2.0  # how often an active run's trainer is looked for in /pr
 class WatchedRun:
     run: RunDir
     info: RunInfo
-    status_mtime: float = -1.0
+    stamp: tuple = ()  # what the run's files looked like when `info` was read (see _stamp)
     checked: float = 0.0
     tail: MetricsTail | None = None
     series: RunSeries = field(default_factory=RunSeries)
@@ -36,16 +36,16 @@ class RunsWatcher:
         for run in self.store.run_dirs():
             seen.add(run.run_id)
             watched = self.runs.get(run.run_id)
-            mtime = _mtime(run.path / STATUS)
+            stamp = _stamp(run.path)
             now = time.time()
             if watched is None:
-                self.runs[run.run_id] = WatchedRun(run, run.info(), mtime, now)
+                self.runs[run.run_id] = WatchedRun(run, run.info(), stamp, now)
                 structure = True
                 continue
-            active = watched.info.state in ("queued", "running")
-            if mtime != watched.status_mtime or (active and now - watched.checked > LIVENESS_SECONDS):
+            active = watched.info.state in ACTIVE
+            if stamp != watched.stamp or (active and now - watched.checked > LIVENESS_SECONDS):
                 info = run.info()
-                watched.status_mtime, watched.checked = mtime, now
+                watched.stamp, watched.checked = stamp, now
                 if _differs(info, watched.info):
                     changed = True
                     structure = structure or (info.state, info.problem) != (watched.info.state, watched.info.problem)
@@ -76,13 +76,22 @@ class RunsWatcher:
         return watched.run if watched else None
 
 
-def _mtime(path: Path) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return -1.0
+def _stamp(folder: Path) -> tuple:
+    """(mtime, size, inode) of the files RunInfo is read from: any write (atomic replaces too) changes it."""
+    out = []
+    for name in (STATUS, SUMMARY, CONFIG):
+        try:
+            st = os.stat(folder / name)
+            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError as exc:
+            out.append(exc.errno)
+    return tuple(out)
+
+
+def _shown(i: RunInfo) -> tuple:
+    """What the runs table and the details pane show of a run."""
+    return (i.state, i.preset, i.epoch, i.epochs, i.best_test_acc, i.best_train_acc, i.error, i.problem)
 
 
 def _differs(a: RunInfo, b: RunInfo) -> bool:
-    return (a.state, a.epoch, a.best_test_acc, a.error, a.problem) != (b.state, b.epoch, b.best_test_acc, b.error,
-                                                                       b.problem)
+    return _shown(a) != _shown(b)

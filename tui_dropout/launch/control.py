@@ -65,7 +65,10 @@ def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
     """The runs to resume with `run`: its fused partners that stopped with it, else the run alone.
 
     A run with no checkpoint (killed before its first, or never started) resumes too: from epoch 1."""
-    status = run.read_status()
+    info = run.info()
+    if info.damaged:
+        raise ValueError(f"run: {run.run_id} cannot resume: {info.problem}")
+    status = info.status
     state = effective_state(status)
     if state in ACTIVE:
         raise RunBusy(owner_text(run.run_id, status, state))

@@ -1,11 +1,13 @@
 """JSON files written atomically and read defensively, the flock that orders writers, and temp-file sweeping."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import math
 import os
 import re
+import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 from .liveness import process_alive
 
 # Every temporary file a writer leaves while it works: .<name>.<pid>[.<thread>].tmp
-TEMP_NAME = re.compile(r"^\..+\.(\d+)(\.\d+)?\.tmp$")
+TEMP_NAME = re.compile(r"^\..+?\.(\d+)(\.\d+)?\.tmp$")
 
 
 class DamagedFile(ValueError):
@@ -56,10 +58,95 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+MAX_JSON_BYTES = 64 << 20  # a status, config or summary file is a few kB; anything this big is not one
+MAX_INT_DIGITS = 300  # an integer beyond a float's range (1.8e308) cannot be a time, count or figure
+MAX_DEPTH = 64  # run files nest two or three levels; far deeper ones would break every recursive writer and printer
+
+
+class NumberTooLarge(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise NumberTooLarge(f"a number with {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def loads(text: str | bytes) -> Any:
+    """json.loads, also reading the bare NaN/Infinity that older versions wrote; integers too large for any
+    float raise ValueError (every reader compares or converts them to floats, which would overflow)."""
+    return json.loads(text, parse_int=_parse_int)
+
+
+def nesting(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (0 for a plain value), without recursing."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict):
+            v = v.values()
+        elif not isinstance(v, list):
+            deepest = max(deepest, depth)
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((item, depth + 1) for item in v)
+    return deepest
+
+
+def open_regular(path: Path):
+    """`path` opened for binary reading when it is a regular file; OSError for anything else, at once.
+
+    A FIFO would block the reader until some writer came, a device like /dev/zero never ends."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            folder = stat.S_ISDIR(mode)
+            raise OSError(errno.EISDIR if folder else errno.EINVAL, "a folder, not a file" if folder else
+                          "not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """The whole file when it is a regular one of at most `limit` bytes; three syscalls for a small file
+    (a list of thousands of runs reads three of these per run)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            folder = stat.S_ISDIR(st.st_mode)
+            raise OSError(errno.EISDIR if folder else errno.EINVAL, "a folder, not a file" if folder else
+                          "not a regular file")
+        if st.st_size > limit:
+            raise OSError(errno.EFBIG, f"{st.st_size} bytes, too large")
+        chunks = [os.read(fd, st.st_size + 1)]
+        while chunks[-1] and sum(map(len, chunks)) <= limit:  # a file that grew while we read
+            chunks.append(os.read(fd, 1 << 16))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in words, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "text" if isinstance(value, str) else "a list" if isinstance(value, list) else "an object"
+
+
 def read_json(path: Path) -> dict[str, Any] | None:
     """None when absent; DamagedFile (naming the file) when present but not a readable JSON object."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = _read_regular(path, MAX_JSON_BYTES).decode("utf-8")
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:
@@ -67,13 +154,17 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except OSError as exc:
         raise DamagedFile(f"{path.name} cannot be read: {exc.strerror or exc}") from None
     try:
-        data = json.loads(text)  # also reads the bare NaN that older versions wrote
+        data = loads(text)  # also reads the bare NaN that older versions wrote
+    except NumberTooLarge as exc:
+        raise DamagedFile(f"{path.name} holds {exc}, too large to be a real value") from None
     except ValueError as exc:
         raise DamagedFile(f"{path.name} is not valid JSON ({exc})") from None
     except RecursionError:
         raise DamagedFile(f"{path.name} is nested too deeply to read") from None
+    if (text.count("[") + text.count("{")) > MAX_DEPTH and nesting(data) > MAX_DEPTH:  # count first: cheap
+        raise DamagedFile(f"{path.name} is nested too deeply to read")
     if not isinstance(data, dict):
-        raise DamagedFile(f"{path.name} is not a JSON object")
+        raise DamagedFile(f"{path.name} is not a JSON object (it holds {json_kind(data)})")
     return data
 
 

@@ -2,18 +2,46 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .liveness import ACTIVE
+from ..config import FIELD_TYPES as CONFIG_TYPES
+from .liveness import ACTIVE, STATES
+
+RUN_IDS = "run ids"  # a kind for typed(): a list of run ids (text)
 
 # The figures a run reports, with their types; the trainer keeps them in status.json (live) and summary.json (end).
-FIGURES: dict[str, type] = {
+FIGURES: dict[str, Any] = {
     "epoch": int, "best_train_acc": float, "best_train_epoch": int, "best_test_acc": float,
     "best_test_epoch": int, "final_train_acc": float, "final_test_acc": float, "final_loss": float,
     "elapsed": float,
 }
+
+# Every other field the trainer, the launchers and `cancel` write, with its type. A field of the wrong type means
+# the file was damaged or hand-edited: the run is shown as corrupt, never with a wrong figure or a crash.
+# Unknown fields are left alone (a newer or older version may write more).
+STATUS_FIELDS: dict[str, Any] = {
+    "state": str, "pid": int, "pid_start": int, "host": str, "claim": str, "group": RUN_IDS, "epochs": int,
+    "created": float, "queued": float, "started": float, "session_started": float, "ended": float,
+    "heartbeat": float, "updated": float, "lr": float, "last_loss": float, "error": str, "device": str,
+    # where it trains: the local queue, Slurm
+    "backend": str, "job_id": str, "slot": str, "gpu": int, "queue_seq": int, "queue_pid": int, "queue_pid_start": int,
+    "queue_resume": bool, "dispatched": float, "requeued": float, **FIGURES,
+}
+SUMMARY_FIELDS: dict[str, Any] = {
+    "state": str, "epochs_done": int, "epochs": int, "train_seconds": float, "wall_seconds": float, "error": str,
+    **FIGURES,
+}
+
+# Exact value types that need no closer look (bool is a subclass of int, hence type() and not isinstance).
+FAST_TYPES: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), float: (float, int), bool: (bool,),
+                                           dict: (dict,)}
+
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 40
+_short.maxlevel = 2
 
 
 @dataclass
@@ -46,30 +74,76 @@ class RunInfo:
         return self.state == "corrupt"
 
 
-def typed(data: dict[str, Any], key: str, kind: type, where: str, problems: list[str]) -> Any:
-    """data[key] when it has the right type (None when absent or null); a wrong type is noted in `problems`."""
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _fits(value: Any, kind: Any) -> bool:
+    if kind is float:
+        return _is_number(value)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is RUN_IDS:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, kind)
+
+
+_WHAT = {str: "text", int: "a whole number", float: "a number", bool: "true or false", dict: "a table",
+         list: "a list", RUN_IDS: "a list of run ids"}
+
+
+def typed(data: dict[str, Any], key: str, kind: Any, where: str, problems: list[str]) -> Any:
+    """data[key] when it has the right type (None when absent or null); a wrong type is noted in `problems`.
+
+    A number that is not finite (a bare NaN or Infinity from an older version) reads as null: not damage."""
     value = data.get(key)
     if value is None:
         return None
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-          if kind is float else isinstance(value, kind) and not isinstance(value, bool) if kind is int
-          else isinstance(value, kind))
-    if not ok:
-        problems.append(f"{where}: {key} is {value!r}, not {'text' if kind is str else 'a number'}")
+    if not _fits(value, kind):
+        problems.append(f"{where}: {key} is {_short.repr(value)}, not {_WHAT.get(kind) or kind.__name__}")
         return None
-    return float(value) if kind is float else value
+    if kind is float:
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond any float: read_json refuses these, but be sure
+            problems.append(f"{where}: {key} is a number too large to use")
+            return None
+        return value if math.isfinite(value) else None
+    return value
+
+
+def check_fields(data: dict[str, Any], kinds: dict[str, Any], where: str, problems: list[str]) -> None:
+    """Note every known field of `data` whose value has the wrong type (a fast pass over the fields present;
+    the slow path words the problem)."""
+    for key, value in data.items():
+        kind = kinds.get(key)
+        if kind is None or value is None:
+            continue
+        fast = FAST_TYPES.get(kind)
+        if fast is not None and type(value) in fast and (kind is not float or math.isfinite(value)):
+            continue
+        typed(data, key, kind, where, problems)
+    state = data.get("state")
+    if "state" in kinds and isinstance(state, str) and state not in STATES:
+        problems.append(f"{where}: state is {_short.repr(state)}, not one of {', '.join(STATES)}")
 
 
 def fill_figures(info: RunInfo, status: dict[str, Any], summary: dict[str, Any], problems: list[str]) -> None:
     """Figures come from the live status; an ended run falls back to its summary for any the status lacks.
 
-    A summary left by an earlier stop never overrides a run that is active again."""
+    A summary left by an earlier stop never overrides a run that is active again. Every known field of
+    info.config, `status` and `summary` is type-checked too; each problem is noted once."""
+    check_fields(info.config, CONFIG_TYPES, "config.json", problems)
+    check_fields(status, STATUS_FIELDS, "status.json", problems)
+    check_fields(summary, SUMMARY_FIELDS, "summary.json", problems)
+    ignored: list[str] = []  # already noted above
     use_summary = info.state not in ACTIVE and summary.get("state") == status.get("state", summary.get("state"))
     for key, kind in FIGURES.items():
-        value = typed(status, key, kind, "status.json", problems)
+        value = typed(status, key, kind, "status.json", ignored)
         if value is None and use_summary:
-            value = typed(summary, "epochs_done" if key == "epoch" else key, kind, "summary.json", problems)
+            value = typed(summary, "epochs_done" if key == "epoch" else key, kind, "summary.json", ignored)
             if value is None and key == "elapsed":
-                value = typed(summary, "wall_seconds", float, "summary.json", problems)
+                value = typed(summary, "wall_seconds", float, "summary.json", ignored)
         if value is not None:
             setattr(info, key, value)
+    problems[:] = list(dict.fromkeys(problems))

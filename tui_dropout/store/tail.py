@@ -1,24 +1,29 @@
 """metrics.jsonl: rows checked for shape, and an incremental reader that holds back a torn last line."""
 from __future__ import annotations
 
-import json
 import math
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
+from .files import loads, open_regular
+
 NUMBER_KEYS = ("loss", "lr", "seconds", "elapsed", "train_acc", "test_acc")
+MAX_EPOCH = 2**31 - 1  # the config's own limit on counts; a larger epoch is a damaged row
 
 
 def clean_row(row: Any) -> dict[str, Any] | None:
     """A metrics row fit to plot, or None when it is not one (wrong types from a damaged or hand-edited file).
 
-    Non-finite or null numbers (a diverged loss) are kept as NaN so charts show the gap."""
+    Non-finite or null numbers (a diverged loss; a bare NaN or Infinity from an older version) are kept as NaN so
+    charts show the gap. Other fields are kept only when they are plain values (text, numbers, true/false)."""
     if not isinstance(row, dict):
         return None
     epoch = row.get("epoch")
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 1 <= epoch <= MAX_EPOCH:
         return None
-    out = dict(row)
+    out = {k: v for k, v in row.items() if v is None or isinstance(v, (str, int, float))}
     for key in NUMBER_KEYS:
         if key not in row:
             continue
@@ -28,7 +33,11 @@ def clean_row(row: Any) -> dict[str, Any] | None:
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
         else:
-            out[key] = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer beyond any float
+                return None
+            out[key] = value if math.isfinite(value) else math.nan
     return out
 
 
@@ -47,6 +56,8 @@ class MetricsTail:
             st = self.path.stat()
         except OSError:
             return []
+        if not stat.S_ISREG(st.st_mode):
+            return []  # a folder, a FIFO (reading it would block) or a device: nothing to plot
         if self._inode is not None and (st.st_ino != self._inode or st.st_size < self.offset):
             self.offset = 0  # replaced or truncated (a resume rewrites it): start over
             self.reset_needed = True
@@ -55,7 +66,9 @@ class MetricsTail:
         if st.st_size == self.offset:
             return []
         try:
-            with open(self.path, "rb") as f:
+            with open_regular(self.path) as f:
+                if os.fstat(f.fileno()).st_ino != st.st_ino:
+                    return []  # replaced since the stat above: the next read starts over on the new file
                 f.seek(self.offset)
                 chunk = f.read()
         except OSError:
@@ -69,7 +82,7 @@ class MetricsTail:
             if not line.strip():
                 continue
             try:
-                row = clean_row(json.loads(line))
+                row = clean_row(loads(line))
             except (ValueError, RecursionError):
                 row = None
             if row is None:
