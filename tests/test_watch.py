@@ -181,3 +181,30 @@ def test_a_run_replaced_under_the_same_id(watcher, runs_dir):
                                   "heartbeat": 9e12}, metrics=row(1, loss=5.0))
     assert watcher.refresh() == "structure"
     assert watcher.runs[A].info.state == "running" and watcher.series(A).loss == [5.0]
+
+
+def test_thousands_of_ended_runs_are_swept_a_slice_at_a_time_and_a_change_is_still_seen(tmp_path, monkeypatch):
+    """A runs folder that sweeps fill: each refresh stats a bounded slice of ended runs, yet an ended run that
+    changes (resumed from another terminal) is seen within one sweep."""
+    import tui_dropout.watch as watch
+
+    runs = tmp_path / "runs"
+    for i in range(600):
+        make_run_folder(runs, f"20260101-{i:06d}-A-{i:04x}", {"state": "finished", "epoch": 10})
+    watcher = RunsWatcher(RunStore(runs))
+    assert watcher.refresh() == "structure" and len(watcher.runs) == 600
+    stats = []
+    real = watch._stamp
+    monkeypatch.setattr(watch, "_stamp", lambda folder: stats.append(folder) or real(folder))
+    watcher.refresh()
+    assert 0 < len(stats) <= max(watch.SWEEP_MIN, 600 * watch.TICK_GUESS // watch.SWEEP_SECONDS)
+    target = runs / "20260101-000123-A-007b" / "status.json"
+    target.write_text(json.dumps({"state": "finished", "epoch": 10, "best_test_acc": 0.77}))
+    os.utime(target, ns=(1, 1))
+    seen = False
+    for _ in range(600 // watch.SWEEP_MIN + 1):  # one full sweep at most
+        watcher.refresh()
+        if watcher.runs["20260101-000123-A-007b"].info.best_test_acc == 0.77:
+            seen = True
+            break
+    assert seen

@@ -10,6 +10,9 @@ from .series import RunSeries
 from .store import ACTIVE, CONFIG, METRICS, STATUS, SUMMARY, MetricsTail, RunDir, RunInfo, RunStore
 
 LIVENESS_SECONDS = 2.0  # how often an active run's trainer is looked for in /proc
+SWEEP_SECONDS = 10  # every ended run's files are looked at again within this (a resume from another terminal)
+SWEEP_MIN = 50  # ended runs looked at per refresh, at least
+TICK_GUESS = 1  # refreshes a second, rounded down (the console ticks twice a second): sizes the sweep
 
 
 @dataclass
@@ -23,37 +26,71 @@ class WatchedRun:
 
 
 class RunsWatcher:
-    """Keeps RunInfo for every run and metric series for the runs asked for, touching only what changed."""
+    """Keeps RunInfo for every run and metric series for the runs asked for, touching only what changed.
+
+    Each refresh looks at every active run (and the ones named in `watch`), lists the folder again only when
+    its mtime changed, and stats a slice of the ended runs in turn, so thousands of finished runs cost a
+    few hundred stats a refresh and a run resumed from elsewhere is noticed within SWEEP_SECONDS."""
 
     def __init__(self, store: RunStore):
         self.store = store
         self.runs: dict[str, WatchedRun] = {}
+        self.watch: set[str] = set()  # runs on screen: looked at on every refresh
+        self._root_stamp: tuple | None = None
+        self._listed = 0.0
+        self._sweep: list[str] = []
+        self._touched: set[str] = set()
 
     def refresh(self) -> str:
         """Re-read what changed on disk: "structure" (runs came, went or changed state), "progress", or ""."""
-        changed, structure = False, False
-        seen = set()
-        for run in self.store.run_dirs():
-            seen.add(run.run_id)
-            watched = self.runs.get(run.run_id)
-            stamp = _stamp(run.path)
-            now = time.time()
+        changed = structure = False
+        now = time.time()
+        root_stamp = _root_stamp(self.store.root)
+        if root_stamp != self._root_stamp or now - self._listed > SWEEP_SECONDS:
+            self._root_stamp, self._listed = root_stamp, now
+            structure = self._relist(now)
+        due = {run_id for run_id, w in self.runs.items() if w.info.state in ACTIVE} | self.watch | self._touched
+        self._touched.clear()
+        if not self._sweep:
+            self._sweep = list(self.runs)
+        batch = max(SWEEP_MIN, len(self.runs) * TICK_GUESS // SWEEP_SECONDS)
+        due.update(self._sweep[-batch:])
+        del self._sweep[-batch:]
+        for run_id in due:
+            watched = self.runs.get(run_id)
             if watched is None:
-                self.runs[run.run_id] = WatchedRun(run, run.info(), stamp, now)
-                structure = True
                 continue
+            stamp = _stamp(watched.run.path)
             active = watched.info.state in ACTIVE
             if stamp != watched.stamp or (active and now - watched.checked > LIVENESS_SECONDS):
-                info = run.info()
+                info = watched.run.info()
                 watched.stamp, watched.checked = stamp, now
                 if _differs(info, watched.info):
                     changed = True
                     structure = structure or (info.state, info.problem) != (watched.info.state, watched.info.problem)
                 watched.info = info
+        return "structure" if structure else "progress" if changed else ""
+
+    def _relist(self, now: float) -> bool:
+        """Runs that came or went since the last listing; True when there were any."""
+        seen, structure = set(), False
+        for run in self.store.run_dirs():
+            seen.add(run.run_id)
+            watched = self.runs.get(run.run_id)
+            if watched is None or watched.run.path != run.path:
+                self.runs[run.run_id] = WatchedRun(run, run.info(), _stamp(run.path), now)
+                structure = True
         for gone in set(self.runs) - seen:
             del self.runs[gone]
             structure = True
-        return "structure" if structure else "progress" if changed else ""
+        return structure
+
+    def touch(self, run_id: str) -> None:
+        """Look at this run on the next refresh, whatever its state (after the console resumed or cancelled it)."""
+        watched = self.runs.get(run_id)
+        if watched is not None:
+            watched.stamp = ()
+            self._touched.add(run_id)
 
     def ordered(self) -> list[RunInfo]:
         return sorted((w.info for w in self.runs.values()), key=lambda i: (i.created, i.run_id), reverse=True)
@@ -74,6 +111,14 @@ class RunsWatcher:
     def run(self, run_id: str) -> RunDir | None:
         watched = self.runs.get(run_id)
         return watched.run if watched else None
+
+
+def _root_stamp(root: Path) -> tuple | None:
+    try:
+        st = os.stat(root)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ino)
 
 
 def _stamp(folder: Path) -> tuple:
