@@ -1,12 +1,18 @@
 """The command line as a user meets it: CliRunner for commands, a subprocess for start-up cost."""
 import json
+import os
+import re
+import shlex
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import make_run_folder, write_cifar_batches
+from conftest import make_run_folder, write_cifar_batches, write_image_folder
 from tui_dropout.cli.main import app
 
 runner = CliRunner()
@@ -29,6 +35,9 @@ def test_train_quick_in_the_foreground_prints_the_results(runs_dir):
     (["--p", "1.5"], "p"), (["--epochs", "0"], "epochs"), (["--batch-size", "-1"], "batch_size"),
     (["--dataset", "mnist"], "dataset"), (["--set", "conv_kind=gaussian"], "conv_kind"),
     (["--device", "cuda"], "device"), (["--set", "placement=fc", "--set", "fc_kind=dropout2d"], "fc_kind"),
+    (["--set", "momentum="], "momentum"), (["--lr", "inf"], "lr"), (["--set", "weight_decay=nan"], "weight_decay"),
+    (["--batch-size", "1e12"], "batch_size"), (["--epochs", "3000000000"], "epochs"), (["--seed", "x"], "seed"),
+    (["--set", "=3"], "--set"),
 ])
 def test_bad_values_exit_2_with_one_line_and_no_run_folder(runs_dir, args, field):
     result = invoke("train", "--preset", "quick", *args, "--runs-dir", runs_dir)
@@ -60,7 +69,7 @@ def test_study_runs_presets_and_prints_the_table(runs_dir):
     result = invoke("study", "quick", "quick", *TINY, "--no-fuse", "--runs-dir", runs_dir)
     assert result.exit_code == 0, result.output
     assert result.output.count("finished") == 2 and "best test" in result.output
-    rows = [line for line in result.output.splitlines() if line.strip().startswith("quick ")]
+    rows = [line for line in result.output.splitlines() if line.strip().startswith("quick ") and "finished" in line]
     assert len(rows) == 2 and all("@" in row and "2/2" in row for row in rows)  # final and best with its epoch
 
 
@@ -78,8 +87,8 @@ def test_runs_show_and_export_in_every_format(runs_dir, tmp_path):
     assert [json.loads(x)["epoch"] for x in out.read_text().splitlines()] == [1, 2]
     md = invoke("export", "1", "--format", "md", "--runs-dir", runs_dir)
     assert "| epoch | loss |" in md.output
-    bad = invoke("export", run_id, "--format", "xml", "--runs-dir", runs_dir)
-    assert bad.exit_code == 2 and "format" in bad.output
+    bad = invoke("export", run_id, "--format", "xls", "--runs-dir", runs_dir)
+    assert bad.exit_code == 2 and bad.stderr == "error: format: unknown format 'xls' (choose from csv, jsonl, md, dir)\n"
     folder = invoke("export", run_id, "--format", "dir", "-o", tmp_path / "ex", "--runs-dir", runs_dir)
     assert folder.exit_code == 0
     assert {"metrics.csv", "metrics.jsonl", "train.log", "config.json", "summary.json"} <= {
@@ -96,7 +105,7 @@ def test_unknown_run_and_cancel_of_a_finished_run_exit_2(runs_dir):
 def test_detach_prints_the_run_id_and_trains_in_the_background(runs_dir):
     result = invoke("train", "--preset", "quick", *TINY, "--detach", "--runs-dir", runs_dir)
     assert result.exit_code == 0
-    run_id = result.output.strip()
+    run_id = result.stdout.strip()  # stdout holds the id alone; notes go to stderr
     assert (runs_dir / run_id / "config.json").exists()
     import time
 
@@ -114,19 +123,334 @@ def test_help_does_not_import_torch():
     assert out.stdout.strip() == "ok", out.stderr
 
 
-def test_data_fetch_fails_fast_with_one_line_when_the_download_cannot_happen(tmp_path, monkeypatch):
-    from tui_dropout.data import cifar10
-
-    monkeypatch.setattr(cifar10, "URL", "http://127.0.0.1:9/cifar-10-python.tar.gz")  # nothing listens there
-    import time
-
-    start = time.time()
-    result = invoke("data", "fetch", "cifar10", "--data-dir", tmp_path, "--timeout", "5")
-    assert result.exit_code == 1 and "could not download CIFAR-10" in result.output
-    assert time.time() - start < 10
-
-
 def test_data_fetch_says_when_cifar_is_already_there(tmp_path):
     write_cifar_batches(tmp_path)
     result = invoke("data", "fetch", "cifar10", "--data-dir", tmp_path)
     assert result.exit_code == 0 and "already" in result.output
+
+
+# ----- helpers ---------------------------------------------------------------------------------------------
+
+def console_script(*args, cwd=None, env=None, timeout=120):
+    """`dropout-tui ARGS` through the real console script (tui_dropout.cli.main:run), in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "tui_dropout", *[str(a) for a in args]], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})})
+
+
+def poll(condition, timeout=60.0):
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def one_error_line(stderr: str, field: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {field}: "), stderr
+    return lines[0]
+
+
+def no_temp_files(root: Path) -> bool:
+    return not [p for p in root.rglob("*") if ".tmp" in p.name]
+
+
+RUN_IDS = ["20261126-093012-feature_alpha_all-3f9c", "20261126-093013-D-0a1b", "20261126-093014-quick-77e2"]
+
+
+def hand_made_runs(runs_dir: Path) -> list[str]:
+    for i, run_id in enumerate(RUN_IDS):
+        make_run_folder(runs_dir, run_id, {"state": "failed", "epoch": 3, "error": "RuntimeError: CUDA out of memory. "
+                        "Tried to allocate 2.00 GiB; 1.5 GiB free of 80 GiB on device cuda:0 " * (i + 1)},
+                        metrics='{"epoch": 1, "loss": 2.123456789, "lr": 0.0123456789, "seconds": 1.23456789, '
+                                '"train_acc": 0.123456789, "test_acc": 0.0987654321, "elapsed": 9.87654321}\n')
+        (runs_dir / run_id / "train.log").write_text("".join(f"log line {n}\n" for n in range(30)))
+    return RUN_IDS
+
+
+# ----- data fetch ------------------------------------------------------------------------------------------
+
+def test_data_fetch_offline_says_the_network_is_unreachable_and_how_to_place_the_files(tmp_path, monkeypatch):
+    from tui_dropout.data import cache_root, cifar10
+
+    monkeypatch.setattr(cifar10, "URL", "http://cifar.invalid/cifar-10-python.tar.gz")  # never resolves
+    start = time.monotonic()
+    result = invoke("data", "fetch", "cifar10", "--data-dir", tmp_path / "d", "--timeout", "5")
+    assert time.monotonic() - start < 10
+    assert result.exit_code == 1
+    line = one_error_line(result.stderr.split("\n", 1)[1], "network")  # after the "downloading..." line
+    assert "the network is unreachable: name resolution failed for cifar.invalid" in line and "within" not in line
+    assert f"{tmp_path / 'd'}/cifar-10-batches-py/" in line and "--data-dir" in line and "$TUI_DROPOUT_DATA" in line
+    assert all(f in line for f in ("data_batch_1", "data_batch_5", "test_batch")) and str(cache_root() / "data") in line
+    assert not (tmp_path / "d").exists()
+
+
+def test_data_fetch_of_an_unknown_dataset_lists_the_datasets():
+    result = invoke("data", "fetch", "mnist")
+    line = one_error_line(result.stderr, "dataset")
+    assert result.exit_code == 2 and "unknown dataset 'mnist'" in line and "ships with the package" not in line
+    assert "cifar10 (fetched" in line and "digits (ships with scikit-learn" in line and "imagefolder (your own" in line
+    digits = invoke("data", "fetch", "digits")
+    assert digits.exit_code == 0 and "ships with scikit-learn: nothing to fetch" in digits.output
+
+
+@pytest.mark.parametrize("timeout", ["-1", "nan", "0", "inf", "soon"])
+def test_data_fetch_refuses_a_bad_timeout_with_one_line(tmp_path, timeout):
+    if timeout in ("-1", "nan", "0"):  # through the real console script
+        result = console_script("data", "fetch", "cifar10", "--data-dir", tmp_path / "d", "--timeout", timeout)
+        code, stdout, stderr = result.returncode, result.stdout, result.stderr
+    else:
+        result = invoke("data", "fetch", "cifar10", "--data-dir", tmp_path / "d", "--timeout", timeout)
+        code, stdout, stderr = result.exit_code, result.stdout, result.stderr
+    assert code == 2 and stdout == ""
+    one_error_line(stderr, "timeout")
+    assert not (tmp_path / "d").exists()
+
+
+# ----- data problems met while training --------------------------------------------------------------------
+
+def test_a_checksum_mismatch_is_one_warning_line_on_screen_and_in_the_log(runs_dir, tmp_path):
+    write_cifar_batches(tmp_path / "data", per_batch=20)
+    result = invoke("train", "--preset", "A", "--data-dir", tmp_path / "data", "--epochs", "1", "--batch-size", "50",
+                    "--device", "cpu", "--runs-dir", runs_dir)
+    assert result.exit_code == 0, result.output
+    shown = [line for line in result.output.splitlines() if "md5" in line or "torchvision" in line]
+    assert len(shown) == 1 and shown[0].startswith("warning: CIFAR-10 in ") and \
+        shown[0].endswith("differs from torchvision's; reading them anyway"), result.output
+    assert "Warning" not in result.output  # no raw Python warnings
+    logged = [line for line in (next(runs_dir.iterdir()) / "train.log").read_text().splitlines() if "md5" in line]
+    assert len(logged) == 1 and logged[0].endswith("] " + shown[0])
+
+
+def test_a_truncated_cifar_batch_fails_the_run_and_says_why(runs_dir, tmp_path):
+    write_cifar_batches(tmp_path / "data", per_batch=20)
+    batch = tmp_path / "data" / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:500])
+    result = invoke("train", "--preset", "A", "--data-dir", tmp_path / "data", "--epochs", "1", "--device", "cpu",
+                    "--runs-dir", runs_dir)
+    assert result.exit_code == 1
+    reasons = [line.strip() for line in result.output.splitlines() if "data_batch_3" in line]
+    assert len(reasons) == 1 and reasons[0].startswith("error: ") and "is truncated or corrupt" in reasons[0]
+    assert "dropout-tui data fetch cifar10 --data-dir" in reasons[0]
+
+
+def test_a_decompression_bomb_fails_the_run_with_one_line_naming_the_file(runs_dir, tmp_path):
+    from test_data import write_bomb_png
+
+    write_image_folder(tmp_path / "imgs", per_class=2)
+    bomb = write_bomb_png(tmp_path / "imgs" / "test" / "cat" / "bomb.png")
+    result = invoke("train", "--preset", "quick", "--dataset", "imagefolder", "--data-dir", tmp_path / "imgs",
+                    "--epochs", "1", "--device", "cpu", "--runs-dir", runs_dir)
+    assert result.exit_code == 1
+    named = [line.strip() for line in result.output.splitlines() if "bomb.png" in line]
+    assert len(named) == 1 and named[0].startswith("error: ") and str(bomb) in named[0] and "too large" in named[0]
+    assert "Traceback" not in result.output and "DecompressionBombError" not in result.output.replace(str(bomb), "")
+
+
+def test_a_batch_larger_than_the_data_trains_on_the_whole_set_and_says_so_once(runs_dir):
+    result = invoke("train", "--preset", "quick", "--batch-size", "5000", "--epochs", "1", "--set", "train_limit=200",
+                    "--device", "cpu", "--runs-dir", runs_dir)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if "batch_size 5000" in line or "whole set" in line]
+    assert said == ["warning: batch_size 5000 is larger than the training set (200 images): each step uses the "
+                    "whole set"], result.output
+    assert "finished" in result.output
+
+
+# ----- values through the real console script --------------------------------------------------------------
+
+@pytest.mark.parametrize("args, field", [
+    (["train", "--preset", "quick", "--batch-size", "1e12"], "batch_size"),
+    (["train", "--preset", "quick", "--p", "1.5"], "p"),
+    (["train", "--preset", "quick", "--lr", "inf"], "lr"),
+    (["show", "1", "--lines", "-5"], "lines"),
+])
+def test_bad_values_through_the_console_script_are_one_line_and_no_folder(tmp_path, args, field):
+    runs = tmp_path / "runs"
+    if args[0] == "show":
+        hand_made_runs(runs)
+    result = console_script(*args, "--runs-dir", runs, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    one_error_line(result.stderr, field)
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["runs"] if args[0] == "show" else [])
+    if args[0] == "show":
+        assert sorted(p.name for p in runs.iterdir()) == sorted(RUN_IDS)
+
+
+def test_train_into_a_runs_dir_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for runs in (tmp_path / "afile", tmp_path / "afile" / "runs"):
+        result = invoke("train", "--preset", "quick", "--epochs", "1", "--runs-dir", runs)
+        assert result.exit_code == 2 and "afile" in one_error_line(result.stderr, "runs_dir")
+    assert (tmp_path / "afile").read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+# ----- runs, show and export on hand-made run folders -----------------------------------------------------
+
+def test_show_lines_zero_prints_no_log_and_a_count_prints_that_many(runs_dir):
+    hand_made_runs(runs_dir)
+    none = invoke("show", "quick", "--lines", "0", "--runs-dir", runs_dir)
+    assert none.exit_code == 0 and "log line" not in none.output and "error    RuntimeError" in none.output
+    three = invoke("show", "quick", "--lines", "3", "--runs-dir", runs_dir)
+    assert [line.strip() for line in three.output.splitlines() if "log line" in line] == [
+        "log line 27", "log line 28", "log line 29"]
+    negative = invoke("show", "quick", "--lines", "-5", "--runs-dir", runs_dir)
+    assert negative.exit_code == 2 and negative.stdout == ""
+    one_error_line(negative.stderr, "lines")
+
+
+def test_markdown_export_shows_formatted_numbers(runs_dir):
+    hand_made_runs(runs_dir)
+    config = json.loads((runs_dir / RUN_IDS[1] / "config.json").read_text())
+    (runs_dir / RUN_IDS[1] / "config.json").write_text(json.dumps({**config, "p_conv": 0.1 + 0.2}))
+    md = invoke("export", RUN_IDS[1], "--format", "md", "--runs-dir", runs_dir)
+    assert md.exit_code == 0
+    assert "| 1 | 2.1235 | 1.23e-02 | 1.23 | 12.35% | 9.88% | 9.9 |" in md.output
+    assert "p_conv 0.3," in md.output
+    assert not re.search(r"\d\.\d{6,}", md.output), md.output  # no raw floats
+
+
+def test_no_runs_names_the_absolute_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("runs", "--runs-dir", "runs")
+    assert result.exit_code == 0 and result.output.strip() == f"no runs in {tmp_path / 'runs'} (no such folder)"
+    (tmp_path / "runs").mkdir()
+    assert invoke("runs", "--runs-dir", "runs").output.strip() == f"no runs in {tmp_path / 'runs'}"
+
+
+def test_runs_at_80_columns_never_cuts_a_run_id(runs_dir):
+    hand_made_runs(runs_dir)
+    result = console_script("runs", "--runs-dir", runs_dir, env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), result.stdout
+    for run_id in RUN_IDS:
+        (row,) = [line for line in lines if run_id in line]  # whole, on one line
+        assert re.search(rf"\b{re.escape(run_id)}\s+failed\s+3/10\s+-\s+-\s+Run", row), row
+    narrow = console_script("runs", "--runs-dir", runs_dir, env={"COLUMNS": "40"})
+    assert all(run_id in narrow.stdout for run_id in RUN_IDS)  # too narrow for the columns: longer lines, ids whole
+
+
+def test_runs_dir_goes_before_or_after_the_command(runs_dir):
+    hand_made_runs(runs_dir)
+    before = invoke("--runs-dir", runs_dir, "runs")
+    after = invoke("runs", "--runs-dir", runs_dir)
+    assert before.exit_code == after.exit_code == 0 and before.output == after.output
+    assert all(run_id in before.output for run_id in RUN_IDS)
+    assert invoke("--runs-dir", runs_dir, "show", "quick").exit_code == 0
+
+
+def test_export_refuses_bad_outputs_with_one_line_and_leaves_nothing(runs_dir, tmp_path):
+    hand_made_runs(runs_dir)
+    run_id = RUN_IDS[2]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "afile").write_text("keep me")
+    (out / "folder").mkdir()
+    cases = [
+        (["-o", out / "folder"], "is a folder"),
+        (["--format", "dir", "-o", out / "afile"], "is a file"),
+        (["-o", out / "afile" / "out.csv"], "is a file, not a folder"),
+        (["--format", "dir", "-o", out / "afile" / "sub"], "is a file, not a folder"),
+        (["-o", out / "afile"], "exists; add --force"),
+    ]
+    for args, reason in cases:
+        result = invoke("export", run_id, *args, "--runs-dir", runs_dir)
+        assert result.exit_code == 2 and reason in one_error_line(result.stderr, "output"), (args, result.output)
+    assert (out / "afile").read_text() == "keep me" and list((out / "folder").iterdir()) == []
+    assert invoke("export", run_id, "-o", out / "afile", "--force", "--runs-dir", runs_dir).exit_code == 0
+    assert (out / "afile").read_text().startswith("epoch,loss,")
+    assert invoke("export", run_id, "--format", "dir", "-o", out / "ex", "--runs-dir", runs_dir).exit_code == 0
+    again = invoke("export", run_id, "--format", "dir", "-o", out / "ex", "--runs-dir", runs_dir)
+    assert again.exit_code == 2 and "--force" in one_error_line(again.stderr, "output")
+    assert invoke("export", run_id, "--format", "dir", "-o", out / "ex", "--force", "--runs-dir", runs_dir).exit_code == 0
+    assert sorted(p.name for p in (out / "ex").iterdir()) == [run_id]
+    assert no_temp_files(tmp_path)
+
+
+@pytest.mark.parametrize("args", [["export", "..", "--format", "dir"], ["show", "/etc"], ["show", "."],
+                                  ["export", "runs/" + RUN_IDS[0]]])
+def test_a_run_reference_names_a_run_folder_inside_the_runs_folder_only(runs_dir, tmp_path, monkeypatch, args):
+    hand_made_runs(runs_dir)
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args, "--runs-dir", runs_dir)
+    assert result.exit_code == 2 and result.stdout == ""
+    one_error_line(result.stderr, "run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+
+
+# ----- presets -----------------------------------------------------------------------------------------------
+
+def test_broken_presets_are_listed_as_broken_and_refused_by_train(tmp_path, monkeypatch, runs_dir):
+    from test_config import BROKEN_PRESETS, write_broken_presets
+
+    monkeypatch.setenv("TUI_DROPOUT_PRESETS", str(write_broken_presets(tmp_path / "presets")))
+    listing = invoke("presets")
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.splitlines()
+    for name in [n.removesuffix(".toml") for n in BROKEN_PRESETS] + ["x"]:
+        (line,) = [line for line in lines if line.split()[0] == name]
+        assert line.split()[1] == "broken:"
+    assert [line.split()[:2] for line in lines if line.split()[0] == "good"] == [["good", "digits"]]
+    assert "quick" in listing.output  # the shipped presets are still listed
+    for name in [n.removesuffix(".toml") for n in BROKEN_PRESETS] + ["x"]:
+        result = invoke("train", "--preset", name, "--runs-dir", runs_dir)
+        assert result.exit_code == 2 and result.stdout == "", result.output
+        one_error_line(result.stderr, "preset")
+    assert not runs_dir.exists()
+
+
+# ----- Ctrl-C and the resume hint ----------------------------------------------------------------------------
+
+def test_ctrl_c_prints_a_resume_command_that_works_when_pasted_elsewhere(tmp_path):
+    runs = tmp_path / "my runs"  # not the default folder, given relative, with a space to quote
+    proc = subprocess.Popen([sys.executable, "-m", "tui_dropout", "train", "--preset", "quick", "--epochs", "500",
+                             "--set", "train_limit=200", "--set", "eval_every=100", "--device", "cpu",
+                             "--runs-dir", "my runs"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert poll(lambda: any(p.joinpath("metrics.jsonl").is_file() and p.joinpath("metrics.jsonl").read_text()
+                                for p in (runs.iterdir() if runs.is_dir() else [])), timeout=90)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    (hint,) = [line for line in out.splitlines() if "resume with:" in line]
+    command = shlex.split(hint.split("resume with:", 1)[1])
+    assert command[:2] == ["dropout-tui", "resume"] and "--runs-dir" in command
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    resumed = console_script(*command[1:], "--detach", cwd=elsewhere)
+    assert resumed.returncode == 0, resumed.stderr
+    run_id = resumed.stdout.strip()
+    assert run_id == command[2] and (runs / run_id).is_dir()
+    cancelled = console_script("cancel", run_id, "--runs-dir", runs)
+    assert cancelled.returncode == 0, cancelled.stderr
+    status = runs / run_id / "status.json"
+    assert poll(lambda: json.loads(status.read_text())["state"] in ("cancelled", "finished"), timeout=90)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_other_odd_inputs_are_one_line_and_create_nothing(tmp_path, runs_dir, monkeypatch):
+    hand_made_runs(runs_dir)
+    monkeypatch.chdir(tmp_path)
+    trailing = invoke("export", RUN_IDS[0], "-o", "newdir/", "--runs-dir", runs_dir)  # a folder meant, not a file
+    assert trailing.exit_code == 2 and "is a folder" in one_error_line(trailing.stderr, "output")
+    typo = invoke("cancel", "1", "--runs-dir", tmp_path / "typo")
+    assert typo.exit_code == 2 and one_error_line(typo.stderr, "run")
+    empty_key = invoke("train", "--preset", "quick", "--set", "=3", "--runs-dir", runs_dir)
+    assert empty_key.exit_code == 2 and one_error_line(empty_key.stderr, "--set")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # no newdir file, no typo folder
+    long_name = "x" * 300  # longer than a file name may be: an OSError deep down, one line at the top
+    for args in (["runs", "--runs-dir", long_name], ["export", RUN_IDS[0], "-o", long_name, "--runs-dir", runs_dir],
+                 ["train", "--preset", "A", "--data-dir", long_name, "--runs-dir", runs_dir]):
+        result = console_script(*args, cwd=tmp_path)
+        assert result.returncode == 2 and "file name too long" in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    unknown = console_script("runs", "--colour", cwd=tmp_path)
+    assert unknown.returncode == 2 and unknown.stderr == "error: --colour: no such option: --colour\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]

@@ -37,3 +37,34 @@ def test_unknown_preset_and_field_are_named():
         load_preset("A").with_overrides(colour="red")
     with pytest.raises(ConfigError, match="epochs: 'ten' is not a whole number"):
         load_preset("A").with_overrides(epochs="ten")
+
+
+BROKEN_PRESETS = {  # file name: (content, what the one line says)
+    "latin.toml": (b'epochs = 3\ndescription = "caf\xe9"\n', "is not UTF-8 text"),
+    "dev.toml": (b"device = 5\n", "device must be text, got 5"),
+    "mom.toml": (b"momentum = [1, 2]\n", "momentum must be a number, got [1, 2]"),
+    "empty.toml": (b'momentum = ""\n', "momentum needs a value"),
+    "toml.toml": (b"epochs = \n", "is not valid TOML"),
+    "unknown.toml": (b"colour = 1\n", "unknown setting 'colour'"),
+}
+
+
+def write_broken_presets(folder):
+    folder.mkdir(exist_ok=True)
+    for name, (content, _) in BROKEN_PRESETS.items():
+        (folder / name).write_bytes(content)
+    (folder / "x.toml").mkdir()  # a folder with a preset's name
+    (folder / "good.toml").write_text('dataset = "digits"\nepochs = 2\n')
+    return folder
+
+
+def test_a_broken_preset_is_one_config_error_naming_its_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUI_DROPOUT_PRESETS", str(write_broken_presets(tmp_path / "presets")))
+    assert "x" not in list_presets() and load_preset("good").epochs == 2
+    for name, (_, reason) in BROKEN_PRESETS.items():
+        with pytest.raises(ConfigError) as err:
+            load_preset(name.removesuffix(".toml"))
+        assert err.value.field == "preset" and reason in str(err.value) and name in str(err.value)
+        assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="x.toml is a folder, not a preset file"):
+        load_preset("x")

@@ -5,12 +5,14 @@ import csv
 import io
 import json
 import math
+import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
 from .store import CONFIG, LOG, SUMMARY, RunDir, RunInfo
-from .store.files import dumps, write_text_atomic
+from .store.files import dumps
 
 COLUMNS = ("epoch", "loss", "lr", "seconds", "train_acc", "test_acc", "elapsed")
 FORMATS = ("csv", "jsonl", "md", "dir")
@@ -53,23 +55,33 @@ def seconds_text(value: float | None) -> str:
 def number_text(value: Any, spec: str) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)  # a hand-edited file: shown as it is, never a crash
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return format(value, spec)
 
 
+def value_text(value: Any) -> str:
+    """A config value for prose: numbers short (0.3, not 0.30000000000000004), others as they are."""
+    if isinstance(value, float):
+        return format(value, ".6g")
+    return "-" if value is None else str(value)
+
+
 # How the Markdown table writes each column.
-MD_FORMATS = {"epoch": lambda v: str(v), "loss": lambda v: number_text(v, ".4f"), "lr": lambda v: number_text(v, ".2e"),
-              "seconds": lambda v: number_text(v, ".2f"), "train_acc": pct, "test_acc": pct,
-              "elapsed": lambda v: number_text(v, ".1f")}
+MD_FORMATS = {"epoch": lambda v: number_text(v, "d"), "loss": lambda v: number_text(v, ".4f"),
+              "lr": lambda v: number_text(v, ".2e"), "seconds": lambda v: number_text(v, ".2f"),
+              "train_acc": pct, "test_acc": pct, "elapsed": lambda v: number_text(v, ".1f")}
 
 
 def metrics_markdown(run: RunDir) -> str:
     info = run.info()
     cfg = info.config
+    about = ", ".join(f"{k} {value_text(cfg.get(k))}" for k in ("preset", "placement", "p_conv", "p_fc", "dataset",
+                                                               "epochs"))
     lines = [f"# Run {run.run_id}", "",
-             f"preset {cfg.get('preset')}, placement {cfg.get('placement')}, p_conv {cfg.get('p_conv')}, "
-             f"p_fc {cfg.get('p_fc')}, dataset {cfg.get('dataset')}, epochs {cfg.get('epochs')}, state {info.state}", "",
+             f"{about}, state {info.state}", "",
              f"final train accuracy {pct(info.final_train_acc)}, final test accuracy {pct(info.final_test_acc)}; "
              f"best train {pct(info.best_train_acc)} (epoch {info.best_train_epoch or '-'}), "
              f"best test {pct(info.best_test_acc)} (epoch {info.best_test_epoch or '-'}); "
@@ -91,16 +103,35 @@ def render(run: RunDir, fmt: str) -> str:
 
 
 def export_folder(run: RunDir, dest: Path) -> Path:
-    """metrics.csv, metrics.jsonl, metrics.md, train.log, config.json, summary.json into dest/<run-id>/."""
-    target = Path(dest) / run.run_id
-    target.mkdir(parents=True, exist_ok=True)
-    rows = run.read_metrics()
-    write_text_atomic(target / "metrics.csv", metrics_csv(rows))
-    write_text_atomic(target / "metrics.jsonl", metrics_jsonl(rows))
-    write_text_atomic(target / "metrics.md", metrics_markdown(run))
-    for name in (LOG, CONFIG, SUMMARY):
-        if run.file(name).is_file():
-            shutil.copyfile(run.file(name), target / name)
+    """metrics.csv, metrics.jsonl, metrics.md, train.log, config.json, summary.json into dest/<run-id>/.
+
+    The folder is built beside its place and renamed in, replacing an earlier export: a failure (a full disk)
+    leaves the earlier export or nothing, never half a folder."""
+    dest = Path(dest)
+    target = dest / run.run_id
+    dest.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}.{threading.get_ident()}.tmp"
+    new, old = dest / f".{run.run_id}.{tag}", dest / f".{run.run_id}.old.{tag}"
+    try:
+        new.mkdir()
+        rows = run.read_metrics()
+        (new / "metrics.csv").write_text(metrics_csv(rows))
+        (new / "metrics.jsonl").write_text(metrics_jsonl(rows))
+        (new / "metrics.md").write_text(metrics_markdown(run))
+        for name in (LOG, CONFIG, SUMMARY):
+            if run.file(name).is_file():
+                shutil.copyfile(run.file(name), new / name)
+        if target.is_dir() and not target.is_symlink():
+            os.replace(target, old)
+        try:
+            os.replace(new, target)
+        except OSError:
+            if old.is_dir() and not target.exists():
+                os.replace(old, target)
+            raise
+    finally:
+        for tmp in (new, old):
+            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -1,6 +1,7 @@
 """The `dropout-tui` entry point: no command opens the console; commands train and inspect runs."""
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Optional
@@ -41,41 +42,105 @@ def main(ctx: typer.Context, runs_dir: RunsDir = None) -> None:
 
 @app.command()
 def presets() -> None:
-    """List the presets and what they set."""
-    from ..config import ConfigError, list_presets, load_preset
+    """List the presets and what they set; a preset that cannot be used is one line saying why."""
+    from ..config import ConfigError, list_presets, load_preset, problems, unusable_presets
 
-    for name, path in list_presets().items():
+    entries = {**list_presets(), **unusable_presets()}
+    width = max([8, *(len(n) for n in entries)])
+    for name in sorted(entries):
         try:
             cfg = load_preset(name)
         except ConfigError as exc:
-            typer.echo(f"{name:8} (broken: {exc})")
+            typer.echo(f"{name:{width}} broken: {exc.reason}")
             continue
-        typer.echo(f"{name:8} {cfg.dataset:11} placement={cfg.placement:4} p_conv={cfg.p_conv} p_fc={cfg.p_fc} "
-                   f"epochs={cfg.epochs} batch={cfg.batch_size}  {cfg.description}")
-        typer.echo(f"{'':8} {path}")
+        found = {k: v for k, v in problems(cfg).items() if k != "data_dir"}  # data_dir can come at train time
+        if found:
+            field, reason = next(iter(found.items()))
+            typer.echo(f"{name:{width}} broken: {entries[name]}: {field} {reason}")
+            continue
+        typer.echo(f"{name:{width}} {cfg.dataset:11} placement={cfg.placement:4} p_conv={cfg.p_conv:g} "
+                   f"p_fc={cfg.p_fc:g} epochs={cfg.epochs} batch={cfg.batch_size}  {' '.join(cfg.description.split())}")
+        typer.echo(f"{'':{width}} {entries[name]}")
+
+
+DATASETS_TEXT = ("cifar10 (fetched by this command), digits (ships with scikit-learn: nothing to fetch), "
+                 "imagefolder (your own folder of train/<class>/ and test/<class>/ images)")
 
 
 @data_app.command("fetch")
 def data_fetch(dataset: str = typer.Argument("cifar10"),
                data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Where to put it."),
-               timeout: float = typer.Option(60.0, "--timeout", help="Network timeout in seconds.")) -> None:
-    """Download a dataset (CIFAR-10 through torchvision), with a timeout."""
+               timeout: str = typer.Option("60", "--timeout", metavar="SECONDS",
+                                           help="Network timeout for each connect and read, in seconds.")) -> None:
+    """Download a dataset (CIFAR-10), with a timeout; offline, says how to place the files by hand."""
     from ..data import DataError, resolve_data_dir
 
+    if dataset in ("digits", "imagefolder"):
+        what = "ships with scikit-learn" if dataset == "digits" else "is your own folder (--data-dir)"
+        typer.echo(f"{dataset} {what}: nothing to fetch")
+        return
     if dataset != "cifar10":
-        fail(f"dataset: only cifar10 is downloaded ({dataset!r} ships with the package or is your own folder)")
+        fail(f"dataset: unknown dataset {dataset!r}; the datasets are {DATASETS_TEXT}")
     from ..data import cifar10
 
+    try:
+        seconds = float(timeout)
+    except ValueError:
+        fail(f"timeout: {timeout!r} is not a number of seconds")
+    if not 0 < seconds <= cifar10.MAX_TIMEOUT:  # NaN fails this too
+        fail(f"timeout: must be a number of seconds in (0, {cifar10.MAX_TIMEOUT:g}], got {timeout!r}")
     root = resolve_data_dir("cifar10", data_dir)
-    if not cifar10.missing_files(root):
+    try:
+        if root.exists() and not root.is_dir():
+            fail(f"data_dir: {root} is a file, not a folder")
+        missing = cifar10.missing_files(root)
+    except OSError as exc:  # a name too long, a link loop
+        fail(f"data_dir: {root} cannot be used ({(exc.strerror or str(exc)).lower()})")
+    if not missing:
         typer.echo(f"CIFAR-10 already in {cifar10.folder(root)}")
         return
-    typer.echo(f"downloading CIFAR-10 into {root} (timeout {timeout:.0f}s)", err=True)
+    typer.echo(f"downloading CIFAR-10 into {root} (network timeout {seconds:g}s)", err=True)
     try:
-        path = cifar10.fetch(Path(root), timeout)
+        path = cifar10.fetch(Path(root), seconds, progress=_download_progress())
     except DataError as exc:
-        fail(str(exc), code=1)
+        fail(str(exc), code=2 if str(exc).startswith(("timeout:", "data_dir:")) else 1)
     typer.echo(str(path))
+
+
+def _download_progress():
+    """A percentage on one rewritten line when stderr is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    shown = [-1]
+
+    def show(done: int, total: int | None) -> None:
+        pct = int(done * 100 / total) if total else done >> 20
+        if pct != shown[0]:
+            shown[0] = pct
+            sys.stderr.write(f"\r  {pct}%" if total else f"\r  {pct} MiB")
+            sys.stderr.flush()
+            if total and done >= total:
+                sys.stderr.write("\n")
+
+    return show
+
+
+def _usage_line(exc: Exception) -> str:
+    """A click usage error as `<option>: <reason>`: the option first, like every other bad value."""
+    param = getattr(exc, "param", None)
+    name = getattr(exc, "option_name", None) or (param and (getattr(param, "opts", None) or [param.name])[0])
+    message = str(getattr(exc, "message", "") or "")
+    if name and message and type(exc).__name__ in ("BadParameter", "NoSuchOption", "BadOptionUsage"):
+        return f"{name}: {message[0].lower()}{message[1:]}"
+    return f"usage: {exc.format_message()}"
+
+
+def _os_error_line(exc: OSError) -> tuple[str, int]:
+    """An OSError that reached the top (a path too long, a folder where a file must be...): one line, not a trace."""
+    where = f" {exc.filename}" if exc.filename is not None else ""
+    bad_path = exc.errno in (errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.ENOENT,
+                             errno.EACCES, errno.EPERM, errno.EROFS, errno.EEXIST, errno.EINVAL)
+    return f"path:{where}: {(exc.strerror or str(exc)).lower()}", 2 if bad_path else 1
 
 
 def run() -> None:
@@ -84,9 +149,13 @@ def run() -> None:
         code = app(standalone_mode=False)
     except typer.Abort:
         sys.exit(130)
+    except OSError as exc:
+        line, code = _os_error_line(exc)
+        typer.echo(f"error: {line}", err=True)
+        sys.exit(code)
     except Exception as exc:
         if getattr(exc, "exit_code", None) == 2 and hasattr(exc, "format_message"):  # click's UsageError family
-            typer.echo(f"error: {exc.format_message()}", err=True)
+            typer.echo(f"error: {_usage_line(exc)}", err=True)
             sys.exit(2)
         raise
     sys.exit(code if isinstance(code, int) else 0)

@@ -8,15 +8,17 @@ import typer
 
 from ..store import RunStore, RunsFolderError
 
-RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs folder [default: $TUI_DROPOUT_RUNS or ./runs]")]
-Epochs = Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training set.")]
-P = Annotated[Optional[float], typer.Option("--p", help="Drop probability for every dropout group.")]
-Lr = Annotated[Optional[float], typer.Option("--lr", help="Initial learning rate.")]
-BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Images per SGD step.")]
+RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs folder \\[default: $TUI_DROPOUT_RUNS or ./runs]")]
+# Numbers are taken as text and converted by the config, so a bad one reads like every other bad value
+# (`error: batch_size: '1e12' is not a whole number`), through the console script and in tests alike.
+Epochs = Annotated[Optional[str], typer.Option("--epochs", metavar="N", help="Passes over the training set.")]
+P = Annotated[Optional[str], typer.Option("--p", metavar="P", help="Drop probability for every dropout group.")]
+Lr = Annotated[Optional[str], typer.Option("--lr", metavar="LR", help="Initial learning rate.")]
+BatchSize = Annotated[Optional[str], typer.Option("--batch-size", metavar="N", help="Images per SGD step.")]
 Dataset = Annotated[Optional[str], typer.Option("--dataset", help="cifar10, digits or imagefolder.")]
-DataDir = Annotated[Optional[str], typer.Option("--data-dir", help="Dataset folder [default: $TUI_DROPOUT_DATA or cache].")]
+DataDir = Annotated[Optional[str], typer.Option("--data-dir", help="Dataset folder \\[default: $TUI_DROPOUT_DATA or cache].")]
 Device = Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-Seed = Annotated[Optional[int], typer.Option("--seed", help="Seeds weights, masks and data order.")]
+Seed = Annotated[Optional[str], typer.Option("--seed", metavar="S", help="Seeds weights, masks and data order.")]
 Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Any config field: --set placement=all --set p_fc=0.3")]
 Detach = Annotated[bool, typer.Option("--detach", help="Train in the background and print the run id.")]
 
@@ -32,7 +34,10 @@ def parse_sets(sets: list[str] | None) -> dict[str, str]:
         if "=" not in item:
             fail(f"--set: expected FIELD=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        out[key.strip().replace("-", "_")] = value
+        key = key.strip().replace("-", "_")
+        if not key:
+            fail(f"--set: expected FIELD=VALUE, got {item!r} (no field name)")
+        out[key] = value
     return out
 
 
@@ -49,9 +54,16 @@ def open_store(runs_dir: Path | None, write: bool = False) -> RunStore:
     """The runs folder; exit 2 with one line when it is a file, or read-only and `write` is asked for."""
     store = RunStore(runs_root(runs_dir))
     try:
+        for above in store.root.absolute().parents:  # `afile/runs`: say what is wrong rather than "Not a directory"
+            if above.exists():
+                if not above.is_dir():
+                    fail(f"runs_dir: {store.root} is inside {above}, which is a file, not a folder")
+                break
         store.check(write=write)
     except RunsFolderError as exc:
-        fail(str(exc))
+        fail(f"runs_dir: {exc}")
+    except OSError as exc:  # a name too long, a link loop
+        fail(f"runs_dir: {store.root} cannot be used ({(exc.strerror or str(exc)).lower()})")
     return store
 
 
@@ -63,4 +75,4 @@ def runs_dir_flag(store: RunStore) -> str:
         return ""
     import shlex
 
-    return f" --runs-dir {shlex.quote(str(store.root))}"
+    return f" --runs-dir {shlex.quote(str(store.root.absolute()))}"  # absolute: pasted from any folder, it works

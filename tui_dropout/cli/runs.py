@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from ..export import FORMATS, export_folder, number_text, pct, render, seconds_text
 from ..launcher import cancel as cancel_run
@@ -24,42 +22,67 @@ def _find(store: RunStore, ref: str) -> RunDir:
         fail(str(exc))
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _table(header: list[str], rows: list[list[str]], width: int) -> list[str]:
+    """Columns padded to their widest cell; only the last (the note) is cut to fit `width`. Every other cell is
+    printed whole, so a run id is never cut: on a terminal too narrow for them the line is simply longer.
+    Plain ASCII, so any terminal encoding prints it."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lead = sum(widths) + 2 * len(widths)
+    room = max(width - lead - 1, 0)  # the last terminal column is left free: writing there wraps in some terminals
+
+    def line(cells: list[str]) -> str:
+        note = cells[-1]
+        if len(note) > room:
+            note = note[:room - 3] + "..." if room > 6 else ""
+        return ("  ".join(c.ljust(w) for c, w in zip(cells, widths)) + "  " + note).rstrip()
+
+    return [line(header), "-" * min(max(len(line(r)) for r in [header, *rows]), max(width - 1, lead))] + \
+        [line(r) for r in rows]
+
+
 def runs(runs_dir: RunsDir = None) -> None:
     """List runs, newest first, with their state and final test accuracy."""
     store = open_store(runs_dir)
     infos = store.list()
     if not infos:
-        typer.echo(f"no runs in {store.root.resolve()}")
+        where = store.root.absolute()
+        typer.echo(f"no runs in {where}" + ("" if where.exists() else " (no such folder)"))
         return
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("run", no_wrap=True, min_width=max(len(i.run_id) for i in infos))  # the handle users type
-    for col in ("state", "epoch", "test", "best"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("note", overflow="ellipsis", no_wrap=True, ratio=1)
-    for i, info in enumerate(infos, 1):
-        table.add_row(str(i), info.run_id, info.state, f"{info.epoch}/{info.epochs}", pct(info.final_test_acc),
-                      pct(info.best_test_acc), info.problem or info.error or "")
-    Console().print(table)
+    rows = [[str(i), info.run_id, info.state, f"{info.epoch}/{info.epochs}", pct(info.final_test_acc),
+             pct(info.best_test_acc), _one_line(info.problem or info.error or "")] for i, info in enumerate(infos, 1)]
+    for text in _table(["#", "run", "state", "epoch", "test", "best", "note"], rows, shutil.get_terminal_size().columns):
+        typer.echo(text)
 
 
 def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = None,
-         lines: int = typer.Option(10, "--lines", min=0, help="Log lines to show (0: none).")) -> None:
+         lines: str = typer.Option("10", "--lines", metavar="N", help="Log lines to show (0: none).")) -> None:
     """Show a run's state, figures, config and the tail of its log."""
+    try:
+        count = int(lines)
+    except ValueError:
+        fail(f"lines: {lines!r} is not a whole number")
+    if not 0 <= count <= 100_000:
+        fail(f"lines: must be between 0 and 100000, got {count}")
     run = _find(open_store(runs_dir), run_ref)
     info = run.info()
-    typer.echo(f"run      {run.run_id}\nfolder   {run.path}\nstate    {info.state}\nepoch    {info.epoch}/{info.epochs}")
+    typer.echo(f"run      {run.run_id}\nfolder   {run.path.absolute()}\nstate    {info.state}\n"
+               f"epoch    {info.epoch}/{info.epochs}")
     typer.echo(f"final    train {pct(info.final_train_acc)}  test {pct(info.final_test_acc)}  "
                f"loss {number_text(info.final_loss, '.4f')}  time {seconds_text(info.elapsed)}")
     typer.echo(f"best     train {pct(info.best_train_acc)} (epoch {info.best_train_epoch or '-'})  "
                f"test {pct(info.best_test_acc)} (epoch {info.best_test_epoch or '-'})")
     if info.error or info.problem:
-        typer.echo(f"error    {info.error or info.problem}")
+        typer.echo(f"error    {_one_line(info.error or info.problem)}")
     if info.config:
         cfg = {k: v for k, v in info.config.items() if k not in ("extra", "description")}
         typer.echo("config   " + _pairs(cfg))
-    for line in run.log_tail(lines):
-        typer.echo("  " + line)
+    if count:
+        for line in run.log_tail(count, max_bytes=max(16384, count * 400)):
+            typer.echo("  " + line)
 
 
 def _pairs(values: dict, width: int = 100) -> str:
@@ -77,48 +100,111 @@ def _pairs(values: dict, width: int = 100) -> str:
 
 def cancel(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = None) -> None:
     """Stop a run after its current step (it keeps a checkpoint and can be resumed), wherever it trains."""
-    run = _find(open_store(runs_dir, write=True), run_ref)
+    store = open_store(runs_dir)
+    if store.root.is_dir():  # a read-only folder is one line; a mistyped --runs-dir is not created
+        store = open_store(runs_dir, write=True)
+    run = _find(store, run_ref)
     try:
         what = cancel_run(run)
-    except ValueError as exc:
-        fail(str(exc))
+    except ValueError as exc:  # already ended, or a damaged status.json
+        fail(str(exc) if str(exc).startswith("run:") else f"run: {run.run_id}: {exc}")
     except OSError as exc:
         fail(f"run: cannot write to {run.path} ({exc.strerror or exc})")
     typer.echo(f"{run.run_id}: {what}")
 
 
+def _unusable_parent(path: Path) -> str | None:
+    """Why files cannot go under `path` because of a folder above it (a file where a folder must be)."""
+    for above in path.absolute().parents:
+        if above.exists():
+            return None if above.is_dir() else f"{above} is a file, not a folder"
+    return None
+
+
 def export(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = None,
            fmt: str = typer.Option("csv", "--format", help="csv, jsonl, md, or dir (a folder of everything)."),
-           output: Optional[Path] = typer.Option(None, "-o", "--output",
-                                                 help="File (a folder for dir); - or none: stdout (dir: ./exports)."),
-           force: bool = typer.Option(False, "--force", help="Overwrite an existing output file.")) -> None:
+           output: Optional[str] = typer.Option(None, "-o", "--output", metavar="PATH",
+                                                help="File (a folder for dir); - or none: stdout (dir: ./exports)."),
+           force: bool = typer.Option(False, "--force", help="Overwrite an existing output file or folder.")) -> None:
     """Export a run's metrics (CSV, JSONL or Markdown), or everything into a folder."""
     if fmt not in FORMATS:
         fail(f"format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     run = _find(open_store(runs_dir), run_ref)
+    if output == "":
+        fail("output: needs a path (or - for stdout)")
     if fmt == "dir":
-        dest = output or Path("exports")
-        if dest.exists() and not dest.is_dir():
-            fail(f"output: {dest} is a file; --format dir writes a folder (<output>/{run.run_id}/)")
-        try:
-            typer.echo(str(export_folder(run, dest)))
-        except OSError as exc:
-            fail(f"output: cannot write into {dest} ({exc.strerror or exc})")
+        _export_dir(run, Path(output or "exports"), force)
         return
     try:
         text = render(run, fmt)
     except (OSError, ValueError) as exc:
         fail(f"run: {run.run_id} cannot be read ({exc})")
-    if output is None or str(output) == "-":
+    if output is None or output == "-":
         typer.echo(text, nl=False)
         return
-    if output.is_dir():
-        fail(f"output: {output} is a folder; give a file name (or use --format dir)")
-    if output.exists() and not force:
-        fail(f"output: {output} exists; add --force to overwrite it")
+    _write_file(output, text, force)
+
+
+def _export_dir(run: RunDir, dest: Path, force: bool) -> None:
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(output, text)
+        _export_dir_checked(run, dest, force)
+    except OSError as exc:  # a name too long, a link loop
+        fail(f"output: cannot write into {dest} ({(exc.strerror or str(exc)).lower()})")
+
+
+def _export_dir_checked(run: RunDir, dest: Path, force: bool) -> None:
+    if dest.exists() and not dest.is_dir():
+        fail(f"output: {dest} is a file; --format dir writes a folder (<output>/{run.run_id}/)")
+    why = _unusable_parent(dest)
+    if why:
+        fail(f"output: cannot write into {dest} ({why})")
+    target = dest / run.run_id
+    if (target.exists() or target.is_symlink()) and not force:
+        fail(f"output: {target} exists; add --force to replace it")
+    if target.is_symlink() or target.exists() and not target.is_dir():
+        fail(f"output: {target} is not a folder; remove it first")
+    try:
+        typer.echo(str(export_folder(run, dest)))
     except OSError as exc:
+        fail(f"output: cannot write into {dest} ({exc.strerror or exc})")
+
+
+def _write_file(name: str, text: str, force: bool) -> None:
+    """One file, written whole (temp file, then rename) or not at all; a device or pipe is written in place."""
+    try:
+        _write_file_checked(name, text, force)
+    except OSError as exc:  # a name too long, a link loop
+        fail(f"output: cannot write {name} ({(exc.strerror or str(exc)).lower()})")
+
+
+def _write_file_checked(name: str, text: str, force: bool) -> None:
+    output = Path(name)
+    if name.endswith(("/", "/.")) or output.is_dir():
+        fail(f"output: {name} is a folder; give a file name (or use --format dir)")
+    why = _unusable_parent(output)
+    if why:
+        fail(f"output: cannot write {output} ({why})")
+    if str(output.absolute()).startswith(("/dev/", "/proc/")) or output.is_char_device() or output.is_fifo():
+        try:  # /dev/stdout, /dev/null, a named pipe: there is nothing to replace, and no file to half-write
+            with open(output, "w") as f:
+                f.write(text)
+        except OSError as exc:
+            fail(f"output: cannot write {output} ({exc.strerror or exc})")
+        return
+    target = output.resolve() if output.is_symlink() else output  # write through a link, keep the link
+    if target.exists() and not target.is_file():
+        fail(f"output: {output} is not a regular file")
+    if target.exists() and not force:
+        fail(f"output: {output} exists; add --force to overwrite it")
+    made = [p for p in target.absolute().parents if not p.exists()]
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(target, text)
+    except OSError as exc:
+        for folder in made:  # folders made for this file go again: nothing half-written stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         fail(f"output: cannot write {output} ({exc.strerror or exc})")
     typer.echo(f"wrote {output}", err=True)

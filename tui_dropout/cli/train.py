@@ -92,7 +92,7 @@ def run_foreground(runs: list[RunDir], resume: bool = False, claim: str | None =
             if event["kind"] == "status":
                 bar.update(task, info=event["text"])
             elif event["kind"] == "warning":
-                bar.console.print(f"warning: {event['text']}", highlight=False, markup=False)
+                bar.console.print(f"warning: {event['text']}", highlight=False, markup=False, soft_wrap=True)
             elif event["kind"] == "step":
                 bar.update(task, info=f"epoch {event['epoch']}: batch {event['step']}/{event['steps']}")
             elif event["kind"] == "epoch":
@@ -159,17 +159,17 @@ Grid = Annotated[Optional[list[str]], typer.Option(
 Seeds = Annotated[Optional[str], typer.Option("--seeds", help="N seeds (seed, seed+1, ...) or a list 0,5,9.")]
 Backend = Annotated[str, typer.Option("--backend", help="local (a process now), queue (GPU slots) or slurm.")]
 Gpus = Annotated[Optional[str], typer.Option("--gpus", help="queue: auto (every GPU), cpu, or indices 0,2,3.")]
-PerGpu = Annotated[Optional[int], typer.Option("--per-gpu", help="queue: trainer processes at once per GPU [1].")]
+PerGpu = Annotated[Optional[int], typer.Option("--per-gpu", help="queue: trainer processes at once per GPU \\[1].")]
 MaxFused = Annotated[Optional[int], typer.Option(
-    "--max-fused", help="Runs packed into one fused trainer at most [8].")]
-Partition = Annotated[Optional[str], typer.Option("--partition", help="slurm: partition [cluster default].")]
+    "--max-fused", help="Runs packed into one fused trainer at most \\[8].")]
+Partition = Annotated[Optional[str], typer.Option("--partition", help="slurm: partition \\[cluster default].")]
 TimeLimit = Annotated[Optional[int], typer.Option(
-    "--time", help="slurm: minutes per job; at the limit a job checkpoints and is requeued [240].")]
-GpusPerJob = Annotated[Optional[int], typer.Option("--gpus-per-job", help="slurm: GPUs per job [0].")]
+    "--time", help="slurm: minutes per job; at the limit a job checkpoints and is requeued \\[240].")]
+GpusPerJob = Annotated[Optional[int], typer.Option("--gpus-per-job", help="slurm: GPUs per job \\[0].")]
 ArrayParallelism = Annotated[Optional[int], typer.Option(
-    "--array-parallelism", help="slurm: jobs of the array running at once [32].")]
+    "--array-parallelism", help="slurm: jobs of the array running at once \\[32].")]
 SlurmConfig = Annotated[Optional[Path], typer.Option(
-    "--slurm-config", help="slurm: TOML defaults [~/.config/dropout-tui/slurm.toml].")]
+    "--slurm-config", help="slurm: TOML defaults \\[~/.config/dropout-tui/slurm.toml].")]
 BACKENDS = ("local", "queue", "slurm")
 
 
@@ -284,7 +284,9 @@ def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id pr
     """Continue a lost, cancelled or failed run (and its fused partners) from its checkpoint."""
     launcher = _launcher(BackendOptions(backend, gpus, per_gpu, None, dict(
         partition=partition, time=time_limit, gpus_per_job=gpus_per_job, config=slurm_config)))
-    store = open_store(runs_dir, write=True)
+    store = open_store(runs_dir)
+    if store.root.is_dir():  # a mistyped folder is not created: the run is simply not found
+        store = open_store(runs_dir, write=True)
     try:
         runs = resume_group(store, store.find(run_ref))
         token = claim_group(runs)

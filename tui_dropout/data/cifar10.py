@@ -1,11 +1,20 @@
 """CIFAR-10 in torchvision's python-pickle layout (cifar-10-batches-py/), read directly, and its fetch."""
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import pickle
+import shutil
 import socket
+import ssl
+import tarfile
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -24,6 +33,8 @@ TRAIN_FILES = {
 }
 TEST_FILES = {"test_batch": "40351d587109b95175f43aff81a1287e"}
 META = "batches.meta"
+NUM_CLASSES = 10
+MAX_TIMEOUT = 3600.0  # seconds; a network timeout beyond an hour is a typo
 
 
 def folder(data_dir: Path) -> Path:
@@ -36,7 +47,7 @@ def missing_files(data_dir: Path) -> list[str]:
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5()
+    digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
@@ -44,16 +55,25 @@ def _md5(path: Path) -> str:
 
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    data_dir = path.parent.parent
     try:
         with open(path, "rb") as f:
             entry = pickle.load(f, encoding="latin1")
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    except Exception as exc:  # a damaged pickle raises nearly anything (EOFError, UnpicklingError, ImportError, ...)
+        raise DataError(f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}); delete it and run "
+                        f"`dropout-tui data fetch cifar10 --data-dir {data_dir}`") from None
+    try:
         data = np.asarray(entry["data"], dtype=np.uint8)
         labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise DataError(f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}); delete it and run "
-                        "`dropout-tui data fetch cifar10`") from None
-    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-        raise DataError(f"{path} is malformed: data {data.shape}, {len(labels)} labels (want (N, 3072) and N labels)")
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise DataError(f"{path} is not a CIFAR-10 batch ({type(exc).__name__}: {exc}); delete it and run "
+                        f"`dropout-tui data fetch cifar10 --data-dir {data_dir}`") from None
+    if data.ndim != 2 or data.shape[1] != 3072 or labels.ndim != 1 or len(labels) != len(data):
+        raise DataError(f"{path} is malformed: data {data.shape}, {labels.size} labels (want (N, 3072) and N labels)")
+    if len(labels) and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
+        raise DataError(f"{path} is malformed: labels run from {labels.min()} to {labels.max()} (want 0..9)")
     return data.reshape(-1, 3, 32, 32), labels
 
 
@@ -69,28 +89,167 @@ def read(data_dir: Path, warn: Callable[[str], None] | None = None) -> ImageArra
     differ = [name for name, md5 in {**TRAIN_FILES, **TEST_FILES}.items() if _md5(root / name) != md5]
     if differ and warn:
         warn(f"CIFAR-10 in {root}: md5 of {', '.join(differ)} differs from torchvision's; reading them anyway")
-    classes = [str(i) for i in range(10)]
+    classes = [str(i) for i in range(NUM_CLASSES)]
     if (root / META).is_file():
         try:
             with open(root / META, "rb") as f:
-                classes = list(pickle.load(f, encoding="latin1")["label_names"])
+                names = [str(n) for n in pickle.load(f, encoding="latin1")["label_names"]]
+            if len(names) == NUM_CLASSES:
+                classes = names
         except Exception:  # the meta file only names classes; a bad one costs nothing but the names
             pass
     return ImageArrays(np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]),
                        test_x, test_y, classes)
 
 
-def fetch(data_dir: Path, timeout: float = 60.0) -> Path:
-    """Download and unpack through torchvision, with a socket timeout so an offline machine fails fast."""
-    from torchvision.datasets.utils import download_and_extract_archive
+# ----- fetching -------------------------------------------------------------------------------
 
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)
+def by_hand(data_dir: Path | None = None) -> str:
+    """How to place the files without this command, in one sentence."""
+    from .locate import cache_root
+
+    names = ", ".join([*TRAIN_FILES, *TEST_FILES])
+    where = f"{data_dir}/" if data_dir else "DIR/"
+    return (f"to place it by hand, unpack {ARCHIVE} (from {URL}) so that {where}{FOLDER}/ holds {names}; "
+            f"the data folder is --data-dir DIR, else $TUI_DROPOUT_DATA, else {cache_root() / 'data'}")
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _resolve(host: str, port: int, timeout: float) -> None:
+    """Name resolution with a deadline (getaddrinfo itself ignores socket timeouts and may wait on a dead DNS)."""
+    outcome: list[BaseException | None] = []
+
+    def look_up() -> None:
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=look_up, daemon=True, name="cifar10-resolve")
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise TimeoutError(f"name resolution for {host} did not answer")
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def _reason(exc: BaseException, host: str, port: int, timeout: float) -> str:
+    """The network failure told apart: name resolution, refused, timed out, unreachable, HTTP, TLS."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"{host} answered HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
+        exc = exc.reason
+    elif isinstance(exc, urllib.error.URLError):
+        return f"cannot reach {host} ({exc.reason})"
+    if isinstance(exc, socket.gaierror):
+        return (f"the network is unreachable: name resolution failed for {host} "
+                f"({exc.strerror or exc}; offline, or no DNS)")
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        what = str(exc) if "name resolution" in str(exc) else f"{host}:{port} did not answer"
+        return f"the network is unreachable: {what} within {timeout:g}s (timed out)"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"the network is unreachable: connection to {host}:{port} refused"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS with {host} failed ({exc.reason or exc})"
+    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        return f"the connection to {host} dropped mid-download ({exc.strerror or exc})"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN):
+        return f"the network is unreachable: no route to {host} ({exc.strerror})"
+    if isinstance(exc, OSError):
+        return f"cannot reach {host} ({exc.strerror or exc})"
+    return f"cannot download from {host} ({type(exc).__name__}: {exc})"
+
+
+def _download(url: str, dest: Path, timeout: float, progress: Callable[[int, int | None], None] | None) -> None:
+    request = urllib.request.Request(url, headers={"User-Agent": "dropout-tui"})
+    with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as out:
+        total = response.length
+        done = 0
+        while chunk := response.read(1 << 16):
+            out.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        if total is not None and done < total:
+            raise ConnectionAbortedError(errno.ECONNABORTED, f"got {done} of {total} bytes")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def fetch(data_dir: Path, timeout: float = 60.0,
+          progress: Callable[[int, int | None], None] | None = None) -> Path:
+    """Download, check and unpack CIFAR-10 into data_dir/cifar-10-batches-py/; every socket wait is bounded by
+    `timeout` seconds. Any failure is one DataError line, and nothing half-written is left behind."""
+    if not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_TIMEOUT):  # NaN fails this too
+        raise DataError(f"timeout: must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}")
+    data_dir = Path(data_dir)
+    host, port = _host_port(URL)
     try:
-        download_and_extract_archive(URL, str(data_dir), filename=ARCHIVE, md5=ARCHIVE_MD5)
-    except Exception as exc:  # urllib raises a zoo of types; the user needs one line
-        raise DataError(f"could not download CIFAR-10 from {URL} within {timeout:.0f}s: {exc}") from None
+        _resolve(host, port, timeout)
+    except Exception as exc:
+        raise DataError(f"network: cannot download CIFAR-10: {_reason(exc, host, port, timeout)}; "
+                        f"{by_hand(data_dir)}") from None
+    made = [p for p in [data_dir, *data_dir.parents] if not p.exists()]
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"data_dir: cannot create {data_dir} ({exc.strerror or exc})") from None
+    tag = f"{os.getpid()}.tmp"
+    archive, unpacked = data_dir / f".{ARCHIVE}.{tag}", data_dir / f".{FOLDER}.{tag}"
+    old = data_dir / f".{FOLDER}.old.{tag}"
+    done = False
+    try:
+        try:
+            _download(URL, archive, timeout, progress)
+        except Exception as exc:  # urllib and http.client raise a zoo of types; the user needs one line
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+                raise DataError(f"data_dir: cannot write {archive.name} in {data_dir} ({exc.strerror})") from None
+            raise DataError(f"network: cannot download CIFAR-10: {_reason(exc, host, port, timeout)}; "
+                            f"{by_hand(data_dir)}") from None
+        if _md5(archive) != ARCHIVE_MD5:
+            raise DataError(f"network: the download from {URL} is damaged (md5 differs); run the fetch again, "
+                            f"or {by_hand(data_dir)}")
+        unpacked.mkdir()
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(unpacked, filter="data")
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise DataError(f"data_dir: cannot unpack {ARCHIVE} into {data_dir} ({exc})") from None
+        if missing_files(unpacked):
+            raise DataError(f"network: {ARCHIVE} lacks {', '.join(missing_files(unpacked))}")
+        target = folder(data_dir)
+        if target.exists() or target.is_symlink():  # an incomplete earlier copy: swapped out, removed below
+            os.replace(target, old)
+        try:
+            os.replace(folder(unpacked), target)
+        except OSError:
+            if old.exists() and not target.exists():
+                os.replace(old, target)
+            raise
+        done = True
+        return target
+    except OSError as exc:
+        raise DataError(f"data_dir: cannot write into {data_dir} ({exc.strerror or exc})") from None
     finally:
-        socket.setdefaulttimeout(previous)
-    return folder(data_dir)
+        for tmp in (archive, unpacked, old):
+            _remove(tmp)
+        if not done:
+            for d in made:  # folders this fetch created, empty again
+                try:
+                    d.rmdir()
+                except OSError:
+                    break

@@ -26,12 +26,20 @@ def resolve_data_dir(dataset: str, data_dir: str | None) -> Path | None:
 
 def check_available(dataset: str, data_dir: str | None) -> None:
     """Cheap look (no decoding) that the data is there; raises DataError with what to do."""
+    try:
+        _check_available(dataset, data_dir)
+    except OSError as exc:  # a name too long, a link loop, a folder that cannot be listed
+        where = exc.filename or data_dir
+        raise DataError(f"data_dir: {where} cannot be used ({(exc.strerror or str(exc)).lower()})") from None
+
+
+def _check_available(dataset: str, data_dir: str | None) -> None:
     root = resolve_data_dir(dataset, data_dir)
     if dataset == "cifar10":
         from . import cifar10
 
         if data_dir and not root.is_dir():
-            raise DataError(f"data_dir: {root} does not exist")
+            raise DataError(f"data_dir: {root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
         missing = cifar10.missing_files(root)
         if missing:
             raise DataError(f"data_dir: CIFAR-10 not found in {cifar10.folder(root)}; run "
@@ -40,7 +48,7 @@ def check_available(dataset: str, data_dir: str | None) -> None:
         from . import imagefolder
 
         if not root.is_dir():
-            raise DataError(f"data_dir: {root} does not exist")
+            raise DataError(f"data_dir: {root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
         try:
             imagefolder.check(root)
         except DataError as exc:
@@ -58,7 +66,7 @@ def _source_files(dataset: str, root: Path | None) -> list[Path]:
 
 
 # Bump when a reader's output changes (order, scaling, layout): cached arrays from older readers are then ignored.
-DECODE_VERSION = 2
+DECODE_VERSION = 3  # 3: image folders skip hidden entries (.DS_Store, ._x.jpg, .ipynb_checkpoints/)
 
 
 def _cache_key(dataset: str, root: Path | None) -> str:
@@ -73,12 +81,18 @@ def load_arrays(dataset: str, data_dir: str | None, progress=None, warn=None) ->
     """Decode once, then read the cached arrays (a .npz keyed by the source files' sizes and times)."""
     check_available(dataset, data_dir)
     root = resolve_data_dir(dataset, data_dir)
-    cache = cache_root() / "decoded" / f"{dataset}-{_cache_key(dataset, root)}.npz"
+    try:
+        cache = cache_root() / "decoded" / f"{dataset}-{_cache_key(dataset, root)}.npz"
+    except OSError as exc:  # a source file vanished or cannot be looked at between the check and now
+        raise DataError(f"data_dir: {root} cannot be read ({exc.strerror or exc})") from None
     if cache.is_file():
         try:
             return ImageArrays.load(cache)
-        except (OSError, ValueError, KeyError):
-            cache.unlink(missing_ok=True)  # a torn cache file is rebuilt, never trusted
+        except Exception:  # a torn cache file (BadZipFile, EOFError, KeyError...) is rebuilt, never trusted
+            try:
+                cache.unlink(missing_ok=True)
+            except OSError:
+                pass
     if progress:
         progress(f"decoding {dataset} (once; cached in {cache.parent})")
     if dataset == "cifar10":
@@ -88,15 +102,28 @@ def load_arrays(dataset: str, data_dir: str | None, progress=None, warn=None) ->
     elif dataset == "imagefolder":
         from . import imagefolder
 
-        arrays = imagefolder.read(root, progress)
+        arrays = imagefolder.read(root, progress, warn)
     elif dataset == "digits":
         from . import digits
 
         arrays = digits.read()
     else:
         raise DataError(f"dataset: unknown dataset {dataset!r}")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
-    arrays.save(tmp)
-    os.replace(tmp, cache)
+    _save_cache(arrays, cache, warn)
     return arrays
+
+
+def _save_cache(arrays: ImageArrays, cache: Path, warn=None) -> None:
+    """Keep the decoded arrays for next time; a cache that cannot be written costs a warning, not the run."""
+    tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npz")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        arrays.save(tmp)
+        os.replace(tmp, cache)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        if warn:
+            warn(f"cannot cache decoded data in {cache.parent} ({exc.strerror or exc}); it is decoded again next time")

@@ -14,8 +14,8 @@ from typing import Any, Callable
 import torch
 
 from .. import __version__
-from ..config import RunConfig, validate
-from ..data import load_arrays
+from ..config import ConfigError, RunConfig, validate
+from ..data import DataError, load_arrays
 from ..fusion import fusable
 from ..store import HEARTBEAT_SECONDS, RunBusy, RunDir, host_and_pid
 from ..store.files import sweep_temp_files
@@ -254,6 +254,8 @@ class Trainer:
             reason = f"{(exc.strerror or str(exc)).lower()} while writing {where}"
             for m in self.members:
                 sweep_temp_files(m.run.path)  # free what half-written files hold before writing the verdict
+        elif isinstance(exc, (DataError, ConfigError)):
+            reason = str(exc)  # already says what and what to do
         else:
             reason = f"{type(exc).__name__}: {exc}"
         text = traceback.format_exc()
