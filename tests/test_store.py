@@ -77,3 +77,40 @@ def test_find_by_prefix_and_list_number(runs_dir):
     assert store.find("1").run_id.endswith("bbbb")  # newest first
     with pytest.raises(KeyError, match="matches 2 runs"):
         store.find("2026")
+
+
+def test_the_listing_index_serves_unchanged_runs_and_never_hides_a_change(runs_dir):
+    for i in range(3):
+        make_run_folder(runs_dir, f"20260101-00000{i}-A-000{i}", {"state": "finished", "epoch": 10,
+                                                                  "best_test_acc": 0.5})
+    store = RunStore(runs_dir)
+    first = {i.run_id: i for i in store.list()}
+    assert (runs_dir / ".index.json").exists()
+    reads = []
+    real = RunDir.info
+    try:
+        RunDir.info = lambda self: reads.append(self.run_id) or real(self)
+        again = {i.run_id: i for i in store.list()}
+        assert reads == [] and {k: v.best_test_acc for k, v in again.items()} == {k: 0.5 for k in first}
+        status = runs_dir / "20260101-000001-A-0001" / "status.json"
+        status.write_text(json.dumps({"state": "finished", "epoch": 10, "best_test_acc": 0.9}))
+        changed = {i.run_id: i for i in store.list()}
+        assert reads == ["20260101-000001-A-0001"] and changed["20260101-000001-A-0001"].best_test_acc == 0.9
+        (runs_dir / ".index.json").write_text("{damaged")
+        assert {i.run_id for i in store.list()} == set(first)  # a damaged index only costs a fresh read
+    finally:
+        RunDir.info = real
+
+
+def test_a_cached_running_run_whose_trainer_died_reads_as_lost(runs_dir):
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        make_run_folder(runs_dir, "20260101-000000-A-live", {
+            "state": "running", "pid": proc.pid, "pid_start": process_start_time(proc.pid),
+            "host": os.uname().nodename, "heartbeat": time.time()})
+        store = RunStore(runs_dir)
+        assert store.list()[0].state == "running"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert store.list()[0].state == "lost"  # from the index, but its state is worked out again

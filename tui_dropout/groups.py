@@ -18,8 +18,7 @@ SEED_WORD = re.compile(r"\s*\bseed=\d+\b")
 
 def run_label(info: RunInfo) -> str:
     """The run's readable name: its label (`D p_fc=0.3 seed=2`), else its preset."""
-    label = info.config.get("label") if isinstance(info.config.get("label"), str) else ""
-    return label or info.preset
+    return info.label
 
 
 def experiment_key(config: dict[str, Any]) -> str:

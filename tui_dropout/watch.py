@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .series import RunSeries
-from .store import ACTIVE, CONFIG, METRICS, STATUS, SUMMARY, MetricsTail, RunDir, RunInfo, RunStore
+from .store import ACTIVE, METRICS, MetricsTail, RunDir, RunInfo, RunStore
+from .store.index import stamp
 
 LIVENESS_SECONDS = 2.0  # how often an active run's trainer is looked for in /proc
 SWEEP_SECONDS = 10  # every ended run's files are looked at again within this (a resume from another terminal)
@@ -19,7 +20,7 @@ TICK_GUESS = 1  # refreshes a second, rounded down (the console ticks twice a se
 class WatchedRun:
     run: RunDir
     info: RunInfo
-    stamp: tuple = ()  # what the run's files looked like when `info` was read (see _stamp)
+    stamp: list = field(default_factory=list)  # what the run's files looked like when `info` was read
     checked: float = 0.0
     tail: MetricsTail | None = None
     series: RunSeries = field(default_factory=RunSeries)
@@ -72,7 +73,12 @@ class RunsWatcher:
         return "structure" if structure else "progress" if changed else ""
 
     def _relist(self, now: float) -> bool:
-        """Runs that came or went since the last listing; True when there were any."""
+        """Runs that came or went since the last listing; True when there were any. The first listing comes
+        from the store's index (thousands of runs at the cost of a few stats each)."""
+        if not self.runs:
+            for run, info, run_stamp in self.store.scan():
+                self.runs[run.run_id] = WatchedRun(run, info, run_stamp, now)
+            return bool(self.runs)
         seen, structure = set(), False
         for run in self.store.run_dirs():
             seen.add(run.run_id)
@@ -89,11 +95,14 @@ class RunsWatcher:
         """Look at this run on the next refresh, whatever its state (after the console resumed or cancelled it)."""
         watched = self.runs.get(run_id)
         if watched is not None:
-            watched.stamp = ()
+            watched.stamp = []
             self._touched.add(run_id)
 
     def ordered(self) -> list[RunInfo]:
-        return sorted((w.info for w in self.runs.values()), key=lambda i: (i.created, i.run_id), reverse=True)
+        infos = [w.info for w in self.runs.values()]
+        if any(i.state == "queued" for i in infos):
+            self.store.place_in_queue(infos)
+        return sorted(infos, key=lambda i: (i.created, i.run_id), reverse=True)
 
     def series(self, run_id: str) -> RunSeries:
         """The run's series, after reading any new metric lines (only the bytes appended since last time)."""
@@ -121,16 +130,8 @@ def _root_stamp(root: Path) -> tuple | None:
     return (st.st_mtime_ns, st.st_ino)
 
 
-def _stamp(folder: Path) -> tuple:
-    """(mtime, size, inode) of the files RunInfo is read from: any write (atomic replaces too) changes it."""
-    out = []
-    for name in (STATUS, SUMMARY, CONFIG):
-        try:
-            st = os.stat(folder / name)
-            out.append((st.st_mtime_ns, st.st_size, st.st_ino))
-        except OSError as exc:
-            out.append(exc.errno)
-    return tuple(out)
+def _stamp(folder: Path) -> list:
+    return stamp(folder)
 
 
 def _shown(i: RunInfo) -> tuple:

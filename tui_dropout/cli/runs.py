@@ -52,10 +52,12 @@ def runs(runs_dir: RunsDir = None) -> None:
         where = store.root.absolute()
         typer.echo(f"no runs in {where}" + ("" if where.exists() else " (no such folder)"))
         return
-    rows = [[str(i), info.run_id, info.state, f"{info.epoch}/{info.epochs}", pct(info.final_test_acc),
-             pct(info.best_test_acc), _one_line(info.problem or info.error or "")] for i, info in enumerate(infos, 1)]
-    for text in _table(["#", "run", "state", "epoch", "test", "best", "note"], rows, shutil.get_terminal_size().columns):
-        typer.echo(text)
+    rows = [[str(i), info.run_id, info.state_text, f"{info.epoch}/{info.epochs}", pct(info.final_test_acc),
+             pct(info.best_test_acc), _one_line(" | ".join(filter(None, (info.label, info.problem or info.error))))]
+            for i, info in enumerate(infos, 1)]
+    lines = _table(["#", "run", "state", "epoch", "test", "best", "label | note"], rows,
+                   shutil.get_terminal_size().columns)
+    typer.echo("\n".join(lines))
 
 
 def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = None,

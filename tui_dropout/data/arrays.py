@@ -5,9 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-class DataError(RuntimeError):
-    """Data that is missing, truncated or malformed; the message says what and what to do."""
+from .errors import DataError  # noqa: F401  (readers import it from here too)
 
 
 @dataclass

@@ -5,7 +5,12 @@ import hashlib
 import os
 from pathlib import Path
 
-from .arrays import DataError, ImageArrays
+from typing import TYPE_CHECKING
+
+from .errors import DataError
+
+if TYPE_CHECKING:
+    from .arrays import ImageArrays
 
 
 def cache_root() -> Path:
@@ -77,7 +82,7 @@ def _cache_key(dataset: str, root: Path | None) -> str:
     return h.hexdigest()[:16]
 
 
-def load_arrays(dataset: str, data_dir: str | None, progress=None, warn=None) -> ImageArrays:
+def load_arrays(dataset: str, data_dir: str | None, progress=None, warn=None) -> "ImageArrays":
     """Decode once, then read the cached arrays (a .npz keyed by the source files' sizes and times)."""
     check_available(dataset, data_dir)
     root = resolve_data_dir(dataset, data_dir)
@@ -87,6 +92,8 @@ def load_arrays(dataset: str, data_dir: str | None, progress=None, warn=None) ->
         raise DataError(f"data_dir: {root} cannot be read ({exc.strerror or exc})") from None
     if cache.is_file():
         try:
+            from .arrays import ImageArrays
+
             return ImageArrays.load(cache)
         except Exception:  # a torn cache file (BadZipFile, EOFError, KeyError...) is rebuilt, never trusted
             try:
@@ -113,7 +120,7 @@ def load_arrays(dataset: str, data_dir: str | None, progress=None, warn=None) ->
     return arrays
 
 
-def _save_cache(arrays: ImageArrays, cache: Path, warn=None) -> None:
+def _save_cache(arrays: "ImageArrays", cache: Path, warn=None) -> None:
     """Keep the decoded arrays for next time; a cache that cannot be written costs a warning, not the run."""
     tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npz")
     try:

@@ -9,12 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import index
 from .files import DamagedFile, json_safe, read_json, write_json_atomic
 from .info import RunInfo
 from .liveness import (ACTIVE, HEARTBEAT_SECONDS, STALE_SECONDS, STATES, effective_state, host_and_pid,
                        process_alive, process_start_time, proven_process)
 from .rundir import (CANCEL, CHECKPOINT, CONFIG, LOG, METRICS, STATUS, SUMMARY, WORKER_OUT, RunBusy, RunDir,
                      created_from_id)
+from .queue import QueueFolder
 from .tail import MetricsTail, clean_row
 
 __all__ = ["ACTIVE", "CANCEL", "CHECKPOINT", "CONFIG", "DamagedFile", "HEARTBEAT_SECONDS", "LOG", "METRICS",
@@ -96,8 +98,30 @@ class RunStore:
                 continue
 
     def list(self) -> list[RunInfo]:
-        infos = [run.info() for run in self.run_dirs()]
+        infos = [info for _, info, _ in self.scan()]
+        self.place_in_queue(infos)
         return sorted(infos, key=lambda i: (i.created, i.run_id), reverse=True)
+
+    def scan(self) -> list[tuple[RunDir, RunInfo, list]]:
+        """Every run with its info and the stamp of its files; unchanged runs come from the index."""
+        cached = index.load(self.root)
+        out, entries, changed = [], {}, False
+        for run in self.run_dirs():
+            run_stamp = index.stamp(run.path)
+            info = index.from_entry(run.run_id, run.path, cached.get(run.run_id), run_stamp)
+            if info is None:
+                info, changed = run.info(), True
+            out.append((run, info, run_stamp))
+            entries[run.run_id] = index.to_entry(info, run_stamp)
+        if changed or len(entries) != len(cached):
+            index.save(self.root, entries)
+        return out
+
+    def place_in_queue(self, infos: list[RunInfo]) -> None:
+        """Set each waiting run's place in the local queue (one listing of the queue folder)."""
+        positions = QueueFolder(self.root).positions()
+        for info in infos:
+            info.queue_position = positions.get(info.run_id) if info.state == "queued" else None
 
     def find(self, ref: str) -> RunDir:
         """A run by id, unique id part, or its 1-based position in the newest-first list; only inside the folder."""

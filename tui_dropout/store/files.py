@@ -73,10 +73,20 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
+_CHECKED = json.JSONDecoder(parse_int=_parse_int)
+_LONG_DIGITS = re.compile(r"\d{%d}" % (MAX_INT_DIGITS + 1))
+
+
 def loads(text: str | bytes) -> Any:
     """json.loads, also reading the bare NaN/Infinity that older versions wrote; integers too large for any
-    float raise ValueError (every reader compares or converts them to floats, which would overflow)."""
-    return json.loads(text, parse_int=_parse_int)
+    float raise ValueError (every reader compares or converts them to floats, which would overflow).
+
+    The C decoder does the work; the slower checking one only runs when a long run of digits is in the text."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    if _LONG_DIGITS.search(text):
+        return _CHECKED.decode(text)
+    return json.loads(text)
 
 
 def nesting(value: Any) -> int:

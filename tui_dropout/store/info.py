@@ -65,13 +65,25 @@ class RunInfo:
     created: float = 0.0
     error: str | None = None
     problem: str | None = None
+    queue_position: int | None = None  # 1-based place in the local queue while it waits for a slot
     status: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)  # empty when the info came from the listing index
 
     @property
     def damaged(self) -> bool:
         return self.state == "corrupt"
+
+    @property
+    def label(self) -> str:
+        """The readable name (`D p_fc=0.3 seed=2`) a study gave the run, else its preset."""
+        label = self.config.get("label")
+        return label if isinstance(label, str) and label else self.preset
+
+    @property
+    def state_text(self) -> str:
+        """The state as lists show it: `queued #3` while waiting in the local queue."""
+        return f"{self.state} #{self.queue_position}" if self.state == "queued" and self.queue_position else self.state
 
 
 def _is_number(value: Any) -> bool:
