@@ -1,0 +1,41 @@
+"""`queue`: the local GPU queue of a runs folder: its holder, its slots and what waits, in order."""
+from __future__ import annotations
+
+import typer
+
+from ..launch.queue import QueueSettings
+from ..store import RunDir
+from ..store.queue import QueueFolder
+from .options import RunsDir, open_store
+
+
+def queue(runs_dir: RunsDir = None, show: int = typer.Option(20, "--show", min=0, help="Waiting runs to list.")
+          ) -> None:
+    """Show the local queue: who holds it, each slot's run, and the runs waiting for a slot."""
+    store = open_store(runs_dir)
+    folder = QueueFolder(store.root)
+    record = folder.holder()
+    waiting = folder.waiting()
+    if not record:
+        typer.echo(f"no queue in {store.root.absolute()} (study --backend queue starts one)")
+        return
+    settings = QueueSettings([str(g) for g in record.get("gpus") or ["cpu"]], int(record.get("per_gpu") or 1),
+                             int(record.get("max_fused") or 1))
+    alive = folder.holder_alive()
+    who = f"pid {record.get('pid')} on {record.get('host')}" if alive else "nobody (it left or was killed)"
+    typer.echo(f"held by {who}; {settings.describe()}, {settings.per_gpu} per GPU, "
+               f"up to {settings.max_fused} fused runs a trainer")
+    busy: dict[str, list[str]] = {}
+    for info in store.list():
+        slot = info.status.get("slot")
+        if info.status.get("backend") == "queue" and isinstance(slot, str) and info.state in ("queued", "running") \
+                and info.status.get("pid"):
+            busy.setdefault(slot, []).append(f"{info.run_id} ({info.label}, epoch {info.epoch}/{info.epochs})")
+    for slot in settings.slots():
+        typer.echo(f"  {slot:10} " + ("; ".join(busy.get(slot, [])) or "free"))
+    typer.echo(f"{len(waiting)} waiting" + (":" if waiting and show else ""))
+    for place, (_, run_id) in enumerate(waiting[:show], 1):
+        info = RunDir(store.root / run_id).info()
+        typer.echo(f"  #{place:<4} {run_id}  {info.label}")
+    if len(waiting) > show:
+        typer.echo(f"  ... and {len(waiting) - show} more")
