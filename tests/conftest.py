@@ -116,3 +116,10 @@ def read_status(run_path: Path) -> dict:
         return json.loads((Path(run_path) / "status.json").read_text())
     except (OSError, ValueError):
         return {}
+
+
+def run_paths(runs_dir: Path) -> list[Path]:
+    """The run folders in a runs folder (not its hidden index or queue)."""
+    if not Path(runs_dir).exists():
+        return []
+    return sorted(p for p in Path(runs_dir).iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import make_run_folder, write_cifar_batches, write_image_folder
+from conftest import make_run_folder, run_paths, write_cifar_batches, write_image_folder
 from tui_dropout.cli.main import app
 
 runner = CliRunner()
@@ -27,7 +27,7 @@ def test_train_quick_in_the_foreground_prints_the_results(runs_dir):
     result = invoke("train", "--preset", "quick", *TINY, "--runs-dir", runs_dir)
     assert result.exit_code == 0, result.output
     assert "finished" in result.output and "quick" in result.output
-    (run,) = list(runs_dir.iterdir())
+    (run,) = run_paths(runs_dir)
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
 
 
@@ -44,7 +44,7 @@ def test_bad_values_exit_2_with_one_line_and_no_run_folder(runs_dir, args, field
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {field}:")
-    assert not runs_dir.exists() or not list(runs_dir.iterdir())
+    assert not run_paths(runs_dir)
 
 
 def test_unknown_preset_and_missing_data_folder_exit_2(runs_dir, tmp_path):
@@ -60,7 +60,7 @@ def test_train_a_on_a_cifar_folder(runs_dir, tmp_path):
     result = invoke("train", "--preset", "A", "--data-dir", tmp_path / "data", "--epochs", "2", "--device", "cpu",
                     "--set", "eval_every=1", "--runs-dir", runs_dir)
     assert result.exit_code == 0, result.output
-    run = next(runs_dir.iterdir())
+    run = run_paths(runs_dir)[0]
     assert json.loads((run / "summary.json").read_text())["state"] == "finished"
     assert json.loads((run / "config.json").read_text())["placement"] == "none"
 
@@ -77,7 +77,7 @@ def test_runs_show_and_export_in_every_format(runs_dir, tmp_path):
     invoke("train", "--preset", "quick", *TINY, "--runs-dir", runs_dir)
     listing = invoke("runs", "--runs-dir", runs_dir)
     assert listing.exit_code == 0 and "finished" in listing.output
-    run_id = next(runs_dir.iterdir()).name
+    run_id = run_paths(runs_dir)[0].name
     shown = invoke("show", run_id[:15], "--runs-dir", runs_dir)
     assert shown.exit_code == 0 and "best" in shown.output and "epoch: 2" in shown.output
     csv = invoke("export", run_id, "--format", "csv", "--runs-dir", runs_dir)
@@ -219,7 +219,7 @@ def test_a_checksum_mismatch_is_one_warning_line_on_screen_and_in_the_log(runs_d
     assert len(shown) == 1 and shown[0].startswith("warning: CIFAR-10 in ") and \
         shown[0].endswith("differs from torchvision's; reading them anyway"), result.output
     assert "Warning" not in result.output  # no raw Python warnings
-    logged = [line for line in (next(runs_dir.iterdir()) / "train.log").read_text().splitlines() if "md5" in line]
+    logged = [line for line in (run_paths(runs_dir)[0] / "train.log").read_text().splitlines() if "md5" in line]
     assert len(logged) == 1 and logged[0].endswith("] " + shown[0])
 
 
@@ -275,7 +275,7 @@ def test_bad_values_through_the_console_script_are_one_line_and_no_folder(tmp_pa
     one_error_line(result.stderr, field)
     assert sorted(p.name for p in tmp_path.iterdir()) == (["runs"] if args[0] == "show" else [])
     if args[0] == "show":
-        assert sorted(p.name for p in runs.iterdir()) == sorted(RUN_IDS)
+        assert [p.name for p in run_paths(runs)] == sorted(RUN_IDS)
 
 
 def test_train_into_a_runs_dir_that_is_a_file_is_one_line(tmp_path):
@@ -327,7 +327,7 @@ def test_runs_at_80_columns_never_cuts_a_run_id(runs_dir):
     assert all(len(line) <= 80 for line in lines), result.stdout
     for run_id in RUN_IDS:
         (row,) = [line for line in lines if run_id in line]  # whole, on one line
-        assert re.search(rf"\b{re.escape(run_id)}\s+failed\s+3/10\s+-\s+-\s+Run", row), row
+        assert re.search(rf"\b{re.escape(run_id)}\s+failed\s+3/10\s+-\s+-\s+\S+ \| Ru", row), row  # label, then the error
     narrow = console_script("runs", "--runs-dir", runs_dir, env={"COLUMNS": "40"})
     assert all(run_id in narrow.stdout for run_id in RUN_IDS)  # too narrow for the columns: longer lines, ids whole
 
@@ -403,6 +403,7 @@ def test_broken_presets_are_listed_as_broken_and_refused_by_train(tmp_path, monk
 
 # ----- Ctrl-C and the resume hint ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ctrl_c_prints_a_resume_command_that_works_when_pasted_elsewhere(tmp_path):
     runs = tmp_path / "my runs"  # not the default folder, given relative, with a space to quote
     proc = subprocess.Popen([sys.executable, "-m", "tui_dropout", "train", "--preset", "quick", "--epochs", "500",

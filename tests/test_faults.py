@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from conftest import cli, metric_epochs, read_status, tiny_config, wait_for
+from conftest import cli, metric_epochs, read_status, run_paths, tiny_config, wait_for
 from tui_dropout.store import RunStore, effective_state
 
 
@@ -55,6 +55,7 @@ COMMON = """
 
 
 @needs_mount
+@pytest.mark.slow
 def test_a_runs_folder_that_fills_up_fails_the_run_cleanly_and_it_resumes_once_space_is_freed(tmp_path):
     result = _in_namespace(COMMON + """
     # ~520 KB a checkpoint, written beside the last good one: the second one cannot fit in 900 KB
@@ -114,6 +115,7 @@ def test_a_trainer_sweeps_the_temporary_files_earlier_kills_left(runs_dir):
     assert not [p.name for p in run.path.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_a_foreground_train_keeps_training_when_its_terminal_goes_away(runs_dir):
     master, slave = pty.openpty()
 
@@ -136,12 +138,12 @@ def test_a_foreground_train_keeps_training_when_its_terminal_goes_away(runs_dir)
 
     def first_rows():
         drain()
-        runs = list(runs_dir.glob("*")) if runs_dir.exists() else []
+        runs = run_paths(runs_dir)
         return len(runs) == 1 and len(metric_epochs(runs[0])) >= 1
 
     try:
         assert wait_for(first_rows, 120)
-        (path,) = list(runs_dir.glob("*"))
+        (path,) = run_paths(runs_dir)
         os.close(master)  # the SSH link or tmux pane closes: the kernel hangs up the terminal's session
         os.killpg(proc.pid, signal.SIGHUP)
         done = len(metric_epochs(path))

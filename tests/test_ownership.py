@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import cli, make_run_folder, metric_epochs, read_status, wait_for
 from tui_dropout.store import RunDir, effective_state, process_start_time
 
@@ -41,6 +43,7 @@ def stop(runs_dir, run_id):
     assert wait_for(lambda: read_status(runs_dir / run_id).get("state") == "cancelled", 60)
 
 
+@pytest.mark.slow
 def test_six_resumes_at_once_start_one_trainer_and_the_rest_name_the_owner(runs_dir):
     run_id = start_detached(runs_dir)
     path = runs_dir / run_id
