@@ -8,7 +8,6 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -17,12 +16,13 @@ from .. import __version__
 from ..config import ConfigError, RunConfig, validate
 from ..data import DataError, load_arrays
 from ..fusion import fusable
-from ..store import HEARTBEAT_SECONDS, RunBusy, RunDir, host_and_pid
+from ..store import RunBusy, RunDir, host_and_pid
 from ..store.files import sweep_temp_files
 from . import checkpoints
 from .devicedata import DeviceData, normalize
 from .devices import check_device_present, resolve_device
 from .fused import FusedStepper
+from .members import Heartbeat, Member
 from .order import BatchOrder
 from .steppers import SoloStepper, Stepper, scheduler_state
 
@@ -33,86 +33,11 @@ class StopRequested(Exception):
     pass
 
 
-@dataclass
-class Member:
-    """One run of the K trained together, with the figures it reports."""
-
-    run: RunDir
-    cfg: RunConfig
-    active: bool = True
-    best_train_acc: float | None = None
-    best_train_epoch: int | None = None
-    best_test_acc: float | None = None
-    best_test_epoch: int | None = None
-    final_train_acc: float | None = None
-    final_test_acc: float | None = None
-    final_loss: float | None = None
-    train_seconds: float = 0.0
-    wall_before: float = 0.0  # wall seconds of earlier sessions, as of the checkpoint this one resumed from
-    state: str = "running"
-    error: str | None = None
-    epochs_done: int = 0
-
-    def record_accuracy(self, epoch: int, train_acc: float, test_acc: float) -> None:
-        self.final_train_acc, self.final_test_acc = train_acc, test_acc
-        if self.best_train_acc is None or train_acc > self.best_train_acc:
-            self.best_train_acc, self.best_train_epoch = train_acc, epoch
-        if self.best_test_acc is None or test_acc > self.best_test_acc:
-            self.best_test_acc, self.best_test_epoch = test_acc, epoch
-
-    def figures(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in FIGURE_FIELDS}
-
-    def set_figures(self, figures: dict[str, Any]) -> None:
-        for key in FIGURE_FIELDS:
-            setattr(self, key, figures.get(key))
-
-    def keep_previous(self, info) -> None:
-        """Start from what the folder shows, so a resume that fails early rewrites the same figures."""
-        self.set_figures({key: getattr(info, key) for key in FIGURE_FIELDS})
-        self.epochs_done = info.epoch
-        self.wall_before = info.elapsed or 0.0
-        self.train_seconds = float(info.summary.get("train_seconds") or 0.0) if isinstance(
-            info.summary.get("train_seconds"), (int, float)) else 0.0
-
-
-FIGURE_FIELDS = ("best_train_acc", "best_train_epoch", "best_test_acc", "best_test_epoch", "final_train_acc",
-                 "final_test_acc", "final_loss")
-
-
 def make_stepper(cfgs: list[RunConfig], channels: int, classes: int, device: torch.device) -> Stepper:
     if len(cfgs) == 1:
         torch.manual_seed(cfgs[0].seed)
         return SoloStepper(cfgs[0], channels, classes, device)
     return FusedStepper(cfgs, channels, classes, device)
-
-
-class Heartbeat(threading.Thread):
-    """While the trainer lives: every member's heartbeat in status.json, and cancel requests honoured within a second."""
-
-    def __init__(self, members: list[Member], stop: threading.Event):
-        super().__init__(daemon=True, name="heartbeat")
-        self.members = members
-        self.stop = stop
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        last_beat = time.monotonic()
-        while not self.halt.wait(CANCEL_POLL_SECONDS):
-            if any(m.active and m.run.cancel_requested() for m in self.members):
-                self.stop.set()
-            if time.monotonic() - last_beat < HEARTBEAT_SECONDS:
-                continue
-            last_beat = time.monotonic()
-            for m in self.members:
-                if m.active:
-                    try:
-                        m.run.update_status(heartbeat=time.time())
-                    except OSError:  # a full disk: the training thread meets it too and stops the run
-                        pass
-
-
-CANCEL_POLL_SECONDS = 1.0
 
 
 class Trainer:
