@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from tui_dropout import export, launcher
+from tui_dropout import export
+from tui_dropout import launch as launcher
 from tui_dropout.cli import runs as cli_runs
 from tui_dropout.console.widgets.details import RunDetails
 from tui_dropout.console.widgets.runs_table import RunsTable

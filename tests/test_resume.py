@@ -6,7 +6,7 @@ import threading
 import torch
 
 from conftest import cli, tiny_config
-from tui_dropout.launcher import resume_group
+from tui_dropout.launch import resume_group
 from tui_dropout.store import RunStore
 from tui_dropout.trainer.engine import Trainer
 

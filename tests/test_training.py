@@ -8,7 +8,7 @@ import pytest
 
 from conftest import tiny_config
 from tui_dropout.trainer.engine import Trainer
-from tui_dropout.launcher import TrainerProcess, resume_group
+from tui_dropout.launch import TrainerProcess, resume_group
 from tui_dropout.store import RunStore, effective_state
 
 

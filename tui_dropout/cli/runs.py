@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from ..export import FORMATS, export_folder, number_text, pct, render, seconds_text
-from ..launcher import cancel as cancel_run
+from ..launch import cancel as cancel_run
 from ..store import RunDir, RunNotFound, RunStore
 from ..store.files import write_text_atomic
 from .options import RunsDir, fail, open_store
