@@ -3,6 +3,7 @@ and a Launcher starts them. The CLI and the console both call `launch`; a new la
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,10 +41,23 @@ class Launcher(Protocol):
 
 def prepare(store: RunStore, cfgs: list[RunConfig], fuse: bool = True, max_members: int = MAX_FUSED) -> list[Group]:
     """Run folders for `cfgs`, grouped for fused training and claimed (one token a group). Nothing starts."""
-    groups = []
-    for indices in group_configs(cfgs, fuse, max_members):
-        token = secrets.token_hex(8)
-        groups.append(Group([store.create(cfgs[i].to_dict(), claim=token) for i in indices], token))
+    groups: list[Group] = []
+    made: list[RunDir] = []
+    try:
+        for indices in group_configs(cfgs, fuse, max_members):
+            token = secrets.token_hex(8)
+            runs = []
+            for i in indices:
+                runs.append(store.create(cfgs[i].to_dict(), claim=token))
+                made.append(runs[-1])
+            groups.append(Group(runs, token))
+    except (OSError, RuntimeError) as exc:  # a disk that fills up halfway: what was made says so, never 'queued'
+        for run in made:
+            try:
+                run.update_status(state="failed", error=f"not started: {exc}", ended=time.time())
+            except OSError:
+                pass
+        raise
     return groups
 
 

@@ -7,25 +7,28 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = """\
-[b]Runs[/b]
-  up/down, j/k   move between runs        1-9    jump to run N
-  space          mark / unmark a run      n      new run (form)
-  c              cancel the selected run  R      resume a lost/cancelled run
+[b]Runs[/b]  (the key bar at the bottom shows these in this order, as many as fit)
+  ?              this help                q      quit (runs keep training)
+  n              new run (form)           space  mark / unmark a run
+  o              compare the marked runs  r      replay the marked (or selected) runs
   e              export the selected run into ./exports/<run-id>/
+  c              cancel the selected run  R      resume a lost/cancelled/failed run
+  d              dropout inspector        x      x-axis: epoch / wall time (minutes)
+  s / S          smoothing (EMA) up/down  1-9    jump to run N
+  up/down, j/k   move between runs (rows past 9 are numbered too: reach them with down)
+  The list's test% is each run's best test accuracy; the details give final and best, train and test.
 
-[b]Charts[/b]
-  x              x-axis: epoch / wall time (minutes)
-  s / S          smoothing (EMA) up / down
+[b]New-run form[/b]
+  enter          launch, from any field   ctrl+l launch   escape close
+  tab            next field               space / down   open a list
+  "together with" other presets launches them too (each once), fused where they can share a process
 
-[b]Compare and replay[/b]
-  o              compare the marked runs (o again: overlay / side by side)
-  r              replay the marked runs (or the selected one) from epoch 1
-                 in replay: space pause, left/right step, +/- speed
+[b]Compare[/b]   o overlay / side by side   x axis   s/S smoothing   escape back
+[b]Replay[/b]    space pause   left/right step   home epoch 1   +/- speed   escape back
+[b]Inspector[/b] ctrl+t train/eval   ctrl+r new mask (same input)   ctrl+o ones/randn
+                 pgup/pgdn scroll the output (tab to it: up/down too)   escape close
 
-[b]Other[/b]
-  d              dropout inspector (the seed's demonstrations)
-  ?              this help               escape  close a screen
-  q              quit (runs keep training; reopen to find them live)
+ctrl+p opens Textual's command palette (themes, quit); escape closes any screen.
 """
 
 
@@ -33,7 +36,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [("escape", "dismiss", "Close"), ("question_mark", "dismiss", "Close"), ("q", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 80; max-width: 100%; height: auto; max-height: 100%;
+    HelpScreen > VerticalScroll { width: 100; max-width: 100%; height: auto; max-height: 100%;
                                   border: round $accent; background: $surface; padding: 0 1; }
     """
 

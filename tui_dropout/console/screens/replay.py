@@ -2,23 +2,31 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...series import RunSeries, step_smoothing
 from ...watch import RunsWatcher
+from ..labels import short_ids
 from ..widgets.charts import MetricChart
+from ..widgets.key_bar import KeyBar
 
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200)  # epochs per second
+STEP, SPEED, SMOOTH = Binding.Group("step"), Binding.Group("speed"), Binding.Group("smooth")
 FRAME = 0.1  # seconds between frames; the charts redraw only when the shown epoch changes
 
 
 class ReplayScreen(Screen):
-    BINDINGS = [("escape", "app.pop_screen", "Back"), ("space", "pause", "Pause"), ("left", "step(-1)", "Back 1"),
-                ("right", "step(1)", "Fwd 1"), ("plus,equals_sign", "speed(1)", "Faster"),
-                ("minus", "speed(-1)", "Slower"), ("s", "smooth(1)", "Smooth+"), ("S", "smooth(-1)", "Smooth-"),
-                ("q", "app.pop_screen", "Back")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("space", "pause", "Pause"),
+                Binding("left", "step(-1)", "Back 1", key_display="←", group=STEP),
+                Binding("right", "step(1)", "Fwd 1", key_display="→", group=STEP),
+                Binding("home", "first", "Epoch 1"),
+                Binding("plus,equals_sign", "speed(1)", "Faster", key_display="+", group=SPEED),
+                Binding("minus", "speed(-1)", "Slower", key_display="-", group=SPEED),
+                Binding("s", "smooth(1)", "Smooth+", group=SMOOTH), Binding("S", "smooth(-1)", "Smooth-", group=SMOOTH),
+                Binding("q", "app.pop_screen", "Back", show=False)]
     DEFAULT_CSS = """
     ReplayScreen #charts { height: 1fr; }
     """
@@ -33,6 +41,7 @@ class ReplayScreen(Screen):
         self.paused = False
         self.speed_index = 3
         self.shown = -1
+        self.frames = 0  # timer ticks seen, so tests can wait for time to pass in frames, not seconds
         self.full: list[tuple[str, RunSeries]] = []
 
     def compose(self) -> ComposeResult:
@@ -40,13 +49,14 @@ class ReplayScreen(Screen):
         with Horizontal(id="charts"):
             yield MetricChart("loss", id="loss")
             yield MetricChart("accuracy", id="acc")
-        yield Footer()
+        yield KeyBar(self.BINDINGS)
 
     def on_mount(self) -> None:
+        names = short_ids(self.run_ids)
         for run_id in self.run_ids:
             watched = self.watcher.runs.get(run_id)
-            name = watched.info.preset if watched else run_id
-            self.full.append((f"{name}·{run_id[-4:]}", self.watcher.series(run_id)))
+            name = f"{watched.info.preset}·{names[run_id]}" if watched else run_id
+            self.full.append((name, self.watcher.series(run_id)))
         self.last = max((s.epochs[-1] for _, s in self.full if s.epochs), default=0)
         self.timer = self.set_interval(FRAME, self.advance)
         self.render_frame()
@@ -56,6 +66,7 @@ class ReplayScreen(Screen):
         return min(self.last, max(1, int(self.cursor)))
 
     def advance(self) -> None:
+        self.frames += 1
         if self.paused or self.last == 0:
             return
         self.cursor = min(self.last, self.cursor + SPEEDS[self.speed_index] * FRAME)
@@ -67,7 +78,7 @@ class ReplayScreen(Screen):
         state = "paused" if self.paused else "playing"
         self.query_one("#status", Static).update(
             f"[b]replay[/b] {len(self.full)} run(s)  epoch {self.epoch}/{self.last}  {state}  "
-            f"{SPEEDS[self.speed_index]} epochs/s   space pause, left/right step, +/- speed, esc back")
+            f"{SPEEDS[self.speed_index]} epochs/s   space pause, left/right step, home epoch 1, +/- speed, esc back")
         if self.epoch == self.shown:
             return
         self.shown = self.epoch
@@ -85,6 +96,12 @@ class ReplayScreen(Screen):
     def action_step(self, delta: int) -> None:
         self.paused = True
         self.cursor = float(min(self.last, max(1, self.epoch + delta)))
+        self.render_frame()
+
+    def action_first(self) -> None:
+        """Back to epoch 1, paused: space plays from there."""
+        self.paused = True
+        self.cursor = 1.0
         self.render_frame()
 
     def action_smooth(self, delta: int) -> None:

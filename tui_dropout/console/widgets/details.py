@@ -1,45 +1,95 @@
-"""The selected run's config, state and the tail of its log."""
+"""The selected run: state, final and best accuracy, config, and the newest lines of its log that fit."""
 from __future__ import annotations
+
+import re
 
 from rich.text import Text
 from textual.widget import Widget
 
-from ...export import pct
+from ...export import number_text, seconds_text
 from ...store import RunDir, RunInfo
+from ..labels import acc, acc_at, state_text
 
 SHOWN = ("dataset", "placement", "conv_kind", "p_conv", "fc_kind", "p_fc", "epochs", "batch_size", "lr",
          "momentum", "lr_step", "lr_gamma", "eval_every", "device", "seed")
+LOG_LINES = 50  # read at most this many; the pane shows the newest that fit
+LOG_STAMP = re.compile(r"^\[\d{4}-\d\d-\d\d (\d\d:\d\d:\d\d)\] ")  # the day is in the run id: keep the time
 
 
 class RunDetails(Widget):
-    """Renders its own text and repaints without a layout pass (its size is fixed by the stylesheet)."""
+    """`text` holds everything known; render() fits it to the pane: the head lines, then the newest log lines."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.head: list[Text] = [Text("no run: press n to start one")]
+        self.config: Text = Text("")
+        self.log_lines: list[str] = []
         self.text = Text("")
 
-    def render(self) -> Text:
-        return self.text
+    def show(self, run: RunDir | None, info: RunInfo | None) -> None:
+        if run is None or info is None:
+            self._set([Text("no run: press n to start one")], Text(""), [])
+            return
+        head = Text(run.run_id, style="bold")
+        progress = Text.assemble(state_text(info), f"  epoch {info.epoch}/{info.epochs}  {seconds_text(info.elapsed)}")
+        train = Text(f"train {_pct(info.final_train_acc)}" + _best(info.best_train_acc, info.best_train_epoch))
+        test = Text(f"test  {_pct(info.final_test_acc)}" + _best(info.best_test_acc, info.best_test_epoch))
+        loss = Text(f"loss  {number_text(info.final_loss, '.4f')}")
+        lines = [head, progress, train, test, loss]
+        if info.label != info.preset:  # a study's readable name for the run
+            lines.insert(1, Text(info.label, style="italic"))
+        if info.error or info.problem:
+            lines.append(Text(f"error: {info.error or info.problem}", style="red"))
+        config = Text(" ".join(f"{k}={info.config.get(k)}" for k in SHOWN if k in info.config), style="dim")
+        log = [LOG_STAMP.sub(r"\1 ", line) for line in run.log_tail(LOG_LINES)]
+        self._set(lines, config, log)
 
-    def set_text(self, text: Text) -> None:
+    def _set(self, head: list[Text], config: Text, log: list[str]) -> None:
+        text = Text("\n").join([*head, config, *map(Text, log)])
         if text.plain != self.text.plain:
-            self.text = text
+            self.head, self.config, self.log_lines, self.text = head, config, log, text
             self.refresh()
 
-    def show(self, run: RunDir | None, info: RunInfo | None, log_lines: int = 6) -> None:
-        if run is None or info is None:
-            self.set_text(Text("no run selected: press n to start one"))
-            return
-        text = Text()
-        text.append(f"{run.run_id}  ", style="bold")
-        text.append(f"{info.state}", style="bold red" if info.state in ("failed", "lost") else "bold")
-        text.append(f"  epoch {info.epoch}/{info.epochs}  best train {pct(info.best_train_acc)}"
-                    f"  test {pct(info.best_test_acc)}\n")
-        if info.error or info.problem:
-            text.append(f"error: {info.error or info.problem}\n", style="red")
-        if info.config:
-            text.append(" ".join(f"{k}={info.config.get(k)}" for k in SHOWN if k in info.config) + "\n",
-                        style="dim")
-        for line in run.log_tail(log_lines):
-            text.append(line[:200] + "\n")
-        self.set_text(text)
+    def render(self) -> Text:
+        width, height = self.content_size.width, self.content_size.height
+        if width <= 0 or height <= 0:
+            return self.text
+        console = self.app.console
+        rows = [_cut(line, width) for line in self.head][:height]
+        # whole log lines, newest last, wrapped when three of them fit so, else one row each (cut short)
+        logs = [list(Text(line).wrap(console, width)) for line in self.log_lines]
+        wrapped_fit = _fitting(logs, height - len(rows))
+        if len(wrapped_fit) < min(3, len(logs)):
+            logs = [[_cut(Text(line), width)] for line in self.log_lines]
+        # the config goes in when it leaves room for two log lines
+        config_rows = list(self.config.wrap(console, width)) if self.config.plain else []
+        if len(config_rows) + len(rows) + sum(map(len, logs[-2:])) <= height:
+            rows += config_rows
+        return Text("\n").join(rows + _fitting(logs, height - len(rows)))
+
+
+def _pct(value: float | None) -> str:
+    return "-" if acc(value) == "-" else acc(value) + "%"
+
+
+def _best(value: float | None, epoch: int | None) -> str:
+    return "" if acc(value) == "-" else f" (best {acc_at(value, epoch)})"
+
+
+def _fitting(lines: list[list[Text]], room: int) -> list[Text]:
+    """The rows of the newest whole lines that fit in `room` rows, oldest first."""
+    shown: list[Text] = []
+    for rows in reversed(lines):
+        if len(shown) + len(rows) > room:
+            break
+        shown[:0] = rows
+    return shown
+
+
+def _cut(text: Text, width: int) -> Text:
+    if text.cell_len <= width:
+        return text
+    out = text.copy()
+    out.truncate(width - 1)
+    out.append("…")
+    return out

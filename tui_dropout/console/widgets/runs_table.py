@@ -1,66 +1,71 @@
-"""The runs list: state, preset, epoch/total and best test accuracy; marks shown in the first column."""
+"""The runs list: number and mark, state, preset, epoch/total and best test accuracy; when wide, when it started."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
-from ...export import pct
 from ...store import RunInfo
+from ..labels import acc, epochs_text, started_text, state_text
 
-STATE_STYLES = {"running": "bold green", "queued": "cyan", "finished": "blue", "failed": "bold red",
-                "cancelled": "yellow", "lost": "bold magenta"}
-
-
-def short_id(run_id: str) -> str:
-    """20261126-093012-D-3f9c -> 09:30:12 3f9c (the day is in the details pane)."""
-    parts = run_id.split("-")
-    if len(parts) >= 4 and len(parts[1]) == 6:
-        t = parts[1]
-        return f"{t[:2]}:{t[2:4]}:{t[4:]} {parts[-1]}"[:13]
-    return run_id[-13:]
-
-
-COLUMN_KEYS = ("mark", "n", "state", "preset", "epoch", "test", "run")
+# (key, header, width, right-aligned). Cells carry their own gap (no cell padding), so 80 columns keep room for charts.
+COLUMNS = (("n", "#", 4, False), ("state", "state", 10, False), ("preset", "preset", 6, False),
+           ("epoch", "epoch", 7, True), ("test", "test%", 6, True), ("run", " started", 17, False))
+COLUMN_KEYS = tuple(c[0] for c in COLUMNS)
+NARROW_KEYS = COLUMN_KEYS[:-1]
+NARROW_WIDTH = sum(c[2] for c in COLUMNS if c[0] in NARROW_KEYS) + 3  # + border and a 1-cell scrollbar
+WIDE_WIDTH = sum(c[2] for c in COLUMNS) + 3
 
 
 class RunsTable(DataTable):
-    BINDINGS = [("j", "cursor_down", "Down"), ("k", "cursor_up", "Up")]
-    _ids: list[str] = []
+    """Every row numbered (1-9 jump there); a mark is the * before the number."""
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        self.add_column("", key="mark", width=1)
-        self.add_column("#", key="n", width=1)
-        self.add_column("state", key="state", width=9)
-        self.add_column("preset", key="preset", width=6)
-        self.add_column("epoch", key="epoch", width=9)
-        self.add_column("test", key="test", width=6)
-        self.add_column("started", key="run", width=13)
+    BINDINGS = [Binding("j", "cursor_down", "Down", show=False), Binding("k", "cursor_up", "Up", show=False)]
+
+    def __init__(self, **kwargs):
+        super().__init__(cursor_type="row", zebra_stripes=True, cell_padding=0, **kwargs)
+        self._ids: list[str] = []
+        self.keys: tuple[str, ...] = ()
+
+    def set_wide(self, wide: bool) -> bool:
+        """The narrow set of columns, or all of them (the start time too); True when that changed the columns.
+
+        The rows come back on the next show()."""
+        keys = COLUMN_KEYS if wide else NARROW_KEYS
+        if keys == self.keys:
+            return False
+        self.keys = keys
+        self.clear(columns=True)
+        self._ids = []
+        for key, header, width, right in COLUMNS:
+            if key in keys:
+                self.add_column(Text(header, justify="right" if right else "left"), key=key, width=width)
+        return True
 
     def show(self, infos: list[RunInfo], marked: set[str], selected: str | None) -> None:
         """Update cells in place while the same runs are listed (no layout pass); rebuild when the set changes."""
         ids = [i.run_id for i in infos]
-        rows = {info.run_id: self._cells(i, info, marked) for i, info in enumerate(infos, 1)}
+        rows = {info.run_id: dict(zip(COLUMN_KEYS, self._cells(n, info, marked))) for n, info in enumerate(infos, 1)}
         if ids == self._ids:
             for run_id, cells in rows.items():
-                for column, value in zip(COLUMN_KEYS, cells):
-                    if str(self.get_cell(run_id, column)) != str(value):
-                        self.update_cell(run_id, column, value)
+                for key in self.keys:
+                    if str(self.get_cell(run_id, key)) != str(cells[key]):
+                        self.update_cell(run_id, key, cells[key])
             return
         self._ids = ids
         self.clear()
         for run_id, cells in rows.items():
-            self.add_row(*cells, key=run_id)
+            self.add_row(*(cells[k] for k in self.keys), key=run_id)
         if selected in ids:
             self.move_cursor(row=ids.index(selected), animate=False)
 
     @staticmethod
-    def _cells(i: int, info: RunInfo, marked: set[str]) -> tuple:
-        state = "corrupt" if info.problem and info.problem.startswith("corrupt") else info.state
-        return ("*" if info.run_id in marked else " ", str(i) if i < 10 else " ",
-                Text(state, style=STATE_STYLES.get(info.state, "")), info.preset[:8], f"{info.epoch}/{info.epochs}",
-                pct(info.best_test_acc), short_id(info.run_id))
+    def _cells(n: int, info: RunInfo, marked: set[str]) -> tuple:
+        """Every column's cell for the run listed n-th, in COLUMN_KEYS order."""
+        mark = "*" if info.run_id in marked else " "
+        return (f"{mark}{n:>2}", state_text(info), info.preset[:5],
+                Text(epochs_text(info.epoch, info.epochs), justify="right"),
+                Text(acc(info.best_test_acc), justify="right"), " " + started_text(info.run_id))
 
     def selected_id(self) -> str | None:
         if self.row_count == 0:

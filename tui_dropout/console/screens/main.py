@@ -1,0 +1,262 @@
+"""The main view: the runs list, the selected run's charts and details, and the keys that act on them."""
+from __future__ import annotations
+
+import time
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Static
+
+from ...export import export_folder
+from ...launch import Group, cancel, claim_group, resume_group
+from ...series import step_smoothing
+from ...watch import RunsWatcher
+from ..widgets.charts import MetricChart
+from ..widgets.details import RunDetails
+from ..widgets.key_bar import KeyBar
+from ..widgets.runs_table import RunsTable
+from .compare import CompareScreen
+from .confirm import ConfirmScreen
+from .help import HelpScreen
+from .inspector import InspectorScreen
+from .new_run import NewRunScreen
+from .replay import ReplayScreen
+
+LIVE_REDRAW_SECONDS = 1.0  # progress (epochs, charts, details) of training runs; a key press redraws at once
+NARROW_COLUMNS = 100  # under this width the list shows its key columns only
+SMOOTH = Binding.Group("smooth")
+# Key bar order: help and quit first, then by how often a key is used. At 80 columns the bar ends after `R`;
+# README ("The console") says so, and `?` lists every key.
+BINDINGS = [
+    Binding("question_mark", "help", "Help", key_display="?"),
+    Binding("q", "app.quit", "Quit"),
+    Binding("n", "new_run", "New"),
+    Binding("space", "mark", "Mark"),
+    Binding("o", "compare", "Compare"),
+    Binding("r", "replay", "Replay"),
+    Binding("e", "export", "Export"),
+    Binding("c", "cancel_run", "Cancel"),
+    Binding("R", "resume_run", "Resume"),
+    Binding("d", "inspector", "Dropout"),
+    Binding("x", "toggle_axis", "Axis"),
+    Binding("s", "smooth(1)", "Smooth+", group=SMOOTH),
+    Binding("S", "smooth(-1)", "Smooth-", group=SMOOTH),
+    Binding("1", "jump(1)", "Jump", key_display="1-9"),
+    *[Binding(str(i), f"jump({i})", show=False) for i in range(2, 10)],
+]
+
+
+class MainScreen(Screen):
+    BINDINGS = BINDINGS
+
+    def __init__(self):
+        super().__init__()
+        self.selected: str | None = None
+        self.marked: set[str] = set()
+        self.axis = "epoch"
+        self.smoothing = 0.0
+        self._drawn: tuple | None = None
+        self._drawn_at = 0.0
+        self._statusline = ""
+        self._progress_pending = False
+        self._unreadable: set[str] = set()  # runs whose files are damaged or could not be shown; told once each
+
+    @property
+    def watcher(self) -> RunsWatcher:
+        return self.app.watcher
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield RunsTable(id="runs")
+                yield RunDetails(id="details")
+            with Vertical(id="charts"):
+                yield MetricChart("loss", id="loss")
+                yield MetricChart("accuracy", id="acc")
+        yield Static("", id="statusline")
+        yield KeyBar(self.BINDINGS)
+
+    def on_mount(self) -> None:
+        self.layout_for(self.app.size.width)
+        infos = self.watcher.ordered()
+        self.selected = infos[0].run_id if infos else None
+        self.refresh_list()
+        self.redraw(force=True)
+        self.query_one(RunsTable).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.layout_for(event.size.width)
+
+    def layout_for(self, width: int) -> None:
+        narrow = width < NARROW_COLUMNS
+        self.set_class(narrow, "narrow")
+        if self.query_one(RunsTable).set_wide(not narrow) and self.is_mounted:
+            self.refresh_list()
+
+    # ----- what the app's tick reports ------------------------------------------------------------
+    def runs_changed(self, change: str) -> None:
+        """The watcher saw "structure" (runs came, went, changed state), "progress" or nothing ("")."""
+        self._progress_pending |= change == "progress"
+        if change == "structure":
+            self.refresh_list()
+            self.redraw(force=True)
+        elif time.monotonic() - self._drawn_at >= LIVE_REDRAW_SECONDS:
+            if self._progress_pending:
+                self.refresh_list()
+            self.redraw()
+
+    def select(self, run_id: str) -> None:
+        self.selected = run_id
+        self.refresh_list()
+        self.redraw(force=True)
+
+    def refresh_list(self) -> None:
+        self._progress_pending = False
+        infos = self.watcher.ordered()
+        ids = [i.run_id for i in infos]
+        if self.selected not in ids:
+            self.selected = ids[0] if ids else None
+        self.marked &= set(ids)
+        self.watcher.watch = self.marked | ({self.selected} if self.selected else set())  # looked at every tick
+        self.query_one(RunsTable).show(infos, self.marked, self.selected)
+        running = sum(i.state == "running" for i in infos)
+        line = (f" {len(infos)} runs, {running} running, {len(self.marked)} marked | x-axis {self.axis} | "
+                f"EMA {self.smoothing} | {self.app.store.root}")
+        if line != self._statusline:
+            self._statusline = line
+            self.query_one("#statusline", Static).update(line)
+
+    def redraw(self, force: bool = False) -> None:
+        """Charts and details for the selected run, when its data or the view changed."""
+        run_id = self.selected
+        watched = self.watcher.runs.get(run_id) if run_id else None
+        self._drawn_at = time.monotonic()
+        try:
+            series = self.watcher.series(run_id) if run_id else None
+            key = (run_id, len(series.epochs) if series else 0, self.axis, self.smoothing,
+                   watched.info.state if watched else None, watched.info.epoch if watched else None)
+            if not force and key == self._drawn:
+                return
+            self._drawn = key
+            named = [(watched.info.preset, series)] if watched and series else []
+            self.query_one("#loss", MetricChart).draw(named, self.axis, self.smoothing)
+            self.query_one("#acc", MetricChart).draw(named, self.axis, self.smoothing, ylim=(0, 100))
+            self.query_one(RunDetails).show(watched.run if watched else None, watched.info if watched else None)
+            if watched and watched.info.damaged and run_id not in self._unreadable:
+                self._unreadable.add(run_id)
+                self.notify(f"{run_id} is damaged: {watched.info.problem}", severity="warning", timeout=10)
+        except Exception as exc:  # a run folder's files are outside our control: say so, keep the console up
+            self._drawn = None
+            if run_id not in self._unreadable:
+                self._unreadable.add(run_id)
+                self.notify(f"cannot show {run_id}: {type(exc).__name__}: {exc}", severity="error", timeout=10)
+
+    @on(DataTable.RowHighlighted, "#runs")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value != self.selected:
+            self.selected = event.row_key.value
+            self.watcher.watch = self.marked | {self.selected}
+            self.redraw(force=True)
+
+    # ----- keys ------------------------------------------------------------------------------------
+    def action_jump(self, n: int) -> None:
+        table = self.query_one(RunsTable)
+        if n <= table.row_count:
+            table.move_cursor(row=n - 1)
+
+    def action_mark(self) -> None:
+        if self.selected:
+            self.marked ^= {self.selected}
+            self.refresh_list()
+
+    def chosen(self) -> list[str]:
+        """The marked runs in list order, else the selected one."""
+        order = [i.run_id for i in self.watcher.ordered()]
+        marked = [r for r in order if r in self.marked]
+        return marked or ([self.selected] if self.selected else [])
+
+    def action_toggle_axis(self) -> None:
+        self.axis = "time" if self.axis == "epoch" else "epoch"
+        self.refresh_list()
+        self.redraw(force=True)
+
+    def action_smooth(self, delta: int) -> None:
+        self.smoothing = step_smoothing(self.smoothing, delta)
+        self.refresh_list()
+        self.redraw(force=True)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_inspector(self) -> None:
+        self.app.push_screen(InspectorScreen())
+
+    def action_compare(self) -> None:
+        runs = self.chosen()
+        if len(runs) < 2:
+            self.notify("mark two or more runs with space, then press o", severity="warning")
+            return
+        self.app.push_screen(CompareScreen(runs, self.watcher, self.axis, self.smoothing))
+
+    def action_replay(self) -> None:
+        runs = self.chosen()
+        if not runs:
+            self.notify("no run to replay", severity="warning")
+            return
+        self.app.push_screen(ReplayScreen(runs, self.watcher, self.axis, self.smoothing))
+
+    def action_new_run(self) -> None:
+        self.app.push_screen(NewRunScreen(self.app.form), self.app.launch_requested)
+
+    def action_export(self) -> None:
+        run = self.watcher.run(self.selected) if self.selected else None
+        if run is None:
+            return
+        try:
+            target = export_folder(run, self.app.exports_dir)
+        except (OSError, ValueError) as exc:
+            self.notify(f"export of {run.run_id} failed: {exc}", severity="error", timeout=10)
+            return
+        self.notify(f"exported {run.run_id} to {target.resolve()}", timeout=8)
+
+    def action_cancel_run(self) -> None:
+        run = self.watcher.run(self.selected) if self.selected else None
+        if run is None:
+            return
+        info = self.watcher.runs[run.run_id].info
+        if info.state not in ("running", "queued", "lost"):
+            self.notify(f"{run.run_id} is {info.state}: nothing to cancel", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                try:
+                    self.notify(f"{run.run_id}: {cancel(run)}")
+                except (OSError, ValueError) as exc:
+                    self.notify(f"cancel of {run.run_id} failed: {exc}", severity="error", timeout=10)
+                self.watcher.touch(run.run_id)
+
+        group = info.status.get("group")
+        partners = [r for r in group if r != run.run_id] if isinstance(group, list) else []
+        also = (f"\nIt trains fused with {len(partners)} other run(s) in one process: they stop too."
+                if partners else "")
+        self.app.push_screen(ConfirmScreen(f"Cancel run {run.run_id}?\nIt stops after the current step and keeps a "
+                                           f"checkpoint (R resumes it).{also}"), answered)
+
+    def action_resume_run(self) -> None:
+        run = self.watcher.run(self.selected) if self.selected else None
+        if run is None:
+            return
+        try:
+            group = resume_group(self.app.store, run)
+            token = claim_group(group)
+        except (OSError, ValueError, RuntimeError) as exc:  # RunBusy is a RuntimeError
+            self.notify(f"resume of {run.run_id} failed: {exc}", severity="error", timeout=10)
+            return
+        if self.app.start_groups([Group(group, token)], resume=True):
+            self.notify("resuming " + ", ".join(r.run_id for r in group))
+        for member in group:
+            self.watcher.touch(member.run_id)
