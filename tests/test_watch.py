@@ -83,8 +83,10 @@ def test_progress_versus_structure(watcher, runs_dir):
     assert watcher.runs[A].info.state == "corrupt" and "status.json" in watcher.runs[A].info.problem
 
 
-def test_a_summary_written_later_is_noticed(watcher, runs_dir):
+def test_a_summary_written_later_is_noticed_on_a_run_on_screen(watcher, runs_dir):
+    """Ended runs off screen are swept by their status.json alone (the trainer writes the summary first)."""
     path = make_run_folder(runs_dir, A, {"state": "finished", "epoch": 5, "created": 1.0})
+    watcher.watch.add(A)
     watcher.refresh()
     RunDir(path).write_summary({"state": "finished", "best_test_acc": 0.61, "best_test_epoch": 5})
     assert watcher.refresh() == "progress" and watcher.runs[A].info.best_test_acc == 0.61
@@ -194,10 +196,10 @@ def test_thousands_of_ended_runs_are_swept_a_slice_at_a_time_and_a_change_is_sti
     watcher = RunsWatcher(RunStore(runs))
     assert watcher.refresh() == "structure" and len(watcher.runs) == 600
     stats = []
-    real = watch._stamp
-    monkeypatch.setattr(watch, "_stamp", lambda folder: stats.append(folder) or real(folder))
+    real = watch.stamp
+    monkeypatch.setattr(watch, "stamp", lambda folder, files=3: stats.extend([folder] * files) or real(folder, files))
     watcher.refresh()
-    assert 0 < len(stats) <= max(watch.SWEEP_MIN, 600 * watch.TICK_GUESS // watch.SWEEP_SECONDS)
+    assert 0 < len(stats) <= max(watch.SWEEP_MIN, 600 * watch.TICK_GUESS // watch.SWEEP_SECONDS)  # one stat a run
     target = runs / "20260101-000123-A-007b" / "status.json"
     target.write_text(json.dumps({"state": "finished", "epoch": 10, "best_test_acc": 0.77}))
     os.utime(target, ns=(1, 1))

@@ -11,7 +11,8 @@ from .store import ACTIVE, METRICS, MetricsTail, RunDir, RunInfo, RunStore
 from .store.index import stamp
 
 LIVENESS_SECONDS = 2.0  # how often an active run's trainer is looked for in /proc
-SWEEP_SECONDS = 10  # every ended run's files are looked at again within this (a resume from another terminal)
+SWEEP_SECONDS = 30  # every ended run's status is looked at again within this (a resume from another terminal)
+RELIST_SECONDS = 60  # the folder is listed this often even when its mtime stays (filesystems with coarse mtimes)
 SWEEP_MIN = 50  # ended runs looked at per refresh, at least
 TICK_GUESS = 1  # refreshes a second, rounded down (the console ticks twice a second): sizes the sweep
 
@@ -41,53 +42,67 @@ class RunsWatcher:
         self._listed = 0.0
         self._sweep: list[str] = []
         self._touched: set[str] = set()
+        self.active: set[str] = set()  # queued or running: looked at on every refresh
 
     def refresh(self) -> str:
         """Re-read what changed on disk: "structure" (runs came, went or changed state), "progress", or ""."""
         changed = structure = False
         now = time.time()
         root_stamp = _root_stamp(self.store.root)
-        if root_stamp != self._root_stamp or now - self._listed > SWEEP_SECONDS:
+        if root_stamp != self._root_stamp or now - self._listed > RELIST_SECONDS:
             self._root_stamp, self._listed = root_stamp, now
             structure = self._relist(now)
-        due = {run_id for run_id, w in self.runs.items() if w.info.state in ACTIVE} | self.watch | self._touched
+        due = self.active | self.watch | self._touched
         self._touched.clear()
         if not self._sweep:
             self._sweep = list(self.runs)
         batch = max(SWEEP_MIN, len(self.runs) * TICK_GUESS // SWEEP_SECONDS)
-        due.update(self._sweep[-batch:])
+        swept = self._sweep[-batch:]
         del self._sweep[-batch:]
+        for run_id in swept:  # ended runs: one stat each (status.json changes whenever anything else does)
+            watched = self.runs.get(run_id)
+            if watched is not None and run_id not in due and stamp(watched.run.path, files=1) != watched.stamp[:1]:
+                due.add(run_id)
         for run_id in due:
             watched = self.runs.get(run_id)
             if watched is None:
                 continue
-            stamp = _stamp(watched.run.path)
-            active = watched.info.state in ACTIVE
-            if stamp != watched.stamp or (active and now - watched.checked > LIVENESS_SECONDS):
+            files = _stamp(watched.run.path)
+            active = run_id in self.active
+            if files != watched.stamp or (active and now - watched.checked > LIVENESS_SECONDS):
                 info = watched.run.info()
-                watched.stamp, watched.checked = stamp, now
+                watched.stamp, watched.checked = files, now
                 if _differs(info, watched.info):
                     changed = True
                     structure = structure or (info.state, info.problem) != (watched.info.state, watched.info.problem)
-                watched.info = info
+                self._set_info(watched, info)
         return "structure" if structure else "progress" if changed else ""
+
+    def _set_info(self, watched: WatchedRun, info: RunInfo) -> None:
+        watched.info = info
+        if info.state in ACTIVE:
+            self.active.add(info.run_id)
+        else:
+            self.active.discard(info.run_id)
 
     def _relist(self, now: float) -> bool:
         """Runs that came or went since the last listing; True when there were any. The first listing comes
         from the store's index (thousands of runs at the cost of a few stats each)."""
         if not self.runs:
             for run, info, run_stamp in self.store.scan():
-                self.runs[run.run_id] = WatchedRun(run, info, run_stamp, now)
+                watched = self.runs[run.run_id] = WatchedRun(run, info, run_stamp, now)
+                self._set_info(watched, info)
             return bool(self.runs)
-        seen, structure = set(), False
-        for run in self.store.run_dirs():
-            seen.add(run.run_id)
-            watched = self.runs.get(run.run_id)
-            if watched is None or watched.run.path != run.path:
-                self.runs[run.run_id] = WatchedRun(run, run.info(), _stamp(run.path), now)
-                structure = True
-        for gone in set(self.runs) - seen:
+        names = self.store.run_names()
+        structure = False
+        for name in names - self.runs.keys():
+            run = RunDir(self.store.root / name)
+            watched = self.runs[name] = WatchedRun(run, run.info(), _stamp(run.path), now)
+            self._set_info(watched, watched.info)
+            structure = True
+        for gone in self.runs.keys() - names:
             del self.runs[gone]
+            self.active.discard(gone)
             structure = True
         return structure
 
@@ -131,7 +146,8 @@ def _root_stamp(root: Path) -> tuple | None:
 
 
 def _stamp(folder: Path) -> list:
-    return stamp(folder)
+    return stamp(folder)  # looked up at call time: tests count the stats
+
 
 
 def _shown(i: RunInfo) -> tuple:

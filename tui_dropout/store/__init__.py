@@ -97,6 +97,10 @@ class RunStore:
             except OSError:  # a self-referencing link (ELOOP) or one we may not follow
                 continue
 
+    def run_names(self) -> set[str]:
+        """The names of the run folders, without building a RunDir for each (a cheap relisting)."""
+        return {run.run_id for run in self.run_dirs()}
+
     def list(self) -> list[RunInfo]:
         infos = [info for _, info, _ in self.scan()]
         self.place_in_queue(infos)

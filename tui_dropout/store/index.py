@@ -22,10 +22,11 @@ _CACHED = [f.name for f in dataclasses.fields(RunInfo)
            if f.name not in ("run_id", "path", "queue_position", "summary")]
 
 
-def stamp(folder: Path) -> list:
-    """(mtime_ns, size, inode) of each file RunInfo is read from, or its errno: any write changes it."""
+def stamp(folder: Path, files: int = len(FILES)) -> list:
+    """(mtime_ns, size, inode) of each file RunInfo is read from (status.json first), or its errno: any write
+    changes it. `files=1` stamps status.json alone."""
     out = []
-    for name in FILES:
+    for name in FILES[:files]:
         try:
             st = os.stat(os.path.join(folder, name))
             out.append([st.st_mtime_ns, st.st_size, st.st_ino])

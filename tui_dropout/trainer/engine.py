@@ -73,11 +73,11 @@ class Trainer:
         now = time.time()
         m.active, m.state, m.error = False, state, error
         wall = round(self.elapsed(m), 3)
-        m.run.update_status(state=state, error=error, ended=now, heartbeat=now, epoch=m.epochs_done, elapsed=wall,
-                            **m.figures())
         summary = {"state": state, "epochs_done": m.epochs_done, "epochs": m.cfg.epochs,
                    "train_seconds": round(m.train_seconds, 3), "wall_seconds": wall, "error": error, **m.figures()}
-        m.run.write_summary(summary)
+        m.run.write_summary(summary)  # first: the status change that follows tells readers to look at both
+        m.run.update_status(state=state, error=error, ended=now, heartbeat=now, epoch=m.epochs_done, elapsed=wall,
+                            **m.figures())
         if state == "cancelled":
             m.run.clear_cancel_request()
         m.run.log(f"run {state}" + (f": {error}" if error else ""))
