@@ -2,7 +2,7 @@
 
     python benchmarks/gpu_study.py                    # timings, projection and ratios (~2-3 min on a GPU)
     python benchmarks/gpu_study.py --variants         # also: fused without channels_last, with torch.compile
-    python benchmarks/gpu_study.py --full-study       # then train A B C D for 1000 epochs and print the table
+    python benchmarks/gpu_study.py --full-study       # then A B C D x 3 seeds, 1000 epochs, fused: results.md
     python benchmarks/gpu_study.py --smoke            # tiny sizes on CPU: checks this script, measures nothing
 
 Data: the real CIFAR-10 images (JPEG copy, `--tarball`), unpacked, decoded once by the project's
@@ -29,7 +29,8 @@ from seedloop import seed_epoch_seconds, seed_eval_seconds, write_cifar_layout  
 from tui_dropout.config import load_preset  # noqa: E402
 from tui_dropout.data import load_arrays  # noqa: E402
 from tui_dropout.trainer.engine import Trainer  # noqa: E402
-from tui_dropout.export import pct  # noqa: E402
+from tui_dropout.groups import FIGURES, seed_groups  # noqa: E402
+from tui_dropout.launch.plan import expand  # noqa: E402
 from tui_dropout.store import RunStore  # noqa: E402
 
 DEFAULT_TARBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
@@ -71,6 +72,7 @@ def main() -> None:
     ap.add_argument("--variants", action="store_true")
     ap.add_argument("--full-study", action="store_true")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds per network in the full study")
     args = ap.parse_args()
     device = "cpu" if args.smoke else "cuda"
     if device == "cuda" and not torch.cuda.is_available():
@@ -118,22 +120,42 @@ def main() -> None:
     summary = {"card": card, "seed_epoch": seed_epoch, "seed_eval": seed_eval, "projected_study_s": study,
                **{k: {kk: vv for kk, vv in v.items() if kk != "runs"} for k, v in results.items()}}
     out = os.environ.get("OUT")
-    if out:
+    if out:  # noqa: SIM102
         Path(out, "gpu_study.json").write_text(json.dumps(summary, indent=2))
 
     if args.full_study:
         overrides = {k: v for k, v in base.items() if k not in ("epochs", "eval_every")}
         if args.smoke:
             overrides["epochs"] = 3
+        bases = [load_preset(p).with_overrides(**{**overrides, "eval_every": EVAL_EVERY, "checkpoint_every": 100})
+                 for p in "ABCD"]
+        cfgs = expand(bases, {}, list(range(args.seeds)))
+        runs = [store.create(c.to_dict()) for c in cfgs]  # one fused pass: 4 networks x seeds members
         t0 = time.time()
-        full = timed_runs(store, ["A", "B", "C", "D"], {**overrides, "eval_every": EVAL_EVERY,
-                                                        "checkpoint_every": 100})
-        print(f"\nfull study on {card}: {time.time() - t0:.0f} s wall")
-        print("network  best train  best test   (seed: A 100%/60.45%, B 99.84%/61.47%, C 57.04%/-, D 50.93%/-)")
-        for run in full["runs"]:
-            s = run.read_summary()
-            print(f"{run.read_config()['preset']:8} {pct(s['best_train_acc']):>10}  {pct(s['best_test_acc']):>9}")
+        states = Trainer(runs).run()
+        wall = time.time() - t0
+        assert all(s == "finished" for s in states), [r.read_status().get("error") for r in runs]
+        table = results_markdown([r.info() for r in runs], card, wall, args)
+        print(f"\nfull study on {card}: {wall:.0f} s wall\n\n{table}")
+        if out:
+            Path(out, "results.md").write_text(table)
 
+
+SEED_TABLE = {"A": ("100%", "60.45%"), "B": ("99.84%", "61.47%"), "C": ("57.04%", "-"), "D": ("50.93%", "-")}
+
+
+def results_markdown(infos, card: str, wall: float, args) -> str:
+    """The table for docs/results.md: per network, final and best accuracy as mean±std over the seeds."""
+    lines = [f"{len(infos)} runs ({len(infos) // 4} seeds x A B C D), fused in one pass on {card}, "
+             f"{wall:.0f} s wall. Command: `python benchmarks/gpu_study.py --full-study --seeds {args.seeds}`.",
+             "", "| network | n | final train | final test | best train | best test | seed's table (train / test) |",
+             "|---|---|---|---|---|---|---|"]
+    for group in seed_groups(infos):
+        preset = group.runs[0].preset
+        cells = [group.figure(f).text(digits=2) for f in FIGURES[:4]]
+        lines.append(f"| {preset} | {group.n} | " + " | ".join(f"{c}%" if c != "-" else c for c in cells)
+                     + f" | {' / '.join(SEED_TABLE.get(preset, ('-', '-')))} |")
+    return "\n".join(lines) + "\n"
 
 if __name__ == "__main__":
     main()
