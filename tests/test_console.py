@@ -269,15 +269,15 @@ async def test_the_main_view_fits_80x24_and_uses_a_larger_terminal(fixture_runs)
         table = app.query_one(RunsTable)
         await until(pilot, lambda: table.row_count == 11)
         assert app.screen.has_class("narrow")
-        assert table.outer_size.width <= 36
+        assert table.outer_size.width <= 38 and list(table.columns) == ["n", "state", "label", "epoch", "test"]
         columns = sum(c.get_render_width(table) for c in table.columns.values())
         assert columns <= table.content_size.width  # no column cut off
         loss, acc = app.query_one("#loss"), app.query_one("#acc")
-        assert loss.size.width >= 44 and acc.size.width >= 44  # the charts get the rest, stacked
+        assert loss.size.width >= 42 and acc.size.width >= 42  # the charts get the rest, stacked
         assert loss.region.y < acc.region.y and loss.size.height >= 9
         assert app.query_one("#details").size.height >= 4
         await pilot.resize_terminal(120, 40)
-        await until(pilot, lambda: "run" in table.columns, what="the started column")
+        await until(pilot, lambda: "started" in table.columns, what="the started column")
         assert not app.screen.has_class("narrow")
         assert loss.size.height >= 17 and app.query_one("#details").size.height >= 12
         await pilot.resize_terminal(160, 50)
@@ -331,10 +331,11 @@ async def test_compare_names_runs_of_one_preset_apart_with_final_and_best_and_wh
         Console(file=out, width=80, color_system=None).print(results_table(infos))
         lines = out.getvalue().splitlines()
         assert all(len(line) <= 80 for line in lines) and not any("…" in line for line in lines)
-        rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in ("aaaa", "eeee")}
-        assert set(rows) == {"aaaa", "eeee"}
-        assert "95.0@10" in rows["aaaa"] and "60.0@8" in rows["aaaa"] and " 58.0 " in rows["aaaa"]
-        assert "p_fc: 0.3 | 0.5" in text_of(screen.query_one("#diff"))  # the config fields that differ
+        # both are labelled A (lone runs): told apart by their id tails
+        rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in ("A·aaaa", "A·eeee")}
+        assert set(rows) == {"A·aaaa", "A·eeee"}
+        assert "95.0@10" in rows["A·aaaa"] and "60.0@8" in rows["A·aaaa"] and " 58.0 " in rows["A·aaaa"]
+        assert "p_fc: 0.5 | 0.3" in text_of(screen.query_one("#diff"))  # what differs, in launch order
         await pilot.press("o")
         await until(pilot, lambda: screen.mode == "side-by-side" and screen.query_one("#side").display)
         assert sorted(c.points for c in screen.query("#side .loss")) == [4, 10]
@@ -402,7 +403,7 @@ async def test_enter_right_after_n_launches_the_preset_shown(runs_dir, fake_trai
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, NewRunScreen))
         assert str(app.screen.query_one("#preset").value) == "quick"  # runs here without any download
-        assert "enter" in text_of(app.screen.query_one("#hint")) and "space/down: open a list" in text_of(
+        assert "enter" in text_of(app.screen.query_one("#hint")) and "space/down opens a list" in text_of(
             app.screen.query_one("#hint"))
         await pilot.press("enter")
         await until(pilot, lambda: fake_trainers.started, what="a launch")
@@ -426,7 +427,9 @@ async def test_the_form_checks_every_field_and_the_presets_launched_together_as_
         # fixed: the main preset named again among "together" launches once
         form = await fill_form(pilot, form, f_p_fc="0.4", f_epochs="3", f_device="cpu", together="q2 quick q2")
         await until(pilot, lambda: not form.query_one("#launch").disabled)
-        await pilot.press("enter")
+        await pilot.press("enter")  # two runs: asked first
+        await until(pilot, lambda: "Launch 2 runs?" in text_of(app.screen.query_one("Static")))
+        await pilot.press("y")
         await until(pilot, lambda: fake_trainers.started)
     assert sorted(c["preset"] for c in configs(runs_dir)) == ["q2", "quick"]
     assert len(fake_trainers.started) == 1 and len(fake_trainers.started[0][0]) == 2  # fused: one trainer
@@ -493,6 +496,8 @@ async def test_launch_from_the_form_watch_it_train_and_reopen_the_form_as_launch
     async with app.run_test(size=(80, 24)) as pilot:
         await open_form(pilot, app, f_epochs="2", f_p_fc="0.3", f_data_dir=str(runs_dir.parent), together="q2")
         await pilot.press("enter")
+        await until(pilot, lambda: "Launch 2 runs?" in text_of(app.screen.query_one("Static")))
+        await pilot.press("y")
         await until(pilot, lambda: len(app.watcher.runs) == 2, what="two run folders")
         run_id = app.screen.selected
         await pilot.press("n")

@@ -7,14 +7,17 @@ from pathlib import Path
 from textual import work
 from textual.app import App
 
-from ..launch import Group, LocalLauncher, prepare
-from ..store import RunStore
+from ..config import ConfigError
+from ..launch import Group, Launcher, LocalLauncher, prepare
+from ..launch.queue import QueueLauncher
+from ..store import RunDir, RunStore
 from ..watch import RunsWatcher
 from .messages import LaunchRequest
 from .screens.main import MainScreen
-from .screens.new_run import config_from_form
+from .study import plan_problems, read_form
 
 TICK_SECONDS = 0.5  # disk polling; new runs and state changes show within a tick
+PROBLEMS_TOLD = 3  # a study's problems named in one notification (the rest are counted)
 # What launching, resuming, cancelling and exporting may raise on a bad folder or value: told, never fatal.
 # (RunBusy and RunsFolderError are RuntimeErrors; ConfigError and DamagedFile ValueErrors; RunNotFound a KeyError.)
 EXPECTED_ERRORS = (OSError, ValueError, RuntimeError, KeyError)
@@ -58,34 +61,54 @@ class DropoutConsole(App):
 
     @work(thread=True, group="launch")
     def launch(self, request: LaunchRequest) -> None:
-        """Check, create the run folders and start the trainer process(es), off the UI thread."""
-        cfgs, problems = [], []
-        for preset in request.presets:
-            cfg, errors = config_from_form(preset, request.overrides)
-            problems += [f"{preset}: {field}: {reason}" for field, reason in errors.items()]
-            cfgs.append(cfg)
-        if problems:
-            self._from_thread(self.notify, "not launched: " + "; ".join(problems), severity="error", timeout=10)
-            return
+        """Check every run, create the run folders and start them (trainer processes or the queue), off the UI
+        thread: the same plan, labels and checks as `dropout-tui study`."""
+        reading = read_form(request.presets, request.overrides, request.launch, grid_limit=None)
+        problems = [f"{field}: {reason}" for field, reason in reading.errors.items()]
+        plan = reading.plan
         try:
-            groups = prepare(self.store, cfgs)  # run folders, grouped to train fused where they can, claimed
+            cfgs = plan.configs() if plan is not None and not problems else []
+        except ConfigError as exc:
+            problems.append(str(exc))
+        problems += plan_problems(cfgs)
+        if problems or plan is None:
+            more = f"; and {len(problems) - PROBLEMS_TOLD} more" if len(problems) > PROBLEMS_TOLD else ""
+            self._from_thread(self.notify, "not launched: " + "; ".join(problems[:PROBLEMS_TOLD]) + more,
+                              severity="error", timeout=10)
+            return
+        launcher = self.launcher if plan.backend == "local" else QueueLauncher(plan.queue)
+        try:  # run folders, grouped to train fused where the launcher wants groups, claimed
+            groups = prepare(self.store, cfgs, fuse=launcher.groups_runs, max_members=plan.fuse_members)
         except EXPECTED_ERRORS as exc:
             self._from_thread(self.notify, f"not launched: {exc}", severity="error", timeout=10)
             return
-        notes = self.start_groups(groups, from_thread=True)
-        ids = [r.run_id for group in groups for r in group.runs]
-        self._from_thread(self.launched, ids, "; ".join(notes))
+        failed: list[str] = []
+        if self.start_groups(groups, from_thread=True, launcher=launcher, failed=failed):
+            ids = [r.run_id for group in groups for r in group.runs if r.run_id not in failed]
+            what = plan.describe() if not failed else f"{len(ids)} of {plan.describe()}"
+            self._from_thread(self.launched, ids, what, cfgs[0].study)
 
-    def start_groups(self, groups: list[Group], resume: bool = False, from_thread: bool = False) -> list[str]:
-        """Start one trainer per group; a trainer that cannot start fails its runs (with the reason) and is told.
+    def start_groups(self, groups: list[Group], resume: bool = False, from_thread: bool = False,
+                     launcher: Launcher | None = None, failed: list[str] | None = None) -> list[str]:
+        """Start the groups with the launcher (this app's local one by default). A group that cannot start fails
+        its runs (with the reason; their ids go in `failed`) and is told; the others start all the same.
 
         Returns the launcher's notes for the groups that started."""
+        launcher = launcher or self.launcher
+        if not launcher.groups_runs and len(groups) > 1:
+            # the queue: one hand-off, so its holder sees the whole study at once and packs what can fuse
+            try:
+                return [launcher.start(self.store, groups, resume=resume)]
+            except EXPECTED_ERRORS:
+                groups = [g for g in groups if not all(_handed_to_queue(r) for r in g.runs)]  # then one by one
         notes = []
         for group in groups:
             try:
                 with self.processes_lock:
-                    notes.append(self.launcher.start(self.store, [group], resume=resume))
+                    notes.append(launcher.start(self.store, [group], resume=resume))
             except EXPECTED_ERRORS as exc:
+                if failed is not None:
+                    failed += [run.run_id for run in group.runs]
                 for run in group.runs:
                     try:
                         run.update_status(state="failed", error=f"trainer did not start: {exc}", pid=None)
@@ -98,13 +121,24 @@ class DropoutConsole(App):
                     self.notify(message, severity="error", timeout=10)
         return notes
 
-    def launched(self, ids: list[str], how: str) -> None:
+    def launched(self, ids: list[str], what: str, study: str) -> None:
+        """Select the newest of the runs just launched (the top of the list) and say what was launched."""
         self.watcher.refresh()
-        self.main.select(ids[0])
-        self.notify(f"launched {len(ids)} run(s): {', '.join(ids)}" + (f" ({how})" if how else ""))
+        self.main.select(ids[-1])
+        name = f" (study {study})" if study else f": {ids[0]}" if len(ids) == 1 else ""
+        self.notify(f"launched {what}{name}", timeout=8)
 
     def _from_thread(self, callback, *args, **kwargs) -> None:
         try:
             self.call_from_thread(callback, *args, **kwargs)
         except RuntimeError:  # the app stopped meanwhile; the runs are on disk and the next console finds them
             pass
+
+
+def _handed_to_queue(run: RunDir) -> bool:
+    """Whether the queue took this run before a hand-off failed (its status names the queue, no trainer yet)."""
+    try:
+        status = run.read_status()
+    except EXPECTED_ERRORS:
+        return False
+    return status.get("backend") == "queue" and status.get("state") == "queued" and not status.get("pid")

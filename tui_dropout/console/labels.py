@@ -55,3 +55,29 @@ def started_text(run_id: str) -> str:
         day, t = parts[0], parts[1]
         return f"{day[4:6]}-{day[6:]} {t[:2]}:{t[2:4]} {parts[-1]}"
     return run_id[-16:]
+
+
+def cut(text: str, width: int) -> str:
+    """`text` in at most `width` cells: cut short with an ellipsis (the details pane shows it whole)."""
+    return text if len(text) <= width else text[:max(0, width - 1)] + "…"
+
+
+def fit_label(label: str, width: int) -> str:
+    """A run's label in `width` cells for the runs list. Too long, it loses its preset first (`…p_fc=0.7 seed=2`:
+    the grid point and seed tell a study's rows apart; the details pane shows it whole), then its end."""
+    if len(label) <= width:
+        return label
+    head, _, rest = label.partition(" ")
+    if rest and len(rest) + 1 <= width:
+        return "…" + rest
+    return cut(label, width)
+
+
+def run_names(infos: list[RunInfo]) -> dict[str, str]:
+    """What charts and tables call each run: its label (`D p_fc=0.3 seed=2`, a lone run's preset); runs that share
+    a label are told apart by the shortest tail of their ids (`A·3f9c`)."""
+    tails = short_ids([i.run_id for i in infos])
+    counts: dict[str, int] = {}
+    for info in infos:
+        counts[info.label] = counts.get(info.label, 0) + 1
+    return {i.run_id: i.label if counts[i.label] == 1 else f"{i.label}·{tails[i.run_id]}" for i in infos}

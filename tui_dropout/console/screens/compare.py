@@ -1,10 +1,14 @@
-"""`o`: the marked runs compared: overlaid on one chart per metric, or side by side on the same axes."""
+"""`o`: the marked runs compared: overlaid on one chart per metric, or side by side on the same axes. Runs that
+differ only in seed form a group (groups.seed_groups): its mean and spread in a table and on the charts."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from rich import box
+from rich.console import Group as RenderGroup
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -12,15 +16,52 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from ...export import config_differences, number_text, results_row, seconds_text
+from ...groups import SeedGroup, seed_groups
 from ...series import RunSeries, step_smoothing
 from ...store import RunInfo
 from ...watch import RunsWatcher
-from ..labels import acc, acc_at, epochs_text, short_ids, state_text
+from ..group_series import BandSeries, band
+from ..labels import acc, acc_at, epochs_text, run_names, short_ids, state_text
 from ..widgets.charts import MetricChart
 from ..widgets.key_bar import KeyBar
 
 
 SMOOTH = Binding.Group("smooth")
+NOT_COMPARED = {"seed", "label", "study"}  # what tells the runs of one seed group apart, not the groups
+
+
+@dataclass
+class Entry:
+    """One line on the charts: a run, or a seed group of runs drawn as its mean and spread."""
+
+    name: str
+    run_ids: list[str]
+
+    @property
+    def grouped(self) -> bool:
+        return len(self.run_ids) > 1
+
+
+def entries_for(infos: list[RunInfo], grouped: bool) -> list[Entry]:
+    """A group for each set of runs that differ only in seed (one legend entry each), a lone run as itself; or,
+    not grouped, every run alone. Names are labels (`D p_fc=0.3`, `D p_fc=0.3 seed=2`), told apart by id tails."""
+    names = run_names(infos)
+    if not grouped:
+        return [Entry(names[i.run_id], [i.run_id]) for i in infos]
+    out = []
+    tails = short_ids([i.run_id for i in infos])
+    groups = seed_groups(infos)
+    counts: dict[str, int] = {}
+    for g in groups:
+        counts[g.name] = counts.get(g.name, 0) + 1
+    for g in groups:
+        ids = [r.run_id for r in g.runs]
+        if len(ids) == 1:
+            out.append(Entry(names[ids[0]], ids))
+        else:
+            name = g.name if counts[g.name] == 1 else f"{g.name}·{tails[ids[0]]}"
+            out.append(Entry(f"{name} n={len(ids)}", ids))
+    return out
 
 
 def shared_limits(series: list[RunSeries], axis: str) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -34,58 +75,89 @@ def shared_limits(series: list[RunSeries], axis: str) -> tuple[tuple[float, floa
 def results_table(infos: list[RunInfo]) -> Table:
     """The seed's table, one row per run: final and best (with its epoch) accuracy, final loss, time.
 
-    Runs are named by the shortest id tail that tells them apart; two-line headers keep it within 80 columns."""
-    names = short_ids([i.run_id for i in infos])
+    Runs are named by their labels (told apart by id tails); two-line headers keep it within 80 columns."""
+    names = run_names(infos)
     # no padding: the box puts one space between columns
     table = Table(box=box.SIMPLE_HEAD, padding=0, expand=False, show_edge=False)
-    for header in ("run", "preset", "state", "epoch"):
+    for header in ("run", "state", "epoch"):
         table.add_column(header, no_wrap=True)
     for header in ("final\ntrain%", "best\ntrain%", "final\ntest%", "best\ntest%", "final\nloss", "time"):
         table.add_column(header, justify="right", no_wrap=True)
     for info in infos:
         row = results_row(info)
-        table.add_row(names[info.run_id], str(row["preset"]), state_text(info),
-                      epochs_text(row["epoch"], row["epochs"]),
+        table.add_row(names[info.run_id], state_text(info), epochs_text(row["epoch"], row["epochs"]),
                       acc(row["final_train_acc"]), acc_at(row["best_train_acc"], row["best_train_epoch"]),
                       acc(row["final_test_acc"]), acc_at(row["best_test_acc"], row["best_test_epoch"]),
                       number_text(row["final_loss"], ".4f"), seconds_text(row["wall_seconds"]))
     return table
 
 
+def groups_table(groups: list[SeedGroup]) -> Table:
+    """One row per seed group: mean±std over its runs of final and best accuracy (%) and final loss; `n` is how
+    many runs have a final figure, of how many in the group (`2/3` while one still trains)."""
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), expand=False, show_edge=False,
+                  title="over seeds: mean±std", title_justify="left")
+    table.add_column("group", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    for header in ("final\ntrain%", "best\ntrain%", "final\ntest%", "best\ntest%", "final\nloss"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for g in groups:
+        done = g.figure("final_test_acc").n
+        table.add_row(g.name, str(g.n) if done == g.n else f"{done}/{g.n}",
+                      *(g.figure(f).text() for f in ("final_train_acc", "best_train_acc", "final_test_acc",
+                                                     "best_test_acc")),
+                      g.figure("final_loss").text(scale=1.0, digits=4))
+    return table
+
+
 class CompareScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("o", "toggle_mode", "Overlay/side"),
-                Binding("x", "toggle_axis", "Axis"), Binding("s", "smooth(1)", "Smooth+", group=SMOOTH),
-                Binding("S", "smooth(-1)", "Smooth-", group=SMOOTH), Binding("q", "app.pop_screen", "Back", show=False)]
+                Binding("g", "toggle_groups", "Groups/runs"), Binding("x", "toggle_axis", "Axis"),
+                Binding("s", "smooth(1)", "Smooth+", group=SMOOTH), Binding("S", "smooth(-1)", "Smooth-", group=SMOOTH),
+                Binding("q", "app.pop_screen", "Back", show=False)]
     DEFAULT_CSS = """
     CompareScreen .charts { height: 1fr; min-height: 8; }
     CompareScreen .charts Vertical { width: 1fr; }
     CompareScreen #lower { height: auto; max-height: 40%; }
-    CompareScreen #results { height: auto; }
+    CompareScreen #groups, CompareScreen #results { height: auto; }
     CompareScreen #diff { height: auto; padding: 0 1; }
     """
 
     def __init__(self, run_ids: list[str], watcher: RunsWatcher, axis: str = "epoch", smoothing: float = 0.0,
                  mode: str = "overlay"):
         super().__init__()
-        self.run_ids = run_ids
         self.watcher = watcher
+        self.run_ids = sorted(run_ids, key=self._launched)  # in launch order: a study's grid reads in its order
         self.axis = axis
         self.smoothing = smoothing
         self.mode = mode
         self._seen: tuple | None = None
+        infos = self.infos()
+        self.partnered = [g for g in seed_groups(infos) if g.n > 1]  # seed groups; configs never change
+        self.grouped = bool(self.partnered)
+        self.entries = entries_for(infos, self.grouped)
+
+    def _launched(self, run_id: str) -> tuple:
+        watched = self.watcher.runs.get(run_id)
+        return (watched.info.created if watched else 0.0, run_id)
+
+    def infos(self) -> list[RunInfo]:
+        return [w.info for w in (self.watcher.runs.get(i) for i in self.run_ids) if w is not None]
 
     def compose(self) -> ComposeResult:
-        # both layouts are built once and one is shown: switching mounts nothing, so a quick o o o cannot race
+        # both layouts are built once and one is shown: switching mounts nothing, so a quick o o o cannot race.
+        # Side by side has a pane per run; grouped, the first panes show the groups and the rest hide.
         yield Static("", id="title")
         with Horizontal(id="overlay", classes="charts"):
             yield MetricChart("loss", classes="loss")
             yield MetricChart("accuracy", classes="acc")
         with Horizontal(id="side", classes="charts"):
             for _ in self.run_ids:
-                with Vertical():
+                with Vertical(classes="pane"):
                     yield MetricChart("loss", classes="loss")
                     yield MetricChart("accuracy", classes="acc")
-        with VerticalScroll(id="lower"):  # the table, then the differing fields: scrolls when they are many
+        with VerticalScroll(id="lower"):  # the group table, the run table, the differing fields: scrolls
+            yield Static("", id="groups")
             yield Static("", id="results")
             yield Static("", id="diff")
         yield KeyBar(self.BINDINGS)
@@ -99,39 +171,62 @@ class CompareScreen(Screen):
     def show_mode(self) -> None:
         self.query_one("#overlay").display = self.mode == "overlay"
         self.query_one("#side").display = self.mode != "overlay"
+        for i, pane in enumerate(self.query("#side .pane")):
+            pane.display = i < len(self.entries)
         self.draw()
 
-    def named(self) -> list[tuple[str, RunSeries]]:
-        out = []
-        names = short_ids(self.run_ids)
-        for run_id in self.run_ids:
-            watched = self.watcher.runs.get(run_id)
-            out.append((f"{watched.info.preset}·{names[run_id]}" if watched else run_id, self.watcher.series(run_id)))
+    def named(self) -> list[tuple[str, RunSeries | BandSeries]]:
+        out: list[tuple[str, RunSeries | BandSeries]] = []
+        for entry in self.entries:
+            series = [self.watcher.series(run_id) for run_id in entry.run_ids]
+            out.append((entry.name, band(series) if entry.grouped else series[0]))
         return out
 
     def draw(self) -> None:
         named = self.named()
-        self.query_one("#title", Static).update(
-            f"[b]compare[/b] {len(named)} runs, {self.mode.replace('-', ' ')}; o switches, x: {self.axis}, esc back")
+        what = (f"{len(self.run_ids)} runs in {len(named)} groups: mean, ±std faint (g: each run)"
+                if self.grouped else f"{len(named)} runs" + (" (g: seed groups)" if self.partnered else ""))
+        self.query_one("#title", Static).update(f"[b]compare[/b] {what} · {self.mode.replace('-', ' ')} (o)")
         if self.mode == "overlay":
             self.query_one("#overlay .loss", MetricChart).draw(named, self.axis, self.smoothing)
             self.query_one("#overlay .acc", MetricChart).draw(named, self.axis, self.smoothing)
             return
-        xlim, loss_lim = shared_limits([s for _, s in named], self.axis)
+        xlim, loss_lim = shared_limits([s.high if isinstance(s, BandSeries) else s for _, s in named]
+                                       + [s.low for _, s in named if isinstance(s, BandSeries)], self.axis)
         panes = zip(named, self.query("#side .loss"), self.query("#side .acc"))
-        for i, ((name, series), loss, acc) in enumerate(panes):
+        for i, ((name, series), loss, acc_chart) in enumerate(panes):
             loss.draw([(name, series)], self.axis, self.smoothing, xlim, loss_lim, title=f"{name} loss",
                       palette_start=i)
-            acc.draw([(name, series)], self.axis, self.smoothing, xlim, (0, 100), title=f"{name} accuracy %",
-                     palette_start=i)
+            what = "test accuracy %" if isinstance(series, BandSeries) else "accuracy %"
+            acc_chart.draw([(name, series)], self.axis, self.smoothing, xlim, (0, 100), title=f"{name} {what}",
+                           palette_start=i)
 
     def refresh_tables(self) -> None:
-        infos = [w.info for w in (self.watcher.runs.get(i) for i in self.run_ids) if w is not None]
+        infos = self.infos()
+        groups_widget = self.query_one("#groups", Static)
+        groups_widget.display = bool(self.partnered)
+        if self.partnered:
+            groups = seed_groups(infos)  # the figures move while runs train: read them again
+            groups_widget.update(groups_table(groups))
         self.query_one("#results", Static).update(results_table(infos))
-        diffs = config_differences(infos)
-        lines = ["[b]config fields that differ[/b]"] + [
-            f"{k}: " + " | ".join(str(v) for v in values) for k, values in diffs.items()]
-        self.query_one("#diff", Static).update("\n".join(lines) if diffs else "configs are identical")
+        self.query_one("#diff", Static).update(self.differences(infos))
+
+    def differences(self, infos: list[RunInfo]):
+        """The config fields that differ: between the groups (one run stands for each), then the seeds."""
+        if not self.partnered:
+            diffs = config_differences(infos)
+            lines = [f"{k}: " + " | ".join(str(v) for v in values) for k, values in diffs.items()]
+            return "\n".join(["[b]config fields that differ[/b]", *lines]) if diffs else "configs are identical"
+        groups = seed_groups(infos)
+        diffs = {k: v for k, v in config_differences([g.runs[0] for g in groups]).items() if k not in NOT_COMPARED}
+        lines = [Text("config fields that differ between the groups", style="bold")]
+        lines += [Text(f"{k}: " + " | ".join(str(v) for v in values)) for k, values in diffs.items()]
+        if not diffs:
+            lines.append(Text("none: the groups differ in seeds only"))
+        seeds = {tuple(g.seeds) for g in groups if g.n > 1}
+        lines.append(Text("seeds: " + (" ".join(map(str, next(iter(seeds)))) if len(seeds) == 1 else
+                                       "; ".join(f"{g.name}: {' '.join(map(str, g.seeds))}" for g in groups))))
+        return RenderGroup(*lines)
 
     def progress(self) -> tuple:
         return tuple((len(s.epochs), w.info.state, w.info.epoch) if w else None
@@ -147,6 +242,15 @@ class CompareScreen(Screen):
 
     def action_toggle_mode(self) -> None:
         self.mode = "side-by-side" if self.mode == "overlay" else "overlay"
+        self.show_mode()
+
+    def action_toggle_groups(self) -> None:
+        """Seed groups as mean and spread, or every run on its own (only when some runs form a group)."""
+        if not self.partnered:
+            self.notify("no seed groups here: the runs differ in more than their seeds", severity="warning")
+            return
+        self.grouped = not self.grouped
+        self.entries = entries_for(self.infos(), self.grouped)
         self.show_mode()
 
     def action_toggle_axis(self) -> None:

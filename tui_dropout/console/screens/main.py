@@ -3,21 +3,23 @@ from __future__ import annotations
 
 import time
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from ... import gpustats
 from ...export import export_folder
 from ...launch import Group, cancel, claim_group, resume_group
 from ...series import step_smoothing
 from ...watch import RunsWatcher
 from ..widgets.charts import MetricChart
 from ..widgets.details import RunDetails
+from ..widgets.gpu_panel import GpuPanel
 from ..widgets.key_bar import KeyBar
-from ..widgets.runs_table import RunsTable
+from ..widgets.runs_table import FRAME, RunsTable
 from .compare import CompareScreen
 from .confirm import ConfirmScreen
 from .help import HelpScreen
@@ -26,7 +28,10 @@ from .new_run import NewRunScreen
 from .replay import ReplayScreen
 
 LIVE_REDRAW_SECONDS = 1.0  # progress (epochs, charts, details) of training runs; a key press redraws at once
-NARROW_COLUMNS = 100  # under this width the list shows its key columns only
+NARROW_COLUMNS = 100  # under this width the screen is "narrow" (a class for the stylesheet)
+MIN_CHART_COLUMNS = 38  # the charts keep at least this; the runs list takes the rest its columns need
+GPU_SECONDS = 2.0  # how often the GPU panel reads NVML (off the UI thread)
+TALL_ROWS = 30  # from this height the GPU panel may use more than two rows
 SMOOTH = Binding.Group("smooth")
 # Key bar order: help and quit first, then by how often a key is used. At 80 columns the bar ends after `R`;
 # README ("The console") says so, and `?` lists every key.
@@ -46,6 +51,7 @@ BINDINGS = [
     Binding("S", "smooth(-1)", "Smooth-", group=SMOOTH),
     Binding("1", "jump(1)", "Jump", key_display="1-9"),
     *[Binding(str(i), f"jump({i})", show=False) for i in range(2, 10)],
+    Binding("m", "mark_study", "Mark study"),
 ]
 
 
@@ -63,6 +69,8 @@ class MainScreen(Screen):
         self._statusline = ""
         self._progress_pending = False
         self._unreadable: set[str] = set()  # runs whose files are damaged or could not be shown; told once each
+        self.room = 0  # cells the runs list may use, its frame left out
+        self._reading_gpus = False
 
     @property
     def watcher(self) -> RunsWatcher:
@@ -76,6 +84,7 @@ class MainScreen(Screen):
             with Vertical(id="charts"):
                 yield MetricChart("loss", id="loss")
                 yield MetricChart("accuracy", id="acc")
+        yield GpuPanel(id="gpus")
         yield Static("", id="statusline")
         yield KeyBar(self.BINDINGS)
 
@@ -86,15 +95,41 @@ class MainScreen(Screen):
         self.refresh_list()
         self.redraw(force=True)
         self.query_one(RunsTable).focus()
+        self.set_interval(GPU_SECONDS, self.poll_gpus)
+        self.poll_gpus()
 
     def on_resize(self, event: events.Resize) -> None:
         self.layout_for(event.size.width)
 
     def layout_for(self, width: int) -> None:
-        narrow = width < NARROW_COLUMNS
-        self.set_class(narrow, "narrow")
-        if self.query_one(RunsTable).set_wide(not narrow) and self.is_mounted:
+        """The charts keep MIN_CHART_COLUMNS; the list gets the rest its columns need (refresh_list fits them)."""
+        self.set_class(width < NARROW_COLUMNS, "narrow")
+        self.room = width - MIN_CHART_COLUMNS - FRAME
+        if self.is_mounted:
             self.refresh_list()
+
+    # ----- the GPU panel ---------------------------------------------------------------------------
+    def poll_gpus(self) -> None:
+        if not self._reading_gpus:  # a slow NVML call never piles up reads
+            self._reading_gpus = True
+            self.read_gpus()
+
+    @work(thread=True, group="gpus", exit_on_error=False)
+    def read_gpus(self) -> None:
+        """NVML can block (a GPU in trouble): read it off the UI thread."""
+        try:
+            stats = gpustats.read_gpus()
+        except Exception:  # gpustats says None for every NVML fault it knows; anything else hides the panel too
+            stats = None
+        try:
+            self.app.call_from_thread(self.gpus_read, stats)
+        except RuntimeError:  # the app stopped meanwhile
+            pass
+
+    def gpus_read(self, stats: list[gpustats.GpuStat] | None) -> None:
+        self._reading_gpus = False
+        rows = 2 if self.app.size.height < TALL_ROWS else 8
+        self.query_one(GpuPanel).show(stats, [w.info for w in self.watcher.runs.values()], rows)
 
     # ----- what the app's tick reports ------------------------------------------------------------
     def runs_changed(self, change: str) -> None:
@@ -121,7 +156,10 @@ class MainScreen(Screen):
             self.selected = ids[0] if ids else None
         self.marked &= set(ids)
         self.watcher.watch = self.marked | ({self.selected} if self.selected else set())  # looked at every tick
-        self.query_one(RunsTable).show(infos, self.marked, self.selected)
+        table = self.query_one(RunsTable)
+        if table.fit(self.room, infos):
+            self.query_one("#left").styles.width = table.pane_width
+        table.show(infos, self.marked, self.selected)
         running = sum(i.state == "running" for i in infos)
         line = (f" {len(infos)} runs, {running} running, {len(self.marked)} marked | x-axis {self.axis} | "
                 f"EMA {self.smoothing} | {self.app.store.root}")
@@ -168,9 +206,22 @@ class MainScreen(Screen):
             table.move_cursor(row=n - 1)
 
     def action_mark(self) -> None:
+        """Mark or unmark the selected run and move to the next one (space space space marks a run of rows)."""
         if self.selected:
             self.marked ^= {self.selected}
             self.refresh_list()
+            self.query_one(RunsTable).action_cursor_down()
+
+    def action_mark_study(self) -> None:
+        """Mark every run launched in the selected run's study (unmark them when all are marked)."""
+        watched = self.watcher.runs.get(self.selected) if self.selected else None
+        study = watched.info.config.get("study") if watched else None
+        if not study:
+            self.notify("this run was launched alone, not in a study: space marks it", severity="warning")
+            return
+        runs = {w.info.run_id for w in self.watcher.runs.values() if w.info.config.get("study") == study}
+        self.marked = self.marked - runs if runs <= self.marked else self.marked | runs
+        self.refresh_list()
 
     def chosen(self) -> list[str]:
         """The marked runs in list order, else the selected one."""
@@ -239,11 +290,17 @@ class MainScreen(Screen):
                     self.notify(f"cancel of {run.run_id} failed: {exc}", severity="error", timeout=10)
                 self.watcher.touch(run.run_id)
 
+        name = f"{run.run_id} ({info.label})" if info.label != info.preset else run.run_id
+        if info.state == "queued" and not info.status.get("pid"):
+            where = "the queue" if info.status.get("backend") == "queue" else "its launch"
+            self.app.push_screen(ConfirmScreen(f"Cancel run {name}?\nIt is waiting for {where}: it leaves it and "
+                                               "never starts (R would start it from epoch 1)."), answered)
+            return
         group = info.status.get("group")
         partners = [r for r in group if r != run.run_id] if isinstance(group, list) else []
         also = (f"\nIt trains fused with {len(partners)} other run(s) in one process: they stop too."
                 if partners else "")
-        self.app.push_screen(ConfirmScreen(f"Cancel run {run.run_id}?\nIt stops after the current step and keeps a "
+        self.app.push_screen(ConfirmScreen(f"Cancel run {name}?\nIt stops after the current step and keeps a "
                                            f"checkpoint (R resumes it).{also}"), answered)
 
     def action_resume_run(self) -> None:

@@ -1,72 +1,28 @@
-"""`n`: the new-run form. A preset picker and every hyperparameter, checked as you type; Enter launches."""
+"""`n`: the new-run form. A preset picker, every hyperparameter (a list or range in a number field makes a grid),
+seeds and the backend, checked as you type, with how many runs it launches and how; Enter launches."""
 from __future__ import annotations
-
-import dataclasses
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from ...config import (CONV_KINDS, DATASETS, EDITABLE_FIELDS, FC_KINDS, OPTIONAL_FIELDS, PLACEMENTS, ConfigError,
-                       RunConfig, list_presets, load_preset)
-from ...data import DataError, check_available
-from ...preflight import preflight_problems
+from ...config import CONV_KINDS, DATASETS, EDITABLE_FIELDS, FC_KINDS, PLACEMENTS, ConfigError, RunConfig, list_presets
 from ..messages import LaunchRequest
+from ..study import BACKENDS, LAUNCH_DEFAULTS, FormReading, default_preset, read_form, read_preset
 from ..widgets.form_select import FormSelect
+from .confirm import ConfirmScreen
 
 CHOICES = {"dataset": DATASETS, "placement": PLACEMENTS, "conv_kind": CONV_KINDS, "fc_kind": FC_KINDS}
-HINT = ("[b]New run[/b]  [b]enter[/b] launches (from any field)  ctrl+l too  esc closes\n"
-        "tab: next field  space/down: open a list  every field is checked as you type\n")
-
-
-def default_preset() -> str:
-    """A preset that runs on this machine as it is: the seed's A when CIFAR-10 is in place, else quick."""
-    names = list_presets()
-    try:
-        check_available("cifar10", None)
-        if "A" in names:
-            return "A"
-    except DataError:
-        pass
-    return "quick" if "quick" in names else sorted(names)[0] if names else "quick"
-
-
-def read_preset(name: str) -> RunConfig | ConfigError:
-    """The preset's config, or the error that keeps it from loading (a bad value inside is named with its field)."""
-    try:
-        return load_preset(name)
-    except ConfigError as exc:
-        return exc if exc.field == "preset" else ConfigError("preset", str(exc))
-
-
-def config_from_form(preset: str | RunConfig | ConfigError, values: dict[str, str]
-                     ) -> tuple[RunConfig | None, dict[str, str]]:
-    """The preset with the form's text applied, and {field: reason} for everything wrong, all at once.
-
-    `preset` is a name or what read_preset() gave for one. The config is None when the preset cannot be read
-    (the reason is under "preset")."""
-    cfg = read_preset(preset) if isinstance(preset, str) else preset
-    if isinstance(cfg, ConfigError):
-        return None, {"preset": cfg.reason}
-    cfg = dataclasses.replace(cfg)
-    errors: dict[str, str] = {}
-    for name, text in values.items():
-        if text.strip() == "":
-            if name in OPTIONAL_FIELDS:  # empty means "not set"
-                setattr(cfg, name, None)
-            else:
-                errors[name] = "needs a value"
-            continue
-        try:
-            cfg = cfg.with_overrides(**{name: text})
-        except ConfigError as exc:
-            errors[exc.field] = exc.reason
-    for name, reason in preflight_problems(cfg).items():  # device, data and combinations, with what is valid
-        errors.setdefault(name, reason)
-    return cfg, errors
+HINT = ("[b]New run[/b]  [b]enter[/b] launches  esc closes  tab next  space/down opens a list\n"
+        "number fields take a list 0.1,0.3 or a range 0.1..0.7:0.2: a grid of runs")
+# The launch settings' rows: (field, label, placeholder); gpus and per gpu show for the queue only.
+LAUNCH_ROWS = (("seeds", "seeds", "N seeds, or a list 0,5,9"), ("backend", "backend", ""),
+               ("gpus", "gpus", "auto, cpu or 0,2,3"), ("per_gpu", "per gpu", "trainers at once per GPU"),
+               ("max_fused", "max fused", "runs in one trainer at most"))
+QUEUE_ONLY = ("gpus", "per_gpu")
 
 
 def _text(value) -> str:
@@ -74,18 +30,24 @@ def _text(value) -> str:
 
 
 class NewRunScreen(ModalScreen[LaunchRequest | None]):
-    """Dismisses with the presets to launch, the fields changed from the chosen preset and the form as left."""
+    """Dismisses with the presets to launch, the fields changed from the chosen preset, the launch settings and
+    the form as left. More than one run asks first, naming how many."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Close"), Binding("ctrl+l", "launch", "Launch"),
                 Binding("enter", "launch", "Launch", show=False)]
     DEFAULT_CSS = """
     NewRunScreen { align: center middle; }
     NewRunScreen > VerticalScroll { width: 100; max-width: 100%; height: auto; max-height: 100%; border: round $accent;
-                                    background: $surface; padding: 0 1; }
+                                    background: $surface; padding: 0 1;
+                                    scrollbar-size-vertical: 1; }
+    NewRunScreen #head { dock: top; height: auto; }
+    NewRunScreen #plan { height: auto; max-height: 2; text-style: bold; background: $boost; }
+    NewRunScreen #plan.problems { color: $text-error; }
     NewRunScreen .row { height: auto; }
     NewRunScreen .row Label { width: 14; }
     NewRunScreen .row Input, NewRunScreen .row Select { width: 24; }
     NewRunScreen .reason { width: 1fr; padding: 0 0 0 1; color: $error; }
+    NewRunScreen .reason.note { color: $text-warning; }
     NewRunScreen #buttons { height: 3; margin-top: 1; }
     NewRunScreen #buttons Button { margin-right: 2; }
     """
@@ -98,9 +60,15 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
         if self.preset not in names:
             self.preset = default_preset()
         self.together = form.pop("together", "")
+        self.launch_text = {k: form.pop(k, default) for k, default in LAUNCH_DEFAULTS.items()}
+        if self.launch_text["backend"] not in BACKENDS:
+            self.launch_text["backend"] = "local"
         self.initial = form
         self.applied = self.preset  # the preset whose values fill the fields (its Changed on mount is not a pick)
         self.errors: dict[str, str] = {}
+        self.reasons: dict[str, str] = {}  # what each field's reason line shows now
+        self.rows = {"preset", "together", *(name for name, _, _ in LAUNCH_ROWS), *EDITABLE_FIELDS}
+        self.reading: FormReading | None = None
         self.names = sorted(names)
         self.loaded: dict[str, RunConfig | ConfigError] = {}  # each preset read once while the form is open
 
@@ -115,7 +83,9 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
         if isinstance(cfg, ConfigError):
             cfg = RunConfig()  # the preset's error shows beside it; the fields start from the defaults
         with VerticalScroll():
-            yield Static(HINT, id="hint")
+            with Vertical(id="head"):  # docked: the hint and how many runs, and how, stay in view as fields scroll
+                yield Static(HINT, id="hint")
+                yield Static("", id="plan")
             with Horizontal(classes="row"):
                 yield Label("preset")
                 yield FormSelect(names, self.preset, id="preset")
@@ -124,6 +94,14 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
                 yield Label("together with")
                 yield Input(self.together, placeholder="other presets, e.g. B C D", id="together", compact=True)
                 yield Static("", id="e-together", classes="reason")
+            for name, label, placeholder in LAUNCH_ROWS:
+                with Horizontal(classes="row", id=f"row-{name}"):
+                    yield Label(label)
+                    if name == "backend":
+                        yield FormSelect(BACKENDS, self.launch_text[name], id=name)
+                    else:
+                        yield Input(self.launch_text[name], placeholder=placeholder, id=name, compact=True)
+                    yield Static("", id=f"e-{name}", classes="reason")
             for name in EDITABLE_FIELDS:
                 with Horizontal(classes="row"):
                     yield Label(name)
@@ -140,6 +118,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).can_focus = False  # Tab walks the fields only, starting at the preset
         self.query_one("#preset", Select).focus()
+        self.show_backend()
         self.check()
 
     # ----- reading and checking --------------------------------------------------------------
@@ -152,6 +131,10 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
             widget = self.query_one(f"#f-{name}")
             out[name] = str(widget.value) if isinstance(widget, Select) else widget.value
         return out
+
+    def launch_values(self) -> dict[str, str]:
+        """Seeds, backend, gpus, per gpu and max fused as typed."""
+        return {name: str(self.query_one(f"#{name}").value) for name, _, _ in LAUNCH_ROWS}
 
     def changes(self) -> dict[str, str]:
         """The fields the user set away from the chosen preset: what every preset launched together gets."""
@@ -170,29 +153,44 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
 
     def build(self) -> dict[str, str]:
         """Every problem of the form, by field; the presets launched together are checked with the same changes."""
-        _, errors = config_from_form(self.read(self.main_preset()), self.values())
-        changes = self.changes()
-        together = []
-        for name in self.presets()[1:]:
-            if name not in self.names:
-                together.append(f"{name}: unknown preset")
-                continue
-            _, found = config_from_form(self.read(name), changes)
-            together += [f"{name}: {field}: {reason}" if field != "preset" else f"{name}: {reason}"
-                         for field, reason in found.items()]
-        if together:
-            errors["together"] = "; ".join(together)
-        self.errors = errors
-        return errors
+        self.reading = read_form(self.presets(), self.changes(), self.launch_values(), read=self.read,
+                                 known=self.names)
+        self.errors = dict(self.reading.errors)
+        return self.errors
 
     def check(self) -> None:
-        """Every field's reason beside it; only the ones that changed are redrawn (this runs on every key)."""
-        shown = self.errors
+        """Every field's reason beside it, and the plan line; only what changed is redrawn (this runs on every key)."""
         self.build()
-        for field in shown.keys() | self.errors.keys():
-            if shown.get(field) != self.errors.get(field):
-                self.query_one(f"#e-{field}", Static).update(self.errors.get(field, ""))
+        rows = {name: text for name, text in self.errors.items() if name in self.rows}
+        note = self.reading.note if "gpus" not in rows else ""
+        if note:
+            rows["gpus"] = note
+        for name in self.reasons.keys() | rows.keys():
+            if self.reasons.get(name) != rows.get(name):
+                self.query_one(f"#e-{name}", Static).update(rows.get(name, ""))
+        self.reasons = rows
+        self.query_one("#e-gpus", Static).set_class(bool(note), "note")
+        plan = self.query_one("#plan", Static)
+        plan.update(self.plan_line())
+        plan.set_class(bool(self.errors), "problems")
         self.query_one("#launch", Button).disabled = bool(self.errors)
+
+    def plan_line(self) -> str:
+        """`15 runs: 5 p_fc x 3 seeds, study of D, on the queue: 2 slots on GPU 0,1`, and what keeps it back."""
+        plan = self.reading.plan if self.reading else None
+        line = plan.describe() if plan is not None else "nothing to launch: the preset cannot be read"
+        elsewhere = [f"{name}: {reason}" for name, reason in self.errors.items() if name not in self.rows]
+        if elsewhere:  # the plan's size, or a preset's field the form has no row for
+            return f"{line}; {'; '.join(elsewhere)}"
+        if self.errors:
+            count = len(self.errors)
+            return f"{line}; fix the {count} field{'s' if count > 1 else ''} in red first"
+        return line
+
+    def show_backend(self) -> None:
+        queue = str(self.query_one("#backend", Select).value) == "queue"
+        for name in QUEUE_ONLY:
+            self.query_one(f"#row-{name}").display = queue
 
     @on(Input.Changed)
     def _changed(self) -> None:
@@ -203,6 +201,8 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
         if event.select.id == "preset" and str(event.value) != self.applied:
             self.applied = str(event.value)
             self.fill_from_preset(self.applied)
+        if event.select.id == "backend":
+            self.show_backend()
         self.check()
 
     def fill_from_preset(self, name: str) -> None:
@@ -220,7 +220,8 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
 
     # ----- leaving ----------------------------------------------------------------------------
     def form(self) -> dict[str, str]:
-        return {"preset": self.main_preset(), "together": self.query_one("#together", Input).value, **self.values()}
+        return {"preset": self.main_preset(), "together": self.query_one("#together", Input).value,
+                **self.launch_values(), **self.values()}
 
     @on(Input.Submitted)
     def action_launch(self) -> None:
@@ -229,7 +230,18 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
             listed = "; ".join(f"{field}: {reason}" for field, reason in self.errors.items())
             self.notify(f"not launched: {listed}", severity="error", timeout=10)
             return
-        self.dismiss(LaunchRequest(self.presets(), self.changes(), self.form()))
+        plan = self.reading.plan
+        request = LaunchRequest(self.presets(), self.changes(), self.form(), self.launch_values(),
+                                count=plan.count, what=plan.describe())
+        if plan.count == 1:
+            self.dismiss(request)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(request)
+
+        self.app.push_screen(ConfirmScreen(f"Launch {plan.count} runs?\n{plan.describe()}."), answered)
 
     @on(Button.Pressed)
     def _button(self, event: Button.Pressed) -> None:

@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from ...series import RunSeries, step_smoothing
 from ...watch import RunsWatcher
-from ..labels import short_ids
+from ..labels import run_names
 from ..widgets.charts import MetricChart
 from ..widgets.key_bar import KeyBar
 
@@ -52,11 +52,9 @@ class ReplayScreen(Screen):
         yield KeyBar(self.BINDINGS)
 
     def on_mount(self) -> None:
-        names = short_ids(self.run_ids)
+        names = run_names([w.info for w in (self.watcher.runs.get(r) for r in self.run_ids) if w is not None])
         for run_id in self.run_ids:
-            watched = self.watcher.runs.get(run_id)
-            name = f"{watched.info.preset}·{names[run_id]}" if watched else run_id
-            self.full.append((name, self.watcher.series(run_id)))
+            self.full.append((names.get(run_id, run_id), self.watcher.series(run_id)))
         self.last = max((s.epochs[-1] for _, s in self.full if s.epochs), default=0)
         self.timer = self.set_interval(FRAME, self.advance)
         self.render_frame()
