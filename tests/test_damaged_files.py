@@ -348,7 +348,9 @@ def read_everything(root: Path, run_path: Path, full: bool = False):
     export.results_rows([run, RunDir(root / SIBLING_ID)])
     export.config_differences([info, listed[SIBLING_ID]])
 
-    cells = RunsTable._cells(1, info, {RUN_ID})
+    table = RunsTable()
+    table.label_width = 31
+    cells = tuple(table._cells(1, info, {RUN_ID}).values())
     details = RunDetails()
     details.show(run, info)
     shown = rendered(*cells, details.text) if full else " ".join(map(str, cells)) + " " + details.text.plain
