@@ -269,15 +269,15 @@ async def test_the_main_view_fits_80x24_and_uses_a_larger_terminal(fixture_runs)
         table = app.query_one(RunsTable)
         await until(pilot, lambda: table.row_count == 11)
         assert app.screen.has_class("narrow")
-        assert table.outer_size.width <= 38 and list(table.columns) == ["n", "state", "label", "epoch", "test"]
-        columns = sum(c.get_render_width(table) for c in table.columns.values())
+        assert table.outer_size.width <= 38 and list(table.keys) == ["n", "state", "label", "epoch", "test"]
+        columns = sum(table.column_width(k) for k in table.keys)
         assert columns <= table.content_size.width  # no column cut off
         loss, acc = app.query_one("#loss"), app.query_one("#acc")
         assert loss.size.width >= 42 and acc.size.width >= 42  # the charts get the rest, stacked
         assert loss.region.y < acc.region.y and loss.size.height >= 9
         assert app.query_one("#details").size.height >= 4
         await pilot.resize_terminal(120, 40)
-        await until(pilot, lambda: "started" in table.columns, what="the started column")
+        await until(pilot, lambda: "started" in table.keys, what="the started column")
         assert not app.screen.has_class("narrow")
         assert loss.size.height >= 17 and app.query_one("#details").size.height >= 12
         await pilot.resize_terminal(160, 50)

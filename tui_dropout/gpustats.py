@@ -59,6 +59,12 @@ def read_gpus() -> list[GpuStat] | None:
         return None
 
 
+def unavailable() -> bool:
+    """True once NVML was found missing (no extra, no driver): asking again would not change that."""
+    with _lock:
+        return _state["ready"] is False
+
+
 def reset() -> None:
     """Forget NVML's state (tests install a fake module)."""
     with _lock:

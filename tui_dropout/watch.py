@@ -11,7 +11,7 @@ from .store import ACTIVE, METRICS, MetricsTail, RunDir, RunInfo, RunStore
 from .store.index import stamp
 
 LIVENESS_SECONDS = 2.0  # how often an active run's trainer is looked for in /proc
-SWEEP_SECONDS = 30  # every ended run's status is looked at again within this (a resume from another terminal)
+SWEEP_SECONDS = 60  # every ended run's status is looked at again within this (a resume from another terminal)
 RELIST_SECONDS = 60  # the folder is listed this often even when its mtime stays (filesystems with coarse mtimes)
 SWEEP_MIN = 50  # ended runs looked at per refresh, at least
 TICK_GUESS = 1  # refreshes a second, rounded down (the console ticks twice a second): sizes the sweep

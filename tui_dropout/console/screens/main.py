@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ... import gpustats
 from ...export import export_folder
@@ -95,7 +95,7 @@ class MainScreen(Screen):
         self.refresh_list()
         self.redraw(force=True)
         self.query_one(RunsTable).focus()
-        self.set_interval(GPU_SECONDS, self.poll_gpus)
+        self._gpu_timer = self.set_interval(GPU_SECONDS, self.poll_gpus)
         self.poll_gpus()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -128,6 +128,8 @@ class MainScreen(Screen):
 
     def gpus_read(self, stats: list[gpustats.GpuStat] | None) -> None:
         self._reading_gpus = False
+        if stats is None and gpustats.unavailable():  # no NVML here at all: stop asking
+            self._gpu_timer.stop()
         rows = 2 if self.app.size.height < TALL_ROWS else 8
         self.query_one(GpuPanel).show(stats, [w.info for w in self.watcher.runs.values()], rows)
 
@@ -192,10 +194,10 @@ class MainScreen(Screen):
                 self._unreadable.add(run_id)
                 self.notify(f"cannot show {run_id}: {type(exc).__name__}: {exc}", severity="error", timeout=10)
 
-    @on(DataTable.RowHighlighted, "#runs")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key is not None and event.row_key.value != self.selected:
-            self.selected = event.row_key.value
+    @on(RunsTable.RowHighlighted, "#runs")
+    def _row_highlighted(self, event: RunsTable.RowHighlighted) -> None:
+        if event.run_id != self.selected:
+            self.selected = event.run_id
             self.watcher.watch = self.marked | {self.selected}
             self.redraw(force=True)
 

@@ -1,13 +1,23 @@
 """The runs list: number and mark, state (`queued #3`), the run's label (`D p_fc=0.3 seed=2`), epoch/total, best
-test accuracy and when it started; as many of these as the width allows, in that order of need."""
+test accuracy and when it started; as many of these as the width allows, in that order of need.
+
+It draws only the rows on screen (Textual's line API), so a runs folder of thousands costs no more to show or
+move through than one of ten: the rows are plain cells, laid out once, and a line is built when it is drawn."""
 from __future__ import annotations
 
-from rich.text import Text
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
 from textual.binding import Binding
-from textual.widgets import DataTable
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from ...store import RunInfo
-from ..labels import acc, epochs_text, fit_label, started_text, state_text
+from ..labels import STATE_STYLES, acc, epochs_text, fit_label, started_text
 
 # key -> (header, width, right-aligned). Cells carry their own gap (no cell padding). The label's width follows the
 # labels listed (LABEL_MIN..LABEL_MAX).
@@ -34,64 +44,187 @@ def fit_columns(room: int, label_want: int) -> tuple[tuple[str, ...], int]:
     return tuple(k for k in ORDER if k in keys), label
 
 
-class RunsTable(DataTable):
-    """Every row numbered (1-9 jump there); a mark is the * before the number."""
+@dataclass
+class Row:
+    run_id: str
+    cells: dict[str, str]
+    state: str  # for the state cell's colour
 
-    BINDINGS = [Binding("j", "cursor_down", "Down", show=False), Binding("k", "cursor_up", "Up", show=False)]
+
+class RunsTable(ScrollView, can_focus=True):
+    """Every row numbered (1-9 jump there); a mark is the * before the number. A header line stays on top."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False), Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False), Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First", show=False), Binding("end", "last", "Last", show=False),
+    ]
+    DEFAULT_CSS = """
+    RunsTable { background: $surface; }
+    RunsTable > .runs-table--header { text-style: bold; background: $panel; }
+    RunsTable > .runs-table--cursor { background: $accent 60%; }
+    RunsTable:focus > .runs-table--cursor { background: $accent; }
+    RunsTable > .runs-table--odd { background: $boost; }
+    """
+    COMPONENT_CLASSES = {"runs-table--header", "runs-table--cursor", "runs-table--odd"}
+
+    class RowHighlighted(Message):
+        """The cursor moved to the row of `run_id`."""
+
+        def __init__(self, table: "RunsTable", run_id: str) -> None:
+            super().__init__()
+            self.table = table
+            self.run_id = run_id
+
+        @property
+        def control(self) -> "RunsTable":
+            return self.table
 
     def __init__(self, **kwargs):
-        super().__init__(cursor_type="row", zebra_stripes=True, cell_padding=0, **kwargs)
-        self._ids: list[str] = []
+        super().__init__(**kwargs)
+        self.rows: list[Row] = []
+        self._index: dict[str, int] = {}
+        self.cursor_row = 0
         self.keys: tuple[str, ...] = ()
         self.label_width = 0
 
+    # ----- layout --------------------------------------------------------------------------------
     @property
     def pane_width(self) -> int:
         """The width the list needs for its columns, frame included."""
-        return sum(self.label_width if k == "label" else COLUMNS[k][1] for k in self.keys) + FRAME
+        return sum(self.column_width(k) for k in self.keys) + FRAME
+
+    def column_width(self, key: str) -> int:
+        if key == "label":
+            return self.label_width
+        if key == "n":  # " 12", "*123", " 4999": the mark, the number, a gap
+            return max(COLUMNS["n"][1], len(str(len(self.rows))) + 2)
+        return COLUMNS[key][1]
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
 
     def fit(self, room: int, infos: list[RunInfo]) -> bool:
         """Choose the columns for `room` cells (the pane's width less its frame) and the labels listed; True when
-        that changed the columns (the rows come back on the next show())."""
+        that changed the columns."""
         want = min(LABEL_MAX, max((len(i.label) for i in infos), default=0) + 1)
         keys, label = fit_columns(room, want)
         if (keys, label) == (self.keys, self.label_width):
             return False
         self.keys, self.label_width = keys, label
-        self.clear(columns=True)
-        self._ids = []
-        for key in keys:
-            header, width, right = COLUMNS[key]
-            self.add_column(Text(header, justify="right" if right else "left"), key=key,
-                            width=label if key == "label" else width)
+        self.rows = []  # cells are cut to the columns: made again on the next show()
+        self._index = {}
         return True
 
     def show(self, infos: list[RunInfo], marked: set[str], selected: str | None) -> None:
-        """Update cells in place while the same runs are listed (no layout pass); rebuild when the set changes."""
-        ids = [i.run_id for i in infos]
-        rows = {info.run_id: self._cells(n, info, marked) for n, info in enumerate(infos, 1)}
-        if ids == self._ids:
-            for run_id, cells in rows.items():
-                for key in self.keys:
-                    if str(self.get_cell(run_id, key)) != str(cells[key]):
-                        self.update_cell(run_id, key, cells[key])
-            return
-        self._ids = ids
-        self.clear()
-        for run_id, cells in rows.items():
-            self.add_row(*(cells[k] for k in self.keys), key=run_id)
-        if selected in ids:
-            self.move_cursor(row=ids.index(selected), animate=False)
+        """The rows for `infos`, the cursor on `selected` when the set of runs changed."""
+        same = [r.run_id for r in self.rows] == [i.run_id for i in infos]
+        self.rows = [Row("", {}, "")] * len(infos)  # the count first: the number column's width follows it
+        self.rows = [Row(info.run_id, self._cells(n, info, marked), info.state) for n, info in enumerate(infos, 1)]
+        self._index = {row.run_id: i for i, row in enumerate(self.rows)}
+        self.virtual_size = Size(sum(self.column_width(k) for k in self.keys), len(self.rows) + 1)
+        if not same and selected in self._index:
+            self.move_cursor(row=self._index[selected], announce=False)
+        else:
+            self.cursor_row = min(self.cursor_row, max(0, len(self.rows) - 1))
+        self.refresh()
 
-    def _cells(self, n: int, info: RunInfo, marked: set[str]) -> dict[str, object]:
+    def _cells(self, n: int, info: RunInfo, marked: set[str]) -> dict[str, str]:
         """Every column's cell for the run listed n-th."""
         mark = "*" if info.run_id in marked else " "
-        return {"n": f"{mark}{n:>2}", "state": state_text(info), "label": fit_label(info.label, self.label_width - 1),
-                "epoch": Text(epochs_text(info.epoch, info.epochs), justify="right"),
-                "test": Text(acc(info.best_test_acc), justify="right"), "started": " " + started_text(info.run_id)}
+        return {"n": f"{mark}{n:>{self.column_width('n') - 2}}", "state": info.state_text, "label": fit_label(info.label, self.label_width - 1),
+                "epoch": epochs_text(info.epoch, info.epochs), "test": acc(info.best_test_acc),
+                "started": " " + started_text(info.run_id)}
 
+    # ----- reading it back (the screen and tests) -------------------------------------------------
     def selected_id(self) -> str | None:
-        if self.row_count == 0:
-            return None
-        row_key, _ = self.coordinate_to_cell_key((self.cursor_row, 0))
-        return row_key.value
+        return self.rows[self.cursor_row].run_id if self.rows else None
+
+    def get_cell(self, run_id: str, key: str) -> str:
+        return self.rows[self._index[run_id]].cells[key]
+
+    def get_row_at(self, row: int) -> list[str]:
+        return [self.rows[row].cells[k] for k in self.keys]
+
+    def get_cell_at(self, coordinate: tuple[int, int]) -> str:
+        row, column = coordinate
+        return self.get_row_at(row)[column]
+
+    # ----- the cursor -----------------------------------------------------------------------------
+    def move_cursor(self, row: int, announce: bool = True) -> None:
+        if not self.rows:
+            return
+        row = max(0, min(row, len(self.rows) - 1))
+        moved = row != self.cursor_row
+        self.cursor_row = row
+        self._scroll_to_cursor()
+        self.refresh()
+        if announce and moved:
+            self.post_message(self.RowHighlighted(self, self.rows[row].run_id))
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(1, self.scrollable_content_region.height - 1)  # less the header
+        top = int(self.scroll_offset.y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor_row - max(1, self.scrollable_content_region.height - 2))
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor_row + max(1, self.scrollable_content_region.height - 2))
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        self.move_cursor(len(self.rows) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:  # below the header
+            self.move_cursor(int(self.scroll_offset.y) + event.y - 1)
+
+    # ----- drawing: only the lines on screen ------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            style = self.get_component_rich_style("runs-table--header")
+            text = "".join(_fit(COLUMNS[k][0], self.column_width(k), COLUMNS[k][2]) for k in self.keys)
+            return Strip([Segment(_fit(text, width, False), style)], width)
+        index = int(self.scroll_offset.y) + y - 1
+        if index >= len(self.rows):
+            return Strip.blank(width, self.rich_style)
+        row = self.rows[index]
+        base = self.rich_style
+        if index == self.cursor_row:
+            base = base + self.get_component_rich_style("runs-table--cursor")
+        elif index % 2:
+            base = base + self.get_component_rich_style("runs-table--odd")
+        segments, used = [], 0
+        for key in self.keys:
+            cell = _fit(row.cells[key], self.column_width(key), COLUMNS[key][2])
+            style = base + Style.parse(STATE_STYLES.get(row.state, "")) if key == "state" else base
+            segments.append(Segment(cell, style))
+            used += len(cell)
+        if used < width:
+            segments.append(Segment(" " * (width - used), base))
+        return Strip(segments, width).crop(0, width)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self.refresh()
+
+
+def _fit(text: str, width: int, right: bool) -> str:
+    """`text` in exactly `width` cells: padded, or cut (a cell never spills into the next column)."""
+    text = text[:width]
+    return text.rjust(width) if right else text.ljust(width)
