@@ -123,3 +123,20 @@ def run_paths(runs_dir: Path) -> list[Path]:
     if not Path(runs_dir).exists():
         return []
     return sorted(p for p in Path(runs_dir).iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def fake_nvml_module(devices: list[dict], on_init=None):
+    """A stand-in `pynvml` over `devices` ({"name", "util", "used", "total", "pids"}): the only NVML a machine
+    without a GPU can run. Install with monkeypatch.setitem(sys.modules, "pynvml", ...), then gpustats.reset()."""
+    import types
+
+    mod = types.ModuleType("pynvml")
+    mod.nvmlInit = on_init or (lambda: None)
+    mod.nvmlDeviceGetCount = lambda: len(devices)
+    mod.nvmlDeviceGetHandleByIndex = lambda i: devices[i]
+    mod.nvmlDeviceGetName = lambda h: h["name"]
+    mod.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=h["util"], memory=0)
+    mod.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=h["used"], total=h["total"], free=0)
+    mod.nvmlDeviceGetComputeRunningProcesses = lambda h: [types.SimpleNamespace(pid=p, usedGpuMemory=0)
+                                                         for p in h["pids"]]
+    return mod

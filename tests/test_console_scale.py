@@ -6,12 +6,11 @@ import os
 import socket
 import sys
 import time
-import types
 
 import pytest
 from rich.console import Console
 
-from conftest import make_run_folder
+from conftest import fake_nvml_module, make_run_folder
 from test_console import fake_trainers  # noqa: F401 (a fixture, used by name)
 from test_console import RecordingConsole, configs, open_form, text_of, until
 from tui_dropout import gpustats
@@ -267,19 +266,10 @@ def test_a_groups_mean_and_spread_series_follow_the_runs_that_reached_each_epoch
 @pytest.fixture
 def fake_nvml(monkeypatch):
     """A fake `pynvml` (the idea of tests/test_gpustats.py): two GPUs; this test process on GPU 0."""
-    mod = types.ModuleType("pynvml")
     devices = [{"name": b"NVIDIA H100 80GB HBM3", "util": 87, "used": 30 * 2**30, "total": 80 * 2**30,
                 "pids": [os.getpid()]},
                {"name": "NVIDIA H100 80GB HBM3", "util": 0, "used": 1 * 2**30, "total": 80 * 2**30, "pids": []}]
-    mod.nvmlInit = lambda: None
-    mod.nvmlDeviceGetCount = lambda: len(devices)
-    mod.nvmlDeviceGetHandleByIndex = lambda i: devices[i]
-    mod.nvmlDeviceGetName = lambda h: h["name"]
-    mod.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=h["util"], memory=0)
-    mod.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=h["used"], total=h["total"], free=0)
-    mod.nvmlDeviceGetComputeRunningProcesses = lambda h: [types.SimpleNamespace(pid=p, usedGpuMemory=0)
-                                                         for p in h["pids"]]
-    monkeypatch.setitem(sys.modules, "pynvml", mod)
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml_module(devices))
     gpustats.reset()
     yield devices
     gpustats.reset()

@@ -4,12 +4,12 @@ import types
 
 import pytest
 
+from conftest import fake_nvml_module
 from tui_dropout import gpustats
 
 
 @pytest.fixture
 def fake_nvml(monkeypatch):
-    mod = types.ModuleType("pynvml")
     devices = [
         {"name": b"NVIDIA H100 80GB HBM3", "util": 87, "used": 30 * 2**30, "total": 80 * 2**30, "pids": [4242, 4343]},
         {"name": "NVIDIA H100 80GB HBM3", "util": 0, "used": 1 * 2**30, "total": 80 * 2**30, "pids": []},
@@ -19,15 +19,7 @@ def fake_nvml(monkeypatch):
     def init():
         calls["init"] += 1
 
-    mod.nvmlInit = init
-    mod.nvmlDeviceGetCount = lambda: len(devices)
-    mod.nvmlDeviceGetHandleByIndex = lambda i: devices[i]
-    mod.nvmlDeviceGetName = lambda h: h["name"]
-    mod.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=h["util"], memory=0)
-    mod.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=h["used"], total=h["total"], free=0)
-    mod.nvmlDeviceGetComputeRunningProcesses = lambda h: [types.SimpleNamespace(pid=p, usedGpuMemory=0)
-                                                         for p in h["pids"]]
-    monkeypatch.setitem(sys.modules, "pynvml", mod)
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml_module(devices, on_init=init))
     gpustats.reset()
     yield devices, calls
     gpustats.reset()

@@ -46,9 +46,14 @@ def parse_gpus(text: str | None) -> list[str]:
     return parts
 
 
+CPU_MAX_FUSED = 1  # on a CPU, fusing gains nothing (benchmarks/fused_members.py): runs take slots one each
+
+
 def settings_from(gpus: str | None, per_gpu: int | None, max_fused: int | None = None) -> QueueSettings:
-    settings = QueueSettings(parse_gpus(gpus), per_gpu if per_gpu is not None else 1,
-                             max_fused if max_fused is not None else MAX_FUSED)
+    names = parse_gpus(gpus)
+    default_fused = CPU_MAX_FUSED if names == [CPU] else MAX_FUSED
+    settings = QueueSettings(names, per_gpu if per_gpu is not None else 1,
+                             max_fused if max_fused is not None else default_fused)
     if not 1 <= settings.per_gpu <= 64:
         raise ConfigError("per_gpu", f"must be 1 to 64, got {settings.per_gpu}")
     if not 1 <= settings.max_fused <= 64:

@@ -27,7 +27,8 @@ from .inspector import InspectorScreen
 from .new_run import NewRunScreen
 from .replay import ReplayScreen
 
-LIVE_REDRAW_SECONDS = 1.0  # progress (epochs, charts, details) of training runs; a key press redraws at once
+LIVE_REDRAW_SECONDS = 1.0  # progress (epochs, details) of training runs; a key press redraws at once
+CHART_SECONDS = 2.0  # a live run's charts, at most this often
 NARROW_COLUMNS = 100  # under this width the screen is "narrow" (a class for the stylesheet)
 MIN_CHART_COLUMNS = 38  # the charts keep at least this; the runs list takes the rest its columns need
 GPU_SECONDS = 2.0  # how often the GPU panel reads NVML (off the UI thread)
@@ -66,6 +67,7 @@ class MainScreen(Screen):
         self.smoothing = 0.0
         self._drawn: tuple | None = None
         self._drawn_at = 0.0
+        self._charts_at = 0.0
         self._statusline = ""
         self._progress_pending = False
         self._unreadable: set[str] = set()  # runs whose files are damaged or could not be shown; told once each
@@ -180,10 +182,17 @@ class MainScreen(Screen):
                    watched.info.state if watched else None, watched.info.epoch if watched else None)
             if not force and key == self._drawn:
                 return
+            # a live run's charts follow its epochs every CHART_SECONDS (a plotext build is the console's
+            # dearest work); its details every tick; anything else (a key, another run) at once
+            view = (key[0], key[2], key[3], key[4])  # run, axis, smoothing, state: not the epoch count
+            charts = force or self._drawn is None or view != (self._drawn[0], *self._drawn[2:5]) or \
+                time.monotonic() - self._charts_at >= CHART_SECONDS
             self._drawn = key
-            named = [(watched.info.preset, series)] if watched and series else []
-            self.query_one("#loss", MetricChart).draw(named, self.axis, self.smoothing)
-            self.query_one("#acc", MetricChart).draw(named, self.axis, self.smoothing, ylim=(0, 100))
+            if charts:
+                self._charts_at = time.monotonic()
+                named = [(watched.info.preset, series)] if watched and series else []
+                self.query_one("#loss", MetricChart).draw(named, self.axis, self.smoothing)
+                self.query_one("#acc", MetricChart).draw(named, self.axis, self.smoothing, ylim=(0, 100))
             self.query_one(RunDetails).show(watched.run if watched else None, watched.info if watched else None)
             if watched and watched.info.damaged and run_id not in self._unreadable:
                 self._unreadable.add(run_id)

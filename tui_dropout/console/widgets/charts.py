@@ -43,8 +43,9 @@ class MetricChart(PlotextPlot):
         self.ticks: list[int] = []  # the x ticks of the last render, for tests
 
     def point_limit(self) -> int:
-        """Braille markers put 2 dots in a cell's width: more than 4 points a column cannot show, only cost."""
-        return min(MAX_POINTS, max(200, 4 * self.size.width))
+        """Braille markers put 2 dots in a cell's width: more than 2 points a column cannot show, only cost
+        (a plotext build grows with the points: benchmarks/console_watch.py)."""
+        return min(MAX_POINTS, max(100, 2 * self.size.width))
 
     def draw(self, named: list[tuple[str, RunSeries | BandSeries]], axis: str = "epoch", smoothing: float = 0.0,
              xlim: tuple[float, float] | None = None, ylim: tuple[float, float] | None = None,
