@@ -455,3 +455,20 @@ def test_other_odd_inputs_are_one_line_and_create_nothing(tmp_path, runs_dir, mo
     unknown = console_script("runs", "--colour", cwd=tmp_path)
     assert unknown.returncode == 2 and unknown.stderr == "error: --colour: no such option: --colour\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+
+
+def test_results_prints_the_newest_study_with_mean_and_spread_over_seeds(runs_dir):
+    for i, (p, seed, acc) in enumerate([(0.1, 0, 0.50), (0.1, 1, 0.54), (0.5, 0, 0.60), (0.5, 1, 0.70)]):
+        make_run_folder(runs_dir, f"20260101-00000{i}-D-000{i}",
+                        {"state": "finished", "epoch": 4, "final_test_acc": acc, "final_train_acc": acc,
+                         "best_test_acc": acc, "best_test_epoch": 4, "final_loss": 1.0},
+                        config={"preset": "D", "epochs": 4, "placement": "all", "p_fc": p, "seed": seed,
+                                "dataset": "digits", "study": "20260101-000000-s1", "label": f"D p_fc={p} seed={seed}"})
+    make_run_folder(runs_dir, "20250101-000000-A-lone", {"state": "finished", "epoch": 1})
+    out = invoke("results", "--runs-dir", runs_dir)
+    assert out.exit_code == 0, out.output
+    assert "study 20260101-000000-s1: 4 runs" in out.output and "lone" not in out.output
+    spread = [line.split() for line in out.output.splitlines() if line.strip().startswith("D p_fc=") and "±" in line]
+    assert [row[:3] for row in spread] == [["D", "p_fc=0.1", "2"], ["D", "p_fc=0.5", "2"]]
+    assert "52.0±2.8" in out.output and "65.0±7.1" in out.output  # final test: mean ± sample std over 2 seeds
+    assert invoke("results", "--study", "nomatch", "--runs-dir", runs_dir).exit_code == 2

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from . import queue as queue_cmds
+from . import results as results_cmds
 from . import runs as runs_cmds
 from . import train as train_cmds
 from .options import GLOBAL_OPTIONS, RunsDir, fail, open_store
@@ -26,6 +27,7 @@ app.command()(runs_cmds.show)
 app.command()(runs_cmds.cancel)
 app.command()(runs_cmds.export)
 app.command()(queue_cmds.queue)
+app.command()(results_cmds.results)
 
 
 @app.callback(invoke_without_command=True)

@@ -1,6 +1,8 @@
 """`queue`: the local GPU queue of a runs folder: its holder, its slots and what waits, in order."""
 from __future__ import annotations
 
+import shutil
+
 import typer
 
 from ..launch.queue import QueueSettings
@@ -30,9 +32,12 @@ def queue(runs_dir: RunsDir = None, show: int = typer.Option(20, "--show", min=0
         slot = info.status.get("slot")
         if info.status.get("backend") == "queue" and isinstance(slot, str) and info.state in ("queued", "running") \
                 and info.status.get("pid"):
-            busy.setdefault(slot, []).append(f"{info.run_id} ({info.label}, epoch {info.epoch}/{info.epochs})")
+            busy.setdefault(slot, []).append(f"{info.label} ({info.run_id[-4:]}, epoch {info.epoch}/{info.epochs})")
+    width = shutil.get_terminal_size().columns
     for slot in settings.slots():
-        typer.echo(f"  {slot:10} " + ("; ".join(busy.get(slot, [])) or "free"))
+        runs = busy.get(slot, [])
+        line = f"  {slot:10} " + (f"{len(runs)} fused: " if len(runs) > 1 else "") + ("; ".join(runs) or "free")
+        typer.echo(line if len(line) < width else line[:width - 4] + "...")
     typer.echo(f"{len(waiting)} waiting" + (":" if waiting and show else ""))
     for place, (_, run_id) in enumerate(waiting[:show], 1):
         info = RunDir(store.root / run_id).info()

@@ -14,13 +14,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import ConfigError, RunConfig
-from ..export import acc_text, number_text, pct, results_row, seconds_text
-from ..groups import FIGURES, run_label, seed_groups
+from ..export import pct
 from ..fusion import fusable
 from ..launch import Group, LocalLauncher, claim_group, launch, prepare, resume_group
 from ..launch.plan import MAX_FUSED, expand, parse_grid, parse_seeds
 from ..preflight import build_config, preflight
 from ..store import RunBusy, RunDir, RunStore
+from .results import print_results
 from .options import (BatchSize, DataDir, Dataset, Detach, Device, Epochs, Lr, P, RunsDir, Seed, Sets, fail,
                       open_store, parse_sets, runs_dir_flag)
 
@@ -107,42 +107,6 @@ def run_foreground(runs: list[RunDir], resume: bool = False, claim: str | None =
             return trainer.run()
         except RunBusy as exc:
             fail(str(exc))
-
-
-def print_results(runs: list[RunDir]) -> None:
-    """The seed's table: final and best (@epoch) accuracy in %, final loss and time; then, when runs differ
-    only in seed, each group's mean±std over its n seeds. Fits 80 columns."""
-    from rich import box
-    from rich.table import Table
-
-    infos = [run.info() for run in runs]
-    table = Table(title="results (accuracy % on the full sets; best @ its epoch)", box=box.SIMPLE_HEAD,
-                  pad_edge=False, padding=(0, 0))
-    for col in ("network", "state", "epochs", "train", "test", "best train", "best test", "loss", "time"):
-        table.add_column(col, no_wrap=col != "network", justify="left" if col in ("network", "state") else "right")
-    for info in infos:
-        row = results_row(info)
-        table.add_row(run_label(info), row["state"], f"{row['epoch']}/{row['epochs']}",
-                      acc_text(row["final_train_acc"]), acc_text(row["final_test_acc"]),
-                      acc_text(row["best_train_acc"], row["best_train_epoch"]),
-                      acc_text(row["best_test_acc"], row["best_test_epoch"]),
-                      number_text(row["final_loss"], ".4f"), seconds_text(row["wall_seconds"]))
-    console = Console()
-    console.print(table)
-    groups = seed_groups(infos)
-    if any(g.n > 1 for g in groups):
-        spread_table = Table(title="over seeds: mean±std (n)", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
-        for col in ("network", "n", "train", "test", "best train", "best test", "loss"):
-            spread_table.add_column(col, no_wrap=col != "network", justify="left" if col == "network" else "right")
-        for g in groups:
-            loss = g.figure("final_loss")
-            spread_table.add_row(g.name, str(g.n), *(g.figure(f).text() for f in FIGURES[:4]),
-                                 loss.text(scale=1.0, digits=4))
-        console.print(spread_table)
-    for info in infos:
-        console.print(f"  {run_label(info)}: {info.run_id}", highlight=False, soft_wrap=True)
-        if info.error or info.problem:
-            console.print(f"  error: {info.error or info.problem}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _finish(store: RunStore, runs: list[RunDir], states: list[str]) -> None:

@@ -1,0 +1,76 @@
+"""`results`: the seed's table for a study (or any runs): final and best accuracy, and mean±std over seeds."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from ..export import acc_text, number_text, results_row, seconds_text
+from ..groups import FIGURES, run_label, seed_groups
+from ..store import RunDir, RunNotFound
+from .options import RunsDir, fail, open_store
+
+
+def print_results(runs: list[RunDir]) -> None:
+    """The seed's table: final and best (@epoch) accuracy in %, final loss and time; then, when runs differ
+    only in seed, each group's mean±std over its n seeds. Fits 80 columns."""
+    from rich import box
+    from rich.table import Table
+
+    infos = [run.info() for run in runs]
+    table = Table(title="results (accuracy % on the full sets; best @ its epoch)", box=box.SIMPLE_HEAD,
+                  pad_edge=False, padding=(0, 0))
+    for col in ("network", "state", "epochs", "train", "test", "best train", "best test", "loss", "time"):
+        table.add_column(col, no_wrap=col != "network", justify="left" if col in ("network", "state") else "right")
+    for info in infos:
+        row = results_row(info)
+        table.add_row(run_label(info), row["state"], f"{row['epoch']}/{row['epochs']}",
+                      acc_text(row["final_train_acc"]), acc_text(row["final_test_acc"]),
+                      acc_text(row["best_train_acc"], row["best_train_epoch"]),
+                      acc_text(row["best_test_acc"], row["best_test_epoch"]),
+                      number_text(row["final_loss"], ".4f"), seconds_text(row["wall_seconds"]))
+    console = Console()
+    console.print(table)
+    groups = seed_groups(infos)
+    if any(g.n > 1 for g in groups):
+        spread_table = Table(title="over seeds: mean±std (n)", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        for col in ("network", "n", "train", "test", "best train", "best test", "loss"):
+            spread_table.add_column(col, no_wrap=col != "network", justify="left" if col == "network" else "right")
+        for g in groups:
+            loss = g.figure("final_loss")
+            spread_table.add_row(g.name, str(g.n), *(g.figure(f).text() for f in FIGURES[:4]),
+                                 loss.text(scale=1.0, digits=4))
+        console.print(spread_table)
+    for info in infos:
+        console.print(f"  {run_label(info)}: {info.run_id}", highlight=False, soft_wrap=True)
+        if info.error or info.problem:
+            console.print(f"  error: {info.error or info.problem}", highlight=False, markup=False, soft_wrap=True)
+
+
+def results(run_refs: Optional[list[str]] = typer.Argument(None, metavar="[RUN]...", help="Runs (default: a study)."),
+            study: Optional[str] = typer.Option(None, "--study", help="A study id (or a unique part of one)."),
+            runs_dir: RunsDir = None) -> None:
+    """Print the results table for a study (default: the newest) or the runs named, with mean±std over seeds."""
+    store = open_store(runs_dir)
+    if run_refs:
+        try:
+            runs = [store.find(ref) for ref in run_refs]
+        except RunNotFound as exc:
+            fail(str(exc))
+    else:
+        infos = store.list()  # newest first
+        studies = [i.config.get("study") for i in infos if isinstance(i.config.get("study"), str)
+                   and i.config.get("study")]
+        if study is not None:
+            chosen = sorted({s for s in studies if study in s})
+            if len(chosen) != 1:
+                fail(f"study: {study!r} matches {len(chosen)} studies" + (f" ({', '.join(chosen[:5])})" if chosen else ""))
+            wanted = chosen[0]
+        elif studies:
+            wanted = studies[0]
+        else:
+            fail(f"study: no study in {store.root.absolute()} (dropout-tui study ... --grid/--seeds makes one)")
+        runs = [RunDir(i.path) for i in reversed(infos) if i.config.get("study") == wanted]  # launch order
+        typer.echo(f"study {wanted}: {len(runs)} runs")
+    print_results(runs)
