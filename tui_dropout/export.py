@@ -80,7 +80,9 @@ def metrics_markdown(run: RunDir) -> str:
     cfg = info.config
     about = ", ".join(f"{k} {value_text(cfg.get(k))}" for k in ("preset", "placement", "p_conv", "p_fc", "dataset",
                                                                "epochs"))
-    lines = [f"# Run {run.run_id}", "",
+    study = info.config.get("study")
+    lines = [f"# Run {run.run_id}: {info.label}", "",
+             *([f"study {study}", ""] if isinstance(study, str) and study else []),
              f"{about}, state {info.state}", "",
              f"final train accuracy {pct(info.final_train_acc)}, final test accuracy {pct(info.final_test_acc)}; "
              f"best train {pct(info.best_train_acc)} (epoch {info.best_train_epoch or '-'}), "
