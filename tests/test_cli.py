@@ -472,3 +472,16 @@ def test_results_prints_the_newest_study_with_mean_and_spread_over_seeds(runs_di
     assert [row[:3] for row in spread] == [["D", "p_fc=0.1", "2"], ["D", "p_fc=0.5", "2"]]
     assert "52.0±2.8" in out.output and "65.0±7.1" in out.output  # final test: mean ± sample std over 2 seeds
     assert invoke("results", "--study", "nomatch", "--runs-dir", runs_dir).exit_code == 2
+
+
+def test_grid_ranges_end_at_their_high_value_and_seeds_stay_out_of_the_grid():
+    from tui_dropout.config import ConfigError
+    from tui_dropout.launch.plan import parse_grid, parse_values
+
+    assert parse_values("epochs", "10..25:10") == [10, 20]
+    assert parse_values("p_fc", "0.1..0.6:0.3") == [0.1, 0.4]
+    assert parse_values("p_fc", "0.1..0.7:0.2") == [0.1, 0.3, 0.5, 0.7]
+    with pytest.raises(ConfigError, match="--seeds"):
+        parse_grid(["seed=1,2"])
+    result = invoke("study", "quick", "--grid", "seed=1,2", "--seeds", "3", "--runs-dir", "/nonexistent/x")
+    assert result.exit_code == 2 and result.output.startswith("error: grid:")

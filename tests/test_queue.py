@@ -68,7 +68,7 @@ def test_a_killed_trainer_frees_its_slot_and_a_cancelled_waiting_run_leaves_the_
     assert wait_for(lambda: read_status(runs_dir / second).get("pid"), 30)  # the slot went to the next run
     assert effective_state(read_status(runs_dir / first)) == "lost"
     assert wait_for(lambda: len(metric_epochs(runs_dir / second)) >= 1, 120)
-    assert "dispatched" not in read_status(runs_dir / third)  # cancelled while waiting: never started
+    assert not read_status(runs_dir / third).get("dispatched")  # cancelled while waiting: never started
     cli("cancel", second, "--runs-dir", runs_dir)
     assert wait_for(lambda: read_status(runs_dir / second).get("state") == "cancelled", 60)
 
@@ -125,3 +125,16 @@ def _is_trainer(pid: int, runs_dir) -> bool:
                 and process_start_time(pid) is not None)
     except OSError:
         return False
+
+
+def test_no_fuse_is_kept_per_run_and_a_cpu_slot_hides_every_gpu(runs_dir):
+    ids = queue_study(runs_dir, *LONG, "--seeds", "2", "--gpus", "cpu", "--max-fused", "4", "--no-fuse")
+    assert wait_for(lambda: read_status(runs_dir / ids[0]).get("group"), 60)  # its trainer is up
+    pid = read_status(runs_dir / ids[0])["pid"]
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        assert b"CUDA_VISIBLE_DEVICES=\x00" in f.read() + b"\x00"  # device auto on a CPU slot trains on the CPU
+    assert read_status(runs_dir / ids[0])["group"] == [ids[0]]  # --no-fuse: one run a trainer, whatever --max-fused
+    assert read_status(runs_dir / ids[1])["state"] == "queued"
+    for run_id in ids:
+        cli("cancel", run_id, "--runs-dir", runs_dir)
+    assert wait_for(lambda: all(s.get("state") == "cancelled" for s in statuses(runs_dir, ids)), 60)

@@ -114,3 +114,23 @@ def test_a_cached_running_run_whose_trainer_died_reads_as_lost(runs_dir):
         proc.kill()
         proc.wait()
     assert store.list()[0].state == "lost"  # from the index, but its state is worked out again
+
+
+def test_a_new_claim_forgets_where_the_last_launch_put_the_run(runs_dir):
+    make_run_folder(runs_dir, "20260101-000000-A-old1", {"state": "cancelled", "backend": "slurm", "job_id": "77_1",
+                                                        "slot": "gpu0#0", "gpu": 0, "queue_seq": 5})
+    run = RunStore(runs_dir).find("old1")
+    run.claim()
+    status = run.read_status()
+    assert status["state"] == "queued" and status["pid"] == os.getpid()
+    assert all(status.get(key) is None for key in ("backend", "job_id", "slot", "gpu", "queue_seq"))
+
+
+def test_queue_markers_only_name_run_folders(runs_dir):
+    from tui_dropout.store.queue import QueueFolder
+
+    queue = QueueFolder(runs_dir)
+    queue.ensure()
+    for name in ("00000000000000000001-..", "00000000000000000002-.", "junk", "00000000000000000003-20260101-A-ok"):
+        (queue.pending / name).touch()
+    assert queue.waiting() == [(3, "20260101-A-ok")]

@@ -12,10 +12,12 @@ def build_config(preset: str, overrides: dict[str, Any]) -> RunConfig:
     return load_preset(preset).with_overrides(**overrides)
 
 
-def preflight_problems(cfg: RunConfig) -> dict[str, str]:
-    """Every reason this run could not start, by field; cheap enough to run on every key press."""
+def preflight_problems(cfg: RunConfig, local_device: bool = True) -> dict[str, str]:
+    """Every reason this run could not start, by field; cheap enough to run on every key press.
+
+    local_device=False leaves the device to the machine that will train (a Slurm node, not this login node)."""
     found = problems(cfg)
-    if "device" not in found:
+    if local_device and "device" not in found:
         try:
             check_device_listed(cfg.device)
         except ConfigError as exc:
@@ -31,9 +33,9 @@ def preflight_problems(cfg: RunConfig) -> dict[str, str]:
     return found
 
 
-def preflight(cfg: RunConfig) -> RunConfig:
+def preflight(cfg: RunConfig, local_device: bool = True) -> RunConfig:
     """Raise ConfigError naming the first field that would keep the run from starting; nothing is written."""
-    found = preflight_problems(cfg)
+    found = preflight_problems(cfg, local_device)
     if found:
         raise ConfigError(*next(iter(found.items())))
     return cfg

@@ -32,9 +32,9 @@ def _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets)
     return values
 
 
-def _configs(presets: list[str], overrides: dict[str, Any]) -> list[RunConfig]:
+def _configs(presets: list[str], overrides: dict[str, Any], local_device: bool = True) -> list[RunConfig]:
     try:
-        return [preflight(build_config(name, overrides)) for name in presets]
+        return [preflight(build_config(name, overrides), local_device) for name in presets]
     except ConfigError as exc:
         fail(str(exc))
 
@@ -144,6 +144,7 @@ class BackendOptions:
     per_gpu: int | None = None
     max_fused: int | None = None
     slurm: dict[str, Any] = field(default_factory=dict)
+    fuse: bool = True
 
 
 def _launcher(opts: BackendOptions):
@@ -159,7 +160,7 @@ def _launcher(opts: BackendOptions):
         if opts.backend == "queue":
             from ..launch.queue import QueueLauncher, settings_from
 
-            return QueueLauncher(settings_from(opts.gpus, opts.per_gpu, opts.max_fused))
+            return QueueLauncher(settings_from(opts.gpus, opts.per_gpu, opts.max_fused), fuse=opts.fuse)
         if opts.backend == "slurm":
             from ..launch.slurm import SlurmLauncher
 
@@ -174,6 +175,8 @@ def _launch(store: RunStore, cfgs: list[RunConfig], launcher, detach: bool, fuse
             max_fused: int | None) -> None:
     """Start `cfgs`: in this process with a progress bar (local, not detached), or through the launcher."""
     limit = max_fused or MAX_FUSED
+    if launcher.name == "queue" and any(c.device.startswith("cuda:") for c in cfgs):
+        fail("device: the queue gives each run its own GPU (use cuda or auto), not a fixed cuda:N")
     if launcher.name != "local" or detach:
         try:
             launched = launch(store, cfgs, launcher, fuse=fuse, max_members=limit)
@@ -186,7 +189,7 @@ def _launch(store: RunStore, cfgs: list[RunConfig], launcher, detach: bool, fuse
         return
     groups = prepare(store, cfgs, fuse=fuse, max_members=limit)
     if len(cfgs) > 1 and len(groups) > 1:
-        why = fusable(cfgs) if fuse else "--no-fuse"
+        why = "--no-fuse" if not fuse else fusable(cfgs) or f"at most {limit} runs a fused trainer (--max-fused)"
         typer.echo(f"{len(groups)} trainers one after another (not one fused pass: {why})", err=True)
     states: list[str] = []
     for i, group in enumerate(groups):
@@ -201,12 +204,12 @@ def _launch(store: RunStore, cfgs: list[RunConfig], launcher, detach: bool, fuse
     _finish(store, [run for g in groups for run in g.runs], states)
 
 
-def _expanded(presets: list[str], overrides: dict[str, Any], grid: list[str] | None, seeds: str | None
-              ) -> list[RunConfig]:
-    bases = _configs(presets, overrides)
+def _expanded(presets: list[str], overrides: dict[str, Any], grid: list[str] | None, seeds: str | None,
+              local_device: bool = True) -> list[RunConfig]:
+    bases = _configs(presets, overrides, local_device)
     try:
         cfgs = expand(bases, parse_grid(grid), parse_seeds(seeds, bases[0].seed))
-        return [preflight(cfg) for cfg in cfgs]
+        return [preflight(cfg, local_device) for cfg in cfgs]
     except ConfigError as exc:
         fail(str(exc))
 
@@ -220,7 +223,8 @@ def train(preset: str = typer.Option(..., "--preset", help="Preset name (see `dr
     """Train one run of a preset, with any field overridden."""
     launcher = _launcher(BackendOptions(backend, gpus, per_gpu, None, dict(
         partition=partition, time=time_limit, gpus_per_job=gpus_per_job, config=slurm_config)))
-    cfgs = _configs([preset], _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets))
+    cfgs = _configs([preset], _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets),
+                    local_device=backend != "slurm")
     _launch(open_store(runs_dir, write=True), cfgs, launcher, detach, True, None)
 
 
@@ -235,9 +239,9 @@ def study(presets: list[str] = typer.Argument(..., help="Presets to run, e.g. A 
     """Run presets x grid x seeds and print a results table like the seed's (mean and spread over seeds)."""
     launcher = _launcher(BackendOptions(backend, gpus, per_gpu, max_fused, dict(
         partition=partition, time=time_limit, gpus_per_job=gpus_per_job, array_parallelism=array_parallelism,
-        config=slurm_config)))
+        config=slurm_config), fuse=fuse))
     cfgs = _expanded(presets, _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets), grid,
-                     seeds)
+                     seeds, local_device=backend != "slurm")
     _launch(open_store(runs_dir, write=True), cfgs, launcher, detach, fuse, max_fused)
 
 

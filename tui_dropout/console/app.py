@@ -83,7 +83,11 @@ class DropoutConsole(App):
             self._from_thread(self.notify, f"not launched: {exc}", severity="error", timeout=10)
             return
         failed: list[str] = []
-        if self.start_groups(groups, from_thread=True, launcher=launcher, failed=failed):
+        started = self.start_groups(groups, from_thread=True, launcher=launcher, failed=failed)
+        if launcher is not self.launcher:
+            with self.processes_lock:  # a queue holder this console started is reaped by its tick too
+                self.launcher.processes += launcher.processes
+        if started:
             ids = [r.run_id for group in groups for r in group.runs if r.run_id not in failed]
             what = plan.describe() if not failed else f"{len(ids)} of {plan.describe()}"
             self._from_thread(self.launched, ids, what, cfgs[0].study)

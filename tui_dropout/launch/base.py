@@ -2,6 +2,7 @@
 and a Launcher starts them. The CLI and the console both call `launch`; a new launcher is one module."""
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -65,5 +66,21 @@ def launch(store: RunStore, cfgs: list[RunConfig], launcher: Launcher, fuse: boo
            max_members: int = MAX_FUSED) -> Launched:
     """Create, group, claim and start `cfgs` with `launcher`; returns the groups and a line saying how."""
     groups = prepare(store, cfgs, fuse and launcher.groups_runs, max_members if launcher.groups_runs else 1)
-    note = launcher.start(store, groups)
+    try:
+        note = launcher.start(store, groups)
+    except BaseException as exc:  # sbatch refused, no process could start: the runs say so, never 'queued'
+        fail_unstarted([run for group in groups for run in group.runs], f"not started: {exc}")
+        raise
     return Launched(groups, note)
+
+
+def fail_unstarted(runs: list[RunDir], reason: str) -> None:
+    """Mark failed the runs still waiting on this process's launch (claimed by it, no trainer, no queue)."""
+    me = os.getpid()
+    for run in runs:
+        try:
+            run.update_status_if(lambda s: s.get("state") == "queued" and s.get("pid") == me
+                                 and not s.get("queue_pid") and not s.get("job_id"),
+                                 state="failed", error=reason, ended=time.time(), pid=None)
+        except OSError:
+            pass

@@ -45,10 +45,11 @@ def cancel(run: RunDir) -> str:
     if isinstance(job, str):
         scancel(job)  # submitit ignores scancel's SIGTERM: the trainer stops on the request above, then the job ends
     if state == "lost":
-        run.update_status(state="cancelled", ended=time.time())
-        run.clear_cancel_request()
-        run.log("cancelled (no live trainer)")
-        return "cancelled"
+        # only if it is still lost: a resume elsewhere may have taken it since we looked
+        if run.update_status_if(lambda now: effective_state(now) == "lost", state="cancelled", ended=time.time()):
+            run.clear_cancel_request()
+            run.log("cancelled (no live trainer)")
+            return "cancelled"
     pid = proven_process(status)
     if pid is not None:
         try:

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RunConfig
-from ..fusion import fusion_blocker
+from ..fusion import fusable
 from ..store import RunDir, RunStore, effective_state, process_alive, process_start_time, read_json
 from ..store.queue import QueueFolder
-from .plan import fusion_key
 from .process import TrainerProcess
 from .queue import CPU, QueueSettings
 
@@ -49,6 +48,7 @@ class Holder:
 
     def __post_init__(self) -> None:
         self.queue = QueueFolder(self.store.root)
+        self._configs: dict[str, RunConfig | None] = {}
         self.me = {"pid": os.getpid(), "pid_start": process_start_time(os.getpid()), "host": socket.gethostname()}
 
     def settings(self) -> QueueSettings:
@@ -74,8 +74,8 @@ class Holder:
                 status = run.read_status()
             except ValueError:
                 continue
-            if status.get("state") == "queued" and not status.get("pid"):
-                run.update_status(queue_pid=self.me["pid"], queue_pid_start=self.me["pid_start"], host=self.me["host"])
+            run.update_status_if(lambda now: now.get("state") == "queued" and not now.get("pid"),
+                                 queue_pid=self.me["pid"], queue_pid_start=self.me["pid_start"], host=self.me["host"])
 
     # ----- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -97,33 +97,53 @@ class Holder:
             self.stop.wait(TICK)
 
     def dispatch(self, free: list[str], waiting: list[tuple[int, str]], settings: QueueSettings) -> None:
-        candidates = []
+        """Start waiting runs on the free slots, in queue order: each slot takes the first waiting run and the
+        later ones that can train fused with it (up to the smallest --max-fused among them); a resumed run goes
+        alone (its checkpoint fixes where it stands)."""
+        with self.queue.locked():  # a study being enqueued is seen whole, never half
+            waiting = self.queue.waiting()
+        candidates: list[tuple[RunDir, RunConfig, bool, int]] = []
+        seen: set[str] = set()
         for seq, run_id in waiting:
             run = RunDir(self.store.root / run_id)
+            cfg = self._config(run)
             try:
-                status, config = run.read_status(), read_json(run.file("config.json"))
-                cfg = RunConfig.from_dict(config or {})
-            except (ValueError, TypeError):
+                status = run.read_status()
+            except ValueError:
+                status = {}
+            if cfg is None or not status:
                 self.queue.remove(seq, run_id)
                 run.leave_queue()
                 continue
-            if status.get("state") != "queued" or status.get("pid"):
-                self.queue.remove(seq, run_id)  # cancelled or started meanwhile
+            if status.get("state") != "queued" or status.get("pid") or run_id in seen:
+                self.queue.remove(seq, run_id)  # cancelled, started meanwhile, or a stale second marker
                 continue
-            candidates.append((run, cfg, bool(status.get("queue_resume"))))
+            seen.add(run_id)
+            limit = status.get("queue_max_fused")
+            limit = limit if isinstance(limit, int) and limit >= 1 else settings.max_fused
+            candidates.append((run, cfg, bool(status.get("queue_resume")), min(limit, settings.max_fused)))
         for slot in free:
             if not candidates:
                 return
             first = candidates.pop(0)
-            group = [first]
-            for other in list(candidates):
-                if len(group) >= settings.max_fused:
+            group, limit = [first], first[3]
+            for other in [] if first[2] else list(candidates):
+                if len(group) >= min(limit, other[3]):
                     break
-                if (other[2] == first[2] and fusion_key(other[1]) == fusion_key(first[1])
-                        and fusion_blocker([c for _, c, _ in group] + [other[1]]) is None):
+                if not other[2] and fusable([c for _, c, _, _ in group] + [other[1]]) is None:
                     group.append(other)
+                    limit = min(limit, other[3])
                     candidates.remove(other)
-            self.start(slot, [run for run, _, _ in group], first[2])
+            self.start(slot, [run for run, _, _, _ in group], first[2])
+
+    def _config(self, run: RunDir) -> RunConfig | None:
+        """A waiting run's config (written once: read once), or None when it is damaged."""
+        if run.run_id not in self._configs:
+            try:
+                self._configs[run.run_id] = RunConfig.from_dict(read_json(run.file("config.json")) or {})
+            except (ValueError, TypeError):
+                self._configs[run.run_id] = None
+        return self._configs[run.run_id]
 
     def start(self, slot: str, runs: list[RunDir], resume: bool) -> None:
         token = secrets.token_hex(8)
@@ -132,7 +152,9 @@ class Holder:
                                                       gpu=None if gpu == CPU else int(gpu))]
         if not taken:
             return
-        env = {} if gpu == CPU else {"CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": gpu}
+        # a CPU slot hides every GPU (device auto then trains on the CPU, as the slot says)
+        env = {"CUDA_VISIBLE_DEVICES": ""} if gpu == CPU else {"CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+                                                                "CUDA_VISIBLE_DEVICES": gpu}
         process = TrainerProcess(taken, resume=resume, claim=token, env=env)
         process.start()
         self.busy[slot] = Busy(taken, process, process.pid, process_start_time(process.pid))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import secrets
 from datetime import datetime
 from typing import Any
@@ -31,7 +32,7 @@ def parse_values(name: str, text: str) -> list[Any]:
         step = coerce(name, kind, step_text) if step_text else (1 if kind is int else None)
         if step is None or step <= 0 or hi < lo:
             raise ConfigError(name, f"range {text!r}: write LOW..HIGH:STEP with LOW <= HIGH and STEP > 0")
-        count = int(round((hi - lo) / step)) + 1
+        count = math.floor((hi - lo) / step + 1e-9) + 1  # HIGH is the last value, never passed
         if count > MAX_RUNS:
             raise ConfigError(name, f"range {text!r} has {count} values")
         values = [lo + i * step for i in range(count)]
@@ -52,6 +53,8 @@ def parse_grid(items: list[str] | None) -> dict[str, list[Any]]:
             raise ConfigError("grid", f"expected FIELD=V1,V2,..., got {item!r}")
         name, text = item.split("=", 1)
         name = name.strip().replace("-", "_")
+        if name == "seed":
+            raise ConfigError("grid", "seeds go in --seeds (a count or a list), not in --grid")
         if name in grid:
             raise ConfigError(name, "given twice in --grid")
         grid[name] = parse_values(name, text)

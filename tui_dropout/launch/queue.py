@@ -2,13 +2,14 @@
 process per runs folder starts them, K per GPU, packing fusable runs into one trainer."""
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from dataclasses import dataclass
 
 from ..config import ConfigError
 from ..gpus import driver_gpus
-from ..store import RunStore, process_start_time
+from ..store import RunDir, RunStore, process_start_time
 from ..store.queue import QueueFolder
 from .base import Group
 from .plan import MAX_FUSED
@@ -34,7 +35,10 @@ class QueueSettings:
 def parse_gpus(text: str | None) -> list[str]:
     """`auto` (every GPU the driver shows, else the CPU), `cpu`, or indices `0,2,3`."""
     text = (text or "auto").strip().lower()
-    if text == "auto":
+    if text == "auto":  # every GPU the driver shows, or those CUDA_VISIBLE_DEVICES already names
+        mask = [p.strip() for p in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if p.strip()]
+        if "CUDA_VISIBLE_DEVICES" in os.environ and all(p.isdigit() for p in mask):
+            return mask or [CPU]
         return [str(i) for i in range(len(driver_gpus()))] or [CPU]
     if text == CPU:
         return [CPU]
@@ -65,31 +69,46 @@ class QueueLauncher:
     name = "queue"
     groups_runs = False  # the holder packs fusable runs when a slot frees
 
-    def __init__(self, settings: QueueSettings):
+    def __init__(self, settings: QueueSettings, fuse: bool = True):
         self.settings = settings
+        self.fuse = fuse
+        self.processes: list = []  # a holder this process started: the console reaps it
 
     def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> str:
         queue = QueueFolder(store.root)
         with queue.locked():
-            holder = ensure_holder(store, self.settings)
+            holder, proc = ensure_holder(store, self.settings)
+            if proc is not None:
+                self.processes.append(proc)
+                adopt_waiting(store, queue, holder)
             ahead = len(queue.waiting())
+            limit = self.settings.max_fused if self.fuse else 1  # each run keeps the packing it was launched with
             for group in groups:
                 for run in group.runs:
-                    run.enqueue(queue, holder, queue_resume=resume)
+                    run.enqueue(queue, holder, queue_resume=resume, queue_max_fused=limit)
         count = sum(len(g.runs) for g in groups)
         return f"{count} run(s) queued on {self.settings.describe()}" + (f", {ahead} waiting ahead" if ahead else "")
 
 
-def ensure_holder(store: RunStore, settings: QueueSettings) -> dict:
-    """The live holder's record, with these settings; a new holder is started when none is alive.
+def adopt_waiting(store: RunStore, queue: QueueFolder, holder: dict) -> None:
+    """Runs an earlier holder left waiting belong to the new one at once (not lost until it looks)."""
+    for _, run_id in queue.waiting():
+        RunDir(store.root / run_id).update_status_if(
+            lambda s: s.get("state") == "queued" and not s.get("pid"),
+            queue_pid=holder.get("pid"), queue_pid_start=holder.get("pid_start"), host=holder.get("host"))
+
+
+def ensure_holder(store: RunStore, settings: QueueSettings):
+    """The live holder's record, with these settings, and the process when a new holder had to be started.
 
     Called under the queue lock, so two launches never start two holders."""
     queue = QueueFolder(store.root)
     record = queue.holder()
+    proc = None
     if not queue.holder_alive():
         proc = detached([sys.executable, "-m", "tui_dropout.launch.holder", str(store.root.resolve())],
                         queue.path / "holder.out")
         record = {"pid": proc.pid, "pid_start": process_start_time(proc.pid), "host": socket.gethostname()}
     record.update(gpus=settings.gpus, per_gpu=settings.per_gpu, max_fused=settings.max_fused)
-    queue.write_holder(record)  # the holder re-reads its settings every tick: the latest launch's apply
-    return record
+    queue.write_holder(record)  # the holder re-reads its slots every tick: the latest launch's apply
+    return record, proc

@@ -92,7 +92,10 @@ def filesystem_type(path: Path) -> str:
 
 def partition_nodes(partition: str | None) -> set[str]:
     cmd = ["sinfo", "-h", "-N", "-o", "%N"] + (["-p", partition] if partition else [])
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ConfigError("partition", f"sinfo did not answer ({exc})") from None
     if out.returncode != 0:
         raise ConfigError("partition", f"sinfo failed: {out.stderr.strip() or out.returncode}")
     nodes = {n.strip() for n in out.stdout.split() if n.strip()}
@@ -154,7 +157,12 @@ class SlurmLauncher:
             raise ConfigError("backend", f"slurm refused the jobs: {str(exc).strip().splitlines()[-1][:300]}") from None
         for group, job in zip(groups, jobs):
             for run in group.runs:
-                run.update_status(state="queued", backend="slurm", job_id=str(job.job_id), pid=None, pid_start=None,
-                                  host=None, queued=run.read_status().get("queued"))
+                # Hand the run to Slurm unless its job has started already (a fast node writes `running` and its
+                # own pid first): then only the job id is added, and the trainer's state stands.
+                if not run.update_status_if(lambda s: s.get("state") == "queued" and s.get("claim") == group.claim
+                                            and s.get("pid") == os.getpid(),
+                                            backend="slurm", job_id=str(job.job_id), pid=None, pid_start=None,
+                                            host=None):
+                    run.update_status_if(lambda s: not s.get("job_id"), job_id=str(job.job_id), backend="slurm")
         where = f"partition {s.partition}" if s.partition else "the default partition"
         return f"{len(jobs)} Slurm job(s) on {where}, array {jobs[0].job_id.split('_')[0] if jobs else '-'}"

@@ -37,7 +37,14 @@ class SlurmTrainer:
             run.update_status(job_id=slurm_job_id(), backend="slurm")
         self._stop = threading.Event()
         self._states: list[str] = []
-        trainer = Trainer(runs, resume=self.resume, stop=self._stop, claim=self.claim)
+        try:
+            self._trainer = Trainer(runs, resume=self.resume, stop=self._stop, claim=self.claim)
+        except Exception as exc:  # a config that cannot start: the runs say why, as the worker's do
+            for run in runs:
+                run.log(f"cannot start: {exc}")
+                run.update_status(state="failed", error=f"cannot start: {exc}", ended=time.time())
+            return ["failed"]
+        trainer = self._trainer
         self._thread = threading.Thread(target=lambda: self._states.extend(trainer.run()), name="trainer")
         self._thread.start()
         while self._thread.is_alive():  # the main thread stays free for Slurm's signals
@@ -48,14 +55,9 @@ class SlurmTrainer:
         """Called by submitit on SIGUSR2 (time limit or preemption): stop, checkpoint, and come back resumed."""
         import submitit
 
-        stop, thread = getattr(self, "_stop", None), getattr(self, "_thread", None)
-        if stop is not None and thread is not None:
-            stop.set()
+        trainer, thread = getattr(self, "_trainer", None), getattr(self, "_thread", None)
+        if trainer is not None and thread is not None:
+            trainer.requeue = True  # it stops as 'queued' (checkpointed), not 'cancelled'
+            trainer.stop.set()
             thread.join(600)
-        for path in self.run_dirs:
-            run = RunDir(path)
-            if run.read_status().get("state") in ("finished", "failed"):
-                continue
-            run.update_status(state="queued", error=None, ended=None, pid=None, pid_start=None, requeued=time.time())
-            run.log("Slurm time limit or preemption: checkpointed, requeued to resume")
         return submitit.helpers.DelayedSubmission(SlurmTrainer(self.run_dirs, self.claim, resume=True))

@@ -68,10 +68,12 @@ class QueueFolder:
             names = sorted(os.listdir(self.pending))
         except OSError:
             return []
+        from . import RUN_NAME  # a marker names a run folder inside the runs folder, never `..`
+
         out = []
         for name in names:
             seq, _, run_id = name.partition("-")
-            if seq.isdigit() and run_id:
+            if seq.isdigit() and RUN_NAME.match(run_id):
                 out.append((int(seq), run_id))
         return out
 

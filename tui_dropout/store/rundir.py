@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .files import (DamagedFile, dumps, file_lock, open_regular, read_json, sweep_temp_files, write_json_atomic,
                     write_text_atomic)
@@ -28,6 +28,9 @@ SUMMARY = "summary.json"
 WORKER_OUT = "worker.out"  # the trainer process's own stdout/stderr
 CANCEL = "cancel.request"  # written by `cancel` anywhere; the trainer stops within a second of seeing it
 STATUS_LOCK = ".status.lock"
+# Status fields that say where one launch put the run; a new claim clears them, its launcher sets its own.
+PER_LAUNCH = ("backend", "job_id", "slot", "gpu", "queue_pid", "queue_pid_start", "queue_seq", "queue_resume",
+              "queue_max_fused", "dispatched", "requeued", "pid", "pid_start")
 TRAINER_LOCK = ".trainer.lock"  # held (flock) by the one trainer that owns the run, for its whole life
 
 
@@ -96,6 +99,18 @@ class RunDir:
             write_json_atomic(self.file(STATUS), status)
             return status
 
+    def update_status_if(self, check: Callable[[dict[str, Any]], bool], **changes: Any) -> bool:
+        """Update only when `check(current status)` holds, in the same locked read-modify-write: a decision on
+        a status (lost, still waiting) is never written over a change another process made meanwhile."""
+        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+            status = self._status_for_update()
+            if not check(status):
+                return False
+            status.update(changes)
+            status["updated"] = time.time()
+            write_json_atomic(self.file(STATUS), status)
+            return True
+
     # ----- one trainer per run ------------------------------------------------------------------
     def claim(self, token: str | None = None, **fields: Any) -> str:
         """Take the run for one new trainer, atomically: refused (RunBusy) while one is queued or running.
@@ -108,10 +123,11 @@ class RunDir:
             if state in ACTIVE:
                 raise RunBusy(owner_text(self.run_id, status, state))
             now = time.time()
+            status.update({key: None for key in PER_LAUNCH})  # where the last launch put it no longer holds
             status.update(state="queued", claim=token, queued=now, heartbeat=now, updated=now, error=None, ended=None,
                           **host_and_pid(), **fields)
             write_json_atomic(self.file(STATUS), status)
-        self.file(CANCEL).unlink(missing_ok=True)  # an old request must not stop the new trainer
+            self.file(CANCEL).unlink(missing_ok=True)  # an old request must not stop the new trainer
         return token
 
     def take_ownership(self, token: str | None) -> None:
@@ -127,7 +143,8 @@ class RunDir:
             os.close(fd)
             raise RunBusy(f"run: {self.run_id} is owned by another trainer on this host") from None
         if token is not None:
-            claimed = self._status_for_update().get("claim")
+            with self._status_lock, file_lock(self.path / STATUS_LOCK):
+                claimed = self._status_for_update().get("claim")
             if claimed != token:
                 os.close(fd)
                 raise RunBusy(f"run: {self.run_id} was claimed by another launcher")
@@ -144,6 +161,7 @@ class RunDir:
         """Hand the run to the queue: 'queued' with no trainer, alive as long as the queue's holder is."""
         with self._status_lock, file_lock(self.path / STATUS_LOCK):
             status = self._status_for_update()
+            queue.remove(status.get("queue_seq"), self.run_id)  # a run that waited before waits once
             seq = queue.add(self.run_id)
             status.update(state="queued", backend="queue", queue_seq=seq, queued=time.time(), pid=None,
                           pid_start=None, claim=None, queue_pid=holder.get("pid"),

@@ -25,10 +25,11 @@ def job_states() -> dict[str, str] | None:
         if shutil.which("squeue"):
             try:
                 out = subprocess.run(["squeue", "-h", "-r", "--me", "-o", "%i %T"], capture_output=True, text=True,
-                                     timeout=10)
+                                     timeout=3)  # asked from the console's tick: a hung slurmctld is 'unknown'
+
                 if out.returncode == 0:
                     states = dict(line.split(None, 1) for line in out.stdout.splitlines() if " " in line)
-            except (OSError, subprocess.TimeoutExpired):
+            except (OSError, subprocess.SubprocessError):
                 states = None
         _cache = (time.monotonic(), states)
         return states
@@ -52,6 +53,10 @@ def job_alive(job_id: str) -> bool | None:
 def scancel(job_id: str) -> bool:
     if not shutil.which("scancel"):
         return False
-    out = subprocess.run(["scancel", job_id], capture_output=True, text=True, timeout=30)
-    forget()
+    try:
+        out = subprocess.run(["scancel", job_id], capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        forget()
     return out.returncode == 0

@@ -49,6 +49,7 @@ class Trainer:
         self.resume = resume
         self.claim = claim
         self.stop = stop or threading.Event()
+        self.requeue = False  # set before `stop` by a Slurm job told to checkpoint: stop as queued, not cancelled
         self.progress = progress or (lambda event: None)
         cfgs = [m.cfg for m in self.members]
         for cfg in cfgs:
@@ -82,6 +83,13 @@ class Trainer:
             m.run.clear_cancel_request()
         m.run.log(f"run {state}" + (f": {error}" if error else ""))
 
+    def _requeued(self, m: Member) -> None:
+        """Stopped for a Slurm time limit or preemption: checkpointed, and waiting to come back (no summary)."""
+        m.active, m.state = False, "queued"
+        m.run.update_status(state="queued", pid=None, pid_start=None, ended=None, requeued=time.time(),
+                            epoch=m.epochs_done, elapsed=round(self.elapsed(m), 3), **m.figures())
+        m.run.log("Slurm time limit or preemption: checkpointed, requeued to resume")
+
     def _note(self, text: str) -> None:
         """A warning worth a line in every member's log and in the foreground progress."""
         for m in self.members:
@@ -114,7 +122,10 @@ class Trainer:
         partials = [c.get("partial") for c in ckpts]
         for k, (m, c) in enumerate(zip(self.members, ckpts)):
             stepper.load_member_state(k, c["member"])
-            m.set_figures(c.get("figures") or {**c.get("bests", {}), "final_loss": c.get("last_loss")})
+            if "figures" not in c or "perm" not in c["rng"]:
+                raise ValueError(f"{m.run.checkpoint_path} comes from an older version of dropout-tui; start the run "
+                                 "again (it cannot resume exactly)")
+            m.set_figures(c["figures"])
             m.train_seconds, m.wall_before = c["train_seconds"], c["wall_seconds"]
             m.epochs_done = c["epoch"]
         rng = ckpts[0]["rng"]
@@ -163,12 +174,15 @@ class Trainer:
             self._train()
         except StopRequested:
             for m in self.members:
-                if m.active:
+                if m.active and self.requeue:
+                    self._requeued(m)
+                elif m.active:
                     self._finish(m, "cancelled", None)
         except Exception as exc:  # any failure becomes a failed run with its reason, never a silent death
             self._fail_all(exc)
         finally:
             heartbeat.halt.set()
+            heartbeat.join(5)  # never leave it mid-write: the process may end with os._exit next
             for run in owned:
                 run.release_ownership()
         return [m.state for m in self.members]
