@@ -26,6 +26,8 @@ LOG = "train.log"
 CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"
 WORKER_OUT = "worker.out"  # the trainer process's own stdout/stderr
+NOTES = "notes.json"  # the run's name, tags and note: written by `label` and the console, never by the trainer
+EVALUATION = "evaluation.json"  # the latest evaluation of the run's checkpoint (`dropout-tui evaluate`)
 CANCEL = "cancel.request"  # written by `cancel` anywhere; the trainer stops within a second of seeing it
 STATUS_LOCK = ".status.lock"
 # Status fields that say where one launch put the run; a new claim clears them, its launcher sets its own.
