@@ -73,6 +73,6 @@ def seed_groups(infos: list[RunInfo]) -> list[SeedGroup]:
         key = experiment_key(info.config) if info.config else f"alone:{info.run_id}"
         group = groups.get(key)
         if group is None:
-            group = groups[key] = SeedGroup(SEED_WORD.sub("", run_label(info)).strip() or info.run_id)
+            group = groups[key] = SeedGroup(SEED_WORD.sub("", info.study_label).strip() or info.run_id)
         group.runs.append(info)
     return list(groups.values())

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from . import notebook as notebook_cmds
 from . import queue as queue_cmds
 from . import results as results_cmds
 from . import runs as runs_cmds
@@ -28,6 +29,11 @@ app.command()(runs_cmds.cancel)
 app.command()(runs_cmds.export)
 app.command()(queue_cmds.queue)
 app.command()(results_cmds.results)
+app.command()(notebook_cmds.label)
+app.command()(notebook_cmds.archive)
+app.command()(notebook_cmds.unarchive)
+app.command()(notebook_cmds.rm)
+app.command()(notebook_cmds.hparams)
 
 
 @app.callback(invoke_without_command=True)

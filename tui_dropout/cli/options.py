@@ -76,3 +76,10 @@ def runs_dir_flag(store: RunStore) -> str:
     import shlex
 
     return f" --runs-dir {shlex.quote(str(store.root.absolute()))}"  # absolute: pasted from any folder, it works
+
+
+def archive_store(store: RunStore) -> RunStore:
+    """The runs archived out of `store` (`<runs>/.archive`), listed and found like any runs folder."""
+    from ..store.prune import ARCHIVE
+
+    return RunStore(store.root / ARCHIVE)

@@ -10,9 +10,10 @@ import typer
 
 from ..export import FORMATS, export_folder, number_text, pct, render, seconds_text
 from ..launch import cancel as cancel_run
+from ..query import QueryError, filter_runs, sort_runs
 from ..store import RunDir, RunNotFound, RunStore
 from ..store.files import write_text_atomic
-from .options import RunsDir, fail, open_store
+from .options import RunsDir, archive_store, fail, open_store
 
 
 def _find(store: RunStore, ref: str) -> RunDir:
@@ -44,18 +45,35 @@ def _table(header: list[str], rows: list[list[str]], width: int) -> list[str]:
         [line(r) for r in rows]
 
 
-def runs(runs_dir: RunsDir = None) -> None:
+def runs(runs_dir: RunsDir = None,
+         filter_text: Optional[str] = typer.Option(None, "--filter", "-f", metavar="FILTER",
+                                                   help="Only runs that match, e.g. 'tag:best state:finished p_fc>=0.3'."),
+         sort: str = typer.Option("newest", "--sort", metavar="COLUMN",
+                                  help="newest, test, best, loss, gap, name, state, or a config field."),
+         reverse: bool = typer.Option(False, "--reverse", help="Flip the sort order."),
+         archived: bool = typer.Option(False, "--archived", help="List the archived runs instead.")) -> None:
     """List runs, newest first, with their state and final test accuracy."""
     store = open_store(runs_dir)
+    if archived:
+        store = archive_store(store)
     infos = store.list()
+    place = {info.run_id: n for n, info in enumerate(infos, 1)}  # the number `show 3` takes, whatever the order
+    try:
+        if filter_text:
+            infos = filter_runs(infos, filter_text)
+        infos = sort_runs(infos, sort, reverse)
+    except QueryError as exc:
+        fail(str(exc))
     if not infos:
         where = store.root.absolute()
-        typer.echo(f"no runs in {where}" + ("" if where.exists() else " (no such folder)"))
+        what = "runs match" if filter_text else "archived runs" if archived else "runs"
+        typer.echo(f"no {what} in {where}" + ("" if where.exists() or filter_text else " (no such folder)"))
         return
-    rows = [[str(i), info.run_id, info.state_text, f"{info.epoch}/{info.epochs}", pct(info.final_test_acc),
-             pct(info.best_test_acc), _one_line(" | ".join(filter(None, (info.label, info.problem or info.error))))]
-            for i, info in enumerate(infos, 1)]
-    lines = _table(["#", "run", "state", "epoch", "test", "best", "label | note"], rows,
+    rows = [[str(place[info.run_id]), info.run_id, info.state_text, f"{info.epoch}/{info.epochs}",
+             pct(info.final_test_acc), pct(info.best_test_acc), _one_line(" | ".join(filter(None, (
+                 info.label, " ".join("#" + t for t in info.tags), info.problem or info.error or info.note))))]
+            for info in infos]
+    lines = _table(["#", "run", "state", "epoch", "test", "best", "name | tags | note"], rows,
                    shutil.get_terminal_size().columns)
     typer.echo("\n".join(lines))
 

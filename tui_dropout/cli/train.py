@@ -20,6 +20,7 @@ from ..launch import Group, LocalLauncher, claim_group, launch, prepare, resume_
 from ..launch.plan import MAX_FUSED, expand, parse_grid, parse_seeds
 from ..preflight import build_config, preflight
 from ..store import RunBusy, RunDir, RunStore
+from ..store.notes import NotesError, check_name, check_note, check_tags
 from .results import print_results
 from .options import (BatchSize, DataDir, Dataset, Detach, Device, Epochs, Lr, P, RunsDir, Seed, Sets, fail,
                       open_store, parse_sets, runs_dir_flag)
@@ -132,6 +133,9 @@ TimeLimit = Annotated[Optional[int], typer.Option(
 GpusPerJob = Annotated[Optional[int], typer.Option("--gpus-per-job", help="slurm: GPUs per job \\[0].")]
 ArrayParallelism = Annotated[Optional[int], typer.Option(
     "--array-parallelism", help="slurm: jobs of the array running at once \\[32].")]
+Name = Annotated[Optional[str], typer.Option("--name", help="A name for the run (several runs: NAME + label).")]
+Tags = Annotated[Optional[list[str]], typer.Option("--tag", help="A tag for the runs (repeatable).")]
+NoteText = Annotated[Optional[str], typer.Option("--note", help="A free-text note kept with the runs.")]
 SlurmConfig = Annotated[Optional[Path], typer.Option(
     "--slurm-config", help="slurm: TOML defaults \\[~/.config/dropout-tui/slurm.toml].")]
 BACKENDS = ("local", "queue", "slurm")
@@ -171,15 +175,25 @@ def _launcher(opts: BackendOptions):
     return LocalLauncher()
 
 
+def _notes(name: str | None, tags: list[str] | None, note: str | None) -> dict | None:
+    """--name/--tag/--note checked before any folder is made."""
+    if name is None and not tags and note is None:
+        return None
+    try:
+        return {"name": check_name(name or ""), "tags": check_tags(tags or []), "note": check_note(note or "")}
+    except NotesError as exc:
+        fail(str(exc))
+
+
 def _launch(store: RunStore, cfgs: list[RunConfig], launcher, detach: bool, fuse: bool,
-            max_fused: int | None) -> None:
+            max_fused: int | None, notes: dict | None = None) -> None:
     """Start `cfgs`: in this process with a progress bar (local, not detached), or through the launcher."""
     limit = max_fused or MAX_FUSED
     if launcher.name == "queue" and any(c.device.startswith("cuda:") for c in cfgs):
         fail("device: the queue gives each run its own GPU (use cuda or auto), not a fixed cuda:N")
     if launcher.name != "local" or detach:
         try:
-            launched = launch(store, cfgs, launcher, fuse=fuse, max_members=limit)
+            launched = launch(store, cfgs, launcher, fuse=fuse, max_members=limit, notes=notes)
         except ConfigError as exc:  # a launcher that refuses (slurm: sbatch said no, a folder the nodes cannot see)
             fail(str(exc))
         for run in launched.runs:
@@ -187,7 +201,7 @@ def _launch(store: RunStore, cfgs: list[RunConfig], launcher, detach: bool, fuse
         typer.echo(f"{launched.note}; watch with: dropout-tui{runs_dir_flag(store)} "
                    "(or dropout-tui runs)", err=True)
         return
-    groups = prepare(store, cfgs, fuse=fuse, max_members=limit)
+    groups = prepare(store, cfgs, fuse=fuse, max_members=limit, notes=notes)
     if len(cfgs) > 1 and len(groups) > 1:
         why = "--no-fuse" if not fuse else fusable(cfgs) or f"at most {limit} runs a fused trainer (--max-fused)"
         typer.echo(f"{len(groups)} trainers one after another (not one fused pass: {why})", err=True)
@@ -219,13 +233,15 @@ def train(preset: str = typer.Option(..., "--preset", help="Preset name (see `dr
           data_dir: DataDir = None, device: Device = None, seed: Seed = None, sets: Sets = None,
           runs_dir: RunsDir = None, detach: Detach = False, backend: Backend = "local", gpus: Gpus = None,
           per_gpu: PerGpu = None, partition: Partition = None, time_limit: TimeLimit = None,
-          gpus_per_job: GpusPerJob = None, slurm_config: SlurmConfig = None) -> None:
+          gpus_per_job: GpusPerJob = None, slurm_config: SlurmConfig = None, name: Name = None, tag: Tags = None,
+          note: NoteText = None) -> None:
     """Train one run of a preset, with any field overridden."""
+    notes = _notes(name, tag, note)
     launcher = _launcher(BackendOptions(backend, gpus, per_gpu, None, dict(
         partition=partition, time=time_limit, gpus_per_job=gpus_per_job, config=slurm_config)))
     cfgs = _configs([preset], _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets),
                     local_device=backend != "slurm")
-    _launch(open_store(runs_dir, write=True), cfgs, launcher, detach, True, None)
+    _launch(open_store(runs_dir, write=True), cfgs, launcher, detach, True, None, notes)
 
 
 def study(presets: list[str] = typer.Argument(..., help="Presets to run, e.g. A B C D."),
@@ -235,14 +251,16 @@ def study(presets: list[str] = typer.Argument(..., help="Presets to run, e.g. A 
           fuse: bool = typer.Option(True, "--fuse/--no-fuse", help="Train in one fused pass when possible."),
           backend: Backend = "local", gpus: Gpus = None, per_gpu: PerGpu = None, max_fused: MaxFused = None,
           partition: Partition = None, time_limit: TimeLimit = None, gpus_per_job: GpusPerJob = None,
-          array_parallelism: ArrayParallelism = None, slurm_config: SlurmConfig = None) -> None:
+          array_parallelism: ArrayParallelism = None, slurm_config: SlurmConfig = None, name: Name = None,
+          tag: Tags = None, note: NoteText = None) -> None:
     """Run presets x grid x seeds and print a results table like the seed's (mean and spread over seeds)."""
+    notes = _notes(name, tag, note)
     launcher = _launcher(BackendOptions(backend, gpus, per_gpu, max_fused, dict(
         partition=partition, time=time_limit, gpus_per_job=gpus_per_job, array_parallelism=array_parallelism,
         config=slurm_config), fuse=fuse))
     cfgs = _expanded(presets, _overrides(epochs, p, lr, batch_size, dataset, data_dir, device, seed, sets), grid,
                      seeds, local_device=backend != "slurm")
-    _launch(open_store(runs_dir, write=True), cfgs, launcher, detach, fuse, max_fused)
+    _launch(open_store(runs_dir, write=True), cfgs, launcher, detach, fuse, max_fused, notes)
 
 
 def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id prefix or list number."),

@@ -40,8 +40,22 @@ class Launcher(Protocol):
     def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> str: ...
 
 
-def prepare(store: RunStore, cfgs: list[RunConfig], fuse: bool = True, max_members: int = MAX_FUSED) -> list[Group]:
-    """Run folders for `cfgs`, grouped for fused training and claimed (one token a group). Nothing starts."""
+def notes_for(notes: dict | None, cfg: RunConfig, many: bool) -> dict | None:
+    """The name, tags and note a launch gives one of its runs: with several runs, each name ends in the run's
+    label (`sweep D p_fc=0.3 seed=2`), so the names tell them apart."""
+    if not notes:
+        return None
+    name = notes.get("name") or ""
+    if name and many:
+        name = f"{name} {cfg.label or cfg.preset}"
+    return {"name": name, "tags": list(notes.get("tags") or []), "note": notes.get("note") or ""}
+
+
+def prepare(store: RunStore, cfgs: list[RunConfig], fuse: bool = True, max_members: int = MAX_FUSED,
+            notes: dict | None = None) -> list[Group]:
+    """Run folders for `cfgs`, grouped for fused training and claimed (one token a group). Nothing starts.
+
+    `notes` ({"name", "tags", "note"}, checked by the caller) are written into each run's notes.json."""
     groups: list[Group] = []
     made: list[RunDir] = []
     try:
@@ -49,7 +63,8 @@ def prepare(store: RunStore, cfgs: list[RunConfig], fuse: bool = True, max_membe
             token = secrets.token_hex(8)
             runs = []
             for i in indices:
-                runs.append(store.create(cfgs[i].to_dict(), claim=token))
+                runs.append(store.create(cfgs[i].to_dict(), claim=token,
+                                         notes=notes_for(notes, cfgs[i], len(cfgs) > 1)))
                 made.append(runs[-1])
             groups.append(Group(runs, token))
     except (OSError, RuntimeError) as exc:  # a disk that fills up halfway: what was made says so, never 'queued'
@@ -63,9 +78,9 @@ def prepare(store: RunStore, cfgs: list[RunConfig], fuse: bool = True, max_membe
 
 
 def launch(store: RunStore, cfgs: list[RunConfig], launcher: Launcher, fuse: bool = True,
-           max_members: int = MAX_FUSED) -> Launched:
+           max_members: int = MAX_FUSED, notes: dict | None = None) -> Launched:
     """Create, group, claim and start `cfgs` with `launcher`; returns the groups and a line saying how."""
-    groups = prepare(store, cfgs, fuse and launcher.groups_runs, max_members if launcher.groups_runs else 1)
+    groups = prepare(store, cfgs, fuse and launcher.groups_runs, max_members if launcher.groups_runs else 1, notes)
     try:
         note = launcher.start(store, groups)
     except BaseException as exc:  # sbatch refused, no process could start: the runs say so, never 'queued'

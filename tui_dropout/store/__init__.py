@@ -68,8 +68,9 @@ class RunStore:
             why = "read-only" if exc.errno in (30, 13, 1) else "not writable"
             raise RunsFolderError(f"runs folder {self.root} is {why} ({exc.strerror or exc})") from None
 
-    def create(self, config: dict[str, Any], claim: str | None = None) -> RunDir:
-        """A new run folder holding config.json and a 'queued' status claimed by this process (with `claim`)."""
+    def create(self, config: dict[str, Any], claim: str | None = None, notes: dict[str, Any] | None = None) -> RunDir:
+        """A new run folder holding config.json (and notes.json with `notes`) and a 'queued' status claimed by this
+        process (with `claim`)."""
         self.check(write=True)
         for _ in range(20):
             run = RunDir(self.root / new_run_id(str(config.get("preset", "run"))))
@@ -78,6 +79,8 @@ class RunStore:
             except FileExistsError:
                 continue
             run.write_config(config)
+            if notes:
+                write_json_atomic(run.file(NOTES), notes)
             run.claim(claim, created=time.time(), epoch=0, epochs=config.get("epochs"))
             return run
         raise RuntimeError(f"could not create a unique run folder in {self.root}")

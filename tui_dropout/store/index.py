@@ -15,8 +15,8 @@ from .info import RunInfo
 from .liveness import ACTIVE, effective_state
 
 INDEX = ".index.json"
-VERSION = 1
-FILES = ("status.json", "summary.json", "config.json")
+VERSION = 2
+FILES = ("status.json", "summary.json", "config.json", "notes.json")
 # Everything RunInfo holds but the summary (listings never show it; `RunDir.info()` reads it when needed).
 _CACHED = [f.name for f in dataclasses.fields(RunInfo)
            if f.name not in ("run_id", "path", "queue_position", "summary")]

@@ -66,6 +66,9 @@ class RunInfo:
     error: str | None = None
     problem: str | None = None
     queue_position: int | None = None  # 1-based place in the local queue while it waits for a slot
+    name: str = ""  # what the user calls it (notes.json), and its tags and note
+    tags: list[str] = field(default_factory=list)
+    note: str = ""
     status: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)  # empty when the info came from the listing index
@@ -75,10 +78,20 @@ class RunInfo:
         return self.state == "corrupt"
 
     @property
-    def label(self) -> str:
-        """The readable name (`D p_fc=0.3 seed=2`) a study gave the run, else its preset."""
+    def study_label(self) -> str:
+        """The readable label (`D p_fc=0.3 seed=2`) a study gave the run, else its preset."""
         label = self.config.get("label")
         return label if isinstance(label, str) and label else self.preset
+
+    @property
+    def label(self) -> str:
+        """The name the user gave the run, else its study label, else its preset."""
+        return self.name or self.study_label
+
+    @property
+    def study(self) -> str:
+        study = self.config.get("study")
+        return study if isinstance(study, str) else ""
 
     @property
     def state_text(self) -> str:

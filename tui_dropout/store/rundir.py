@@ -14,6 +14,7 @@ from .files import (DamagedFile, dumps, file_lock, open_regular, read_json, swee
                     write_text_atomic)
 from .info import RunInfo, fill_figures, typed
 from .liveness import ACTIVE, effective_state, host_and_pid
+from .notes import read_notes
 from .tail import MetricsTail
 
 if TYPE_CHECKING:
@@ -263,10 +264,14 @@ class RunDir:
         info.error = typed(status, "error", str, "status.json", problems)
         info.state = effective_state(status)
         fill_figures(info, status, summary, problems)
+        notes, notes_problem = read_notes(self.file(NOTES))
+        info.name, info.tags, info.note = notes["name"], notes["tags"], notes["note"]
         if problems:
             info.state, info.problem = "corrupt", "corrupt run folder: " + "; ".join(problems)
         elif not status:
             info.problem = "status.json empty" if self.file(STATUS).exists() else "status.json missing"
+        elif notes_problem:  # the training is whole; only what the user wrote of it is damaged
+            info.problem = notes_problem
         return info
 
 

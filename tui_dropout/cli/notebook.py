@@ -1,0 +1,149 @@
+"""`label`, `archive`, `unarchive`, `rm` and `hparams`: naming, pruning and tabulating runs."""
+from __future__ import annotations
+
+import shutil
+import sys
+from typing import Optional
+
+import typer
+
+from ..hparams import csv_text, table
+from ..query import QueryError, filter_runs, sort_runs
+from ..store import RunBusy, RunDir, RunNotFound, RunStore
+from ..store import prune
+from ..store.notes import NotesError, update_notes
+from .options import RunsDir, archive_store, fail, open_store
+from .runs import _table, _write_file
+
+Runs = typer.Argument(..., metavar="RUN...", help="Run ids (or a unique part, or the number `runs` shows).")
+
+
+def _find_all(store: RunStore, refs: list[str]) -> list[RunDir]:
+    """Every named run, each once; the first that cannot be found ends the command before anything changes."""
+    out: dict[str, RunDir] = {}
+    for ref in refs:
+        try:
+            run = store.find(ref)
+        except RunNotFound as exc:
+            fail(str(exc))
+        out.setdefault(run.run_id, run)
+    return list(out.values())
+
+
+def label(run_refs: list[str] = Runs, runs_dir: RunsDir = None,
+          name: Optional[str] = typer.Option(None, "--name", help="A name for the run (\"\" clears it)."),
+          tag: Optional[list[str]] = typer.Option(None, "--tag", help="Add a tag (repeatable)."),
+          untag: Optional[list[str]] = typer.Option(None, "--untag", help="Remove a tag (repeatable)."),
+          note: Optional[str] = typer.Option(None, "--note", help="A free-text note (\"\" clears it).")) -> None:
+    """Name, tag or annotate runs; with no option, print what they have."""
+    store = open_store(runs_dir)
+    runs = _find_all(store, run_refs)
+    if name is None and note is None and not tag and not untag:
+        for run in runs:
+            info = run.info()
+            typer.echo(f"{run.run_id}  name={info.name!r} tags={' '.join(info.tags) or '-'} note={info.note!r}")
+        return
+    store = open_store(runs_dir, write=True)
+    for run in runs:
+        try:
+            notes = update_notes(run.path, name=name, add_tags=tag, remove_tags=untag, note=note)
+        except NotesError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"run: cannot write to {run.path} ({exc.strerror or exc})")
+        tags = " ".join("#" + t for t in notes["tags"])
+        typer.echo(f"{run.run_id}: {' '.join(filter(None, (repr(notes['name']) if notes['name'] else '', tags))) or 'no name or tags'}")
+
+
+def _describe(run: RunDir) -> str:
+    info = run.info()
+    size = prune.folder_size(run.path) / 1e6
+    return f"  {run.run_id}  {info.label}  {info.state}  {info.epoch}/{info.epochs} epochs  {size:.1f} MB"
+
+
+def _move(runs: list[RunDir], act, verb: str) -> None:
+    """Do `act` to each run; a refused run is one line (exit 2) after the others are done."""
+    refused = []
+    for run in runs:
+        try:
+            dest = act(run)
+        except RunBusy as exc:
+            refused.append(str(exc))
+            continue
+        except OSError as exc:
+            refused.append(f"run: {run.run_id} cannot be {verb} ({exc.strerror or exc})")
+            continue
+        typer.echo(f"{verb} {run.run_id}" + (f" -> {dest}" if dest else ""))
+    if refused:
+        for line in refused[:-1]:
+            typer.echo(f"error: {line}", err=True)
+        fail(refused[-1])
+
+
+def archive(run_refs: list[str] = Runs, runs_dir: RunsDir = None) -> None:
+    """Move stopped runs out of the list into <runs>/.archive (unarchive brings them back)."""
+    store = open_store(runs_dir, write=True)
+    runs = _find_all(store, run_refs)
+    _move(runs, lambda run: prune.archive(store.root, run), "archived")
+
+
+def unarchive(run_refs: list[str] = Runs, runs_dir: RunsDir = None) -> None:
+    """Bring archived runs back into the runs list."""
+    store = open_store(runs_dir, write=True)
+    runs = _find_all(archive_store(store), run_refs)
+    _move(runs, lambda run: prune.unarchive(store.root, run), "restored")
+
+
+def rm(run_refs: list[str] = Runs, runs_dir: RunsDir = None,
+       yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
+       archived: bool = typer.Option(False, "--archived", help="The runs are in the archive.")) -> None:
+    """Delete stopped runs for good, after naming each and asking."""
+    store = open_store(runs_dir, write=True)
+    runs = _find_all(archive_store(store) if archived else store, run_refs)
+    busy = [run for run in runs if run.info().state in ("queued", "running")]
+    if busy:
+        fail(f"run: {busy[0].run_id} is {busy[0].info().state}; cancel it first (nothing was deleted)")
+    if not yes:
+        typer.echo(f"delete {len(runs)} run{'s' * (len(runs) != 1)} and every file in {'them' if len(runs) > 1 else 'it'}:")
+        for run in runs:
+            typer.echo(_describe(run))
+        if not sys.stdin.isatty():
+            fail("rm: not deleting without a terminal to ask on; add --yes")
+        if not typer.confirm("delete?", default=False):
+            fail("rm: nothing deleted", code=1)
+
+    def delete(run: RunDir) -> None:
+        prune.remove(run)
+
+    _move(runs, delete, "deleted")
+
+
+def hparams(runs_dir: RunsDir = None,
+            filter_text: Optional[str] = typer.Option(None, "--filter", "-f", metavar="FILTER",
+                                                      help="Only runs that match (see `runs --filter`)."),
+            sort: str = typer.Option("test", "--sort", metavar="COLUMN",
+                                     help="test, best, loss, gap, name, state, newest, or a config field."),
+            reverse: bool = typer.Option(False, "--reverse", help="Flip the sort order."),
+            csv: Optional[str] = typer.Option(None, "--csv", metavar="FILE", help="Write CSV to FILE (- : stdout)."),
+            force: bool = typer.Option(False, "--force", help="Overwrite an existing CSV file.")) -> None:
+    """The hyperparameter table: the config fields that vary as columns, then final/best accuracy and loss."""
+    store = open_store(runs_dir)
+    infos = [info for info in store.list() if not info.damaged]
+    try:
+        if filter_text:
+            infos = filter_runs(infos, filter_text)
+        infos = sort_runs(infos, sort, reverse)
+    except QueryError as exc:
+        fail(str(exc))
+    if not infos:
+        fail(f"no runs{' match' if filter_text else ''} in {store.root.absolute()}", code=1)
+    if csv is not None:
+        if csv == "-":
+            typer.echo(csv_text(infos), nl=False)
+        else:
+            _write_file(csv, csv_text(infos), force)
+        return
+    header, rows = table(infos)
+    # the note column of _table is cut to fit: here every column matters, so a blank last column takes that role
+    lines = _table(header + [""], [row + [""] for row in rows], max(shutil.get_terminal_size().columns, 10_000))
+    typer.echo("\n".join(line.rstrip() for line in lines))

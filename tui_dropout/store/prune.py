@@ -1,0 +1,99 @@
+"""Archive, restore and delete run folders: only stopped runs, only the run's own folder.
+
+An archived run moves to `<runs>/.archive/<run-id>/` (the same filesystem, one rename: nothing is copied and
+nothing is lost); lists skip it, `unarchive` brings it back. The decision "this run is stopped" and the move or
+delete happen under the run's status lock, so a launcher cannot claim it in between; a trainer or evaluation that
+holds the run's flock on this host refuses it too."""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .files import DamagedFile, file_lock, read_json
+from .liveness import ACTIVE, effective_state
+from .rundir import STATUS, STATUS_LOCK, TRAINER_LOCK, RunBusy, RunDir, owner_text
+
+ARCHIVE = ".archive"
+EVALUATE_LOCK = ".evaluate.lock"  # held by an evaluation of the run's checkpoint
+
+
+def _held(path: Path) -> bool:
+    """True when another process holds an flock on `path` (a trainer or an evaluation at work)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+@contextmanager
+def stopped(run: RunDir) -> Iterator[None]:
+    """Hold the run's status lock while it is stopped; RunBusy when it is queued, running or being evaluated."""
+    with file_lock(run.path / STATUS_LOCK):
+        try:
+            status = read_json(run.file(STATUS)) or {}
+        except DamagedFile:
+            status = {}
+        state = effective_state(status)
+        if state in ACTIVE:
+            raise RunBusy(owner_text(run.run_id, status, state).replace("it already has a trainer",
+                                                                         "cancel it first"))
+        if _held(run.path / TRAINER_LOCK):
+            raise RunBusy(f"run: {run.run_id} has a trainer starting on this host; cancel it first")
+        if _held(run.path / EVALUATE_LOCK):
+            raise RunBusy(f"run: {run.run_id} is being evaluated; wait for the evaluation to end")
+        yield
+
+
+def archive(root: Path, run: RunDir) -> Path:
+    """Move a stopped run into the archive; its new path. OSError (with the reason) when it cannot move."""
+    folder = Path(root) / ARCHIVE
+    folder.mkdir(exist_ok=True)
+    dest = folder / run.run_id
+    with stopped(run):
+        if dest.exists():
+            raise FileExistsError(errno.EEXIST, f"an archived run of that name is in {folder}")
+        os.rename(run.path, dest)
+    return dest
+
+
+def unarchive(root: Path, run: RunDir) -> Path:
+    """Bring an archived run back into the runs folder; its path there."""
+    dest = Path(root) / run.run_id
+    with file_lock(run.path / STATUS_LOCK):
+        if dest.exists():
+            raise FileExistsError(errno.EEXIST, f"a run of that name is already in {root}")
+        os.rename(run.path, dest)
+    return dest
+
+
+def remove(run: RunDir) -> None:
+    """Delete a stopped run's folder, and nothing else."""
+    with stopped(run):
+        if run.path.is_symlink():  # never follow a link out of the runs folder
+            run.path.unlink()
+            return
+        shutil.rmtree(run.path)
+
+
+def folder_size(path: Path) -> int:
+    """Bytes under `path` (links not followed); what a delete frees."""
+    total = 0
+    for base, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(base, name)).st_size
+            except OSError:
+                pass
+    return total
