@@ -88,7 +88,8 @@ def test_runs_show_and_export_in_every_format(runs_dir, tmp_path):
     md = invoke("export", "1", "--format", "md", "--runs-dir", runs_dir)
     assert "| epoch | loss |" in md.output
     bad = invoke("export", run_id, "--format", "xls", "--runs-dir", runs_dir)
-    assert bad.exit_code == 2 and bad.stderr == "error: format: unknown format 'xls' (choose from csv, jsonl, md, dir)\n"
+    assert bad.exit_code == 2 and bad.stderr == ("error: format: unknown format 'xls' (choose from csv, jsonl, md, "
+                                                 "dir, tensorboard)\n")
     folder = invoke("export", run_id, "--format", "dir", "-o", tmp_path / "ex", "--runs-dir", runs_dir)
     assert folder.exit_code == 0
     assert {"metrics.csv", "metrics.jsonl", "train.log", "config.json", "summary.json"} <= {

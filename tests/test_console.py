@@ -290,12 +290,12 @@ async def test_the_key_bar_leads_with_help_and_quit_and_shows_every_key_at_120_c
         bar = app.screen.query_one(KeyBar)
         await until(pilot, lambda: bar.shown, what="the key bar")
         # what README says: at 80 columns the bar ends after R
-        assert bar.shown == ["? Help", "q Quit", "n New", "space Mark", "o Compare", "r Replay", "e Export",
+        assert bar.shown == ["? Help", "q Quit", "n New", "space Mark", "/ Filter", "o Compare", "r Replay",
                              "c Cancel", "R Resume"]
         assert bar.region.bottom == 24 and len(" ".join(bar.shown)) <= 80
         await pilot.resize_terminal(120, 40)
         await until(pilot, lambda: len(bar.shown) > 9)
-        assert bar.shown[9:] == ["d Dropout", "x Axis", "sS smooth", "1-9 Jump"]
+        assert bar.shown[9:] == ["e Export", "l Label", "v Evaluate", "t Charts", "L Log"]
 
 
 async def test_toggle_between_runs_redraws_the_charts_with_whole_epoch_ticks(fixture_runs):
@@ -434,6 +434,23 @@ async def test_the_form_checks_every_field_and_the_presets_launched_together_as_
     assert sorted(c["preset"] for c in configs(runs_dir)) == ["q2", "quick"]
     assert len(fake_trainers.started) == 1 and len(fake_trainers.started[0][0]) == 2  # fused: one trainer
     assert all(c["epochs"] == 3 and c["p_fc"] == 0.4 for c in configs(runs_dir))
+
+
+async def test_the_form_names_tags_and_annotates_what_it_launches(runs_dir, fake_trainers):
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot, app, name="baseline", tags="a,b bad!tag")
+        assert "bad!tag" in text_of(form.query_one("#e-tags")) and form.query_one("#launch").disabled
+        form = await fill_form(pilot, form, tags="first keep", note="the seed's settings", seeds="2")
+        await until(pilot, lambda: not form.query_one("#launch").disabled)
+        await pilot.press("enter")  # two seeds: asked first
+        await until(pilot, lambda: "Launch 2 runs?" in text_of(app.screen.query_one("Static")))
+        await pilot.press("y")
+        await until(pilot, lambda: fake_trainers.started)
+    notes = sorted((json.loads((p / "notes.json").read_text()) for p in runs_dir.iterdir()
+                    if (p / "notes.json").exists()), key=lambda n: n["name"])
+    assert [n["name"] for n in notes] == ["baseline quick seed=0", "baseline quick seed=1"]
+    assert all(n["tags"] == ["first", "keep"] and n["note"] == "the seed's settings" for n in notes)
 
 
 async def test_broken_presets_are_shown_in_the_form_not_fatal(runs_dir, extra_presets, fake_trainers):

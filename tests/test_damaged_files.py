@@ -403,6 +403,53 @@ def test_damaged_json_file_is_shown_as_damaged_by_every_reader(name, data):
             assert info.best_test_acc == v  # the live figure, never one from elsewhere
 
 
+NOTES_SPEC = {"name": TEXT, "tags": IDS, "note": TEXT}
+EVALUATION_KEYS = ["state", "mc_passes", "dropout", "deterministic", "mc", "progress", "error", "accuracy", "ece",
+                   "entropy", "reliability", "count", "confidence"]
+notes_file = st.one_of(st.binary(max_size=120), json_values.map(dump), special,
+                       st.dictionaries(st.sampled_from(sorted(NOTES_SPEC)), json_values, max_size=3).map(dump),
+                       st.fixed_dictionaries({}, optional={"name": st.text(max_size=90), "note": st.text(max_size=20),
+                                                           "tags": st.lists(st.text(max_size=8), max_size=3)}).map(dump))
+evaluation_file = st.one_of(st.binary(max_size=120), json_values.map(dump), special,
+                            st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                                st.sampled_from(EVALUATION_KEYS), inner, max_size=5), max_leaves=15).map(dump))
+
+
+@examples(40)
+@given(notes=notes_file, evaluated=evaluation_file)
+@example(notes=b'{"name": 5, "tags": "x"}', evaluated=b'{"state": "finished", "deterministic": {"accuracy": "x"}}')
+def test_damaged_notes_and_evaluation_never_hide_the_run_or_crash_a_reader(notes, evaluated):
+    """What the user wrote of a run (notes.json) and what an evaluation found (evaluation.json) are extras: damaged,
+    they are named beside the run, whose training figures stay whole; every reader of them keeps going."""
+    from tui_dropout import evaluation, hparams
+    from tui_dropout.console.screens.compare import evaluation_table
+    from tui_dropout.query import filter_runs, sort_runs
+    from tui_dropout.store.notes import read_notes, update_notes
+
+    with run_folder(**{"notes.json": notes, "evaluation.json": evaluated}) as (root, path):
+        info, series, texts, row, cells, shown = read_everything(root, path, full=True)
+        assert info.state == "finished" and info.best_test_acc == 0.5  # never "corrupt" for an extra
+        read, problem = read_notes(path / "notes.json")
+        assert (problem is None) == (info.problem is None)
+        if problem:
+            assert "notes.json" in problem and "\n" not in problem and "notes.json" in shown
+        assert isinstance(info.name, str) and all(isinstance(t, str) for t in info.tags)
+        infos = RunStore(root).list()
+        for text in ("tag:x", "name:a", "p_fc>=0.3", "test>10", "!state:fin", "x"):
+            filter_runs(infos, text)
+        for by in ("newest", "test", "name", "gap", "p_fc"):
+            sort_runs(infos, by)
+        hparams.csv_text(infos)
+        hparams.table(infos)
+        data = evaluation.read(path)
+        assert data is None or isinstance(data, dict)
+        assert all(isinstance(line, str) for line in evaluation.describe(data))
+        evaluation.columns(data)
+        rendered(evaluation_table(infos) or "")
+        update_notes(path, add_tags=["fixed"])  # labelling again replaces a damaged file with a good one
+        assert read_notes(path / "notes.json")[1] is None and "fixed" in read_notes(path / "notes.json")[0]["tags"]
+
+
 @examples(40)
 @given(content=metrics_file)
 @example(content=b'{"epoch": 1, "loss": NaN}\n{"epoch": 2, "loss": 1.5, "test_acc": 0.5}\n')

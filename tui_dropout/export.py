@@ -1,4 +1,5 @@
-"""Run exports (CSV, JSONL, Markdown, a whole folder) and the seed-style results table. No torch."""
+"""Run exports (CSV, JSONL, Markdown, a whole folder, TensorBoard event files) and the seed-style results table.
+No torch."""
 from __future__ import annotations
 
 import csv
@@ -15,7 +16,13 @@ from .store import CONFIG, LOG, SUMMARY, RunDir, RunInfo
 from .store.files import dumps
 
 COLUMNS = ("epoch", "loss", "lr", "seconds", "train_acc", "test_acc", "elapsed")
-FORMATS = ("csv", "jsonl", "md", "dir")
+FORMATS = ("csv", "jsonl", "md", "dir", "tensorboard")
+TENSORBOARD_HINT = "pip install 'dropout-tui[tensorboard]'"
+# TensorBoard scalar tags and how each comes from a metrics row; accuracies are fractions as in metrics.jsonl, the gap
+# (train minus test accuracy) is in percentage points.
+TENSORBOARD_SCALARS = (("loss", lambda r: r.get("loss")), ("train_acc", lambda r: r.get("train_acc")),
+                       ("test_acc", lambda r: r.get("test_acc")), ("gap", lambda r: _gap(r)),
+                       ("lr", lambda r: r.get("lr")), ("epoch_seconds", lambda r: r.get("seconds")))
 
 
 def _cell(value: Any) -> Any:
@@ -123,6 +130,83 @@ def export_folder(run: RunDir, dest: Path) -> Path:
         for name in (LOG, CONFIG, SUMMARY):
             if run.file(name).is_file():
                 shutil.copyfile(run.file(name), new / name)
+        if target.is_dir() and not target.is_symlink():
+            os.replace(target, old)
+        try:
+            os.replace(new, target)
+        except OSError:
+            if old.is_dir() and not target.exists():
+                os.replace(old, target)
+            raise
+    finally:
+        for tmp in (new, old):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+class MissingExtra(RuntimeError):
+    """An optional dependency is not installed; the message says how to install it."""
+
+
+def _gap(row: dict[str, Any]) -> float | None:
+    train, test = row.get("train_acc"), row.get("test_acc")
+    if isinstance(train, (int, float)) and isinstance(test, (int, float)) and math.isfinite(train - test):
+        return (train - test) * 100
+    return None
+
+
+def _hparam(value: Any) -> bool | int | float | str | None:
+    """A config value as a TensorBoard hparam: numbers, text and true/false as they are, lists as JSON."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float)):
+        return value if math.isfinite(value) else str(value)
+    return json.dumps(value, default=str)
+
+
+def export_tensorboard(run: RunDir, target: Path) -> Path:
+    """TensorBoard event files for the run in `target` (a folder, replaced whole when it exists): the scalars of
+    TENSORBOARD_SCALARS with the epoch as the step and the run's start + elapsed as the wall time, its config as
+    hparams and as text. Needs the `tensorboard` package (the extra of that name), never torch.
+
+    Built beside its place and renamed in: a failure leaves the earlier export or nothing."""
+    try:
+        from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.plugins.hparams import summary_v2 as hparams_summary
+        from tensorboard.plugins.text import metadata as text_metadata
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+        from tensorboard.util import tensor_util
+    except ImportError as exc:
+        raise MissingExtra(f"--format tensorboard needs the tensorboard package: {TENSORBOARD_HINT}") from exc
+    target = Path(target)
+    info = run.info()
+    rows = run.read_metrics()
+    start = info.status.get("started") or info.created
+    start = float(start) if isinstance(start, (int, float)) and not isinstance(start, bool) else 0.0
+    config = {k: v for k, v in info.config.items() if k not in ("extra", "description")}
+    hparams = {k: h for k, h in ((k, _hparam(v)) for k, v in config.items()) if h is not None}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}.{threading.get_ident()}.tmp"
+    new, old = target.parent / f".{target.name}.{tag}", target.parent / f".{target.name}.old.{tag}"
+    try:
+        new.mkdir()
+        writer = EventFileWriter(str(new), flush_secs=3600)
+        try:
+            text = tensor_util.make_tensor_proto("```\n" + json.dumps(config, indent=2, default=str) + "\n```")
+            writer.add_event(event_pb2.Event(wall_time=start, step=0, summary=summary_pb2.Summary(value=[
+                summary_pb2.Summary.Value(tag="config", tensor=text, metadata=text_metadata.create_summary_metadata(
+                    display_name="config", description=f"run {run.run_id}"))])))
+            writer.add_event(event_pb2.Event(wall_time=start, step=0, summary=hparams_summary.hparams_pb(
+                hparams, trial_id=run.run_id, start_time_secs=start)))
+            for row in rows:
+                values = [summary_pb2.Summary.Value(tag=name, simple_value=float(value))
+                          for name, get in TENSORBOARD_SCALARS if isinstance(value := get(row), (int, float))]
+                elapsed = row.get("elapsed")
+                wall = start + (elapsed if isinstance(elapsed, (int, float)) and math.isfinite(elapsed) else 0.0)
+                writer.add_event(event_pb2.Event(wall_time=wall, step=row["epoch"],
+                                                 summary=summary_pb2.Summary(value=values)))
+        finally:
+            writer.close()
         if target.is_dir() and not target.is_symlink():
             os.replace(target, old)
         try:

@@ -173,13 +173,18 @@ def sort_runs(infos: list[RunInfo], by: str = "newest", reverse: bool = False) -
         key, descending = (lambda i: i.config.get(by)), False
     else:
         raise QueryError(f"sort: unknown column {by!r} (one of {', '.join(SORTS)}, or a config field)")
+    return sort_by(infos, key, descending != reverse)
+
+
+def sort_by(infos: list[RunInfo], key: Callable[[RunInfo], Any], descending: bool) -> list[RunInfo]:
+    """Sorted by key(info); runs without a value (None, NaN) keep their order at the end."""
     have, lack = [], []
     for info in infos:
         value = key(info)
         ok = value is not None and not (isinstance(value, float) and math.isnan(value))
         (have if ok else lack).append((value, info))
     try:
-        have.sort(key=lambda pair: pair[0], reverse=descending != reverse)
+        have.sort(key=lambda pair: pair[0], reverse=descending)
     except TypeError:  # mixed types in a hand-edited config: compare as text
-        have.sort(key=lambda pair: str(pair[0]), reverse=descending != reverse)
+        have.sort(key=lambda pair: str(pair[0]), reverse=descending)
     return [info for _, info in have] + [info for _, info in lack]

@@ -52,18 +52,31 @@ class RunSeries:
     acc_elapsed: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)  # percent
     test_acc: list[float] = field(default_factory=list)  # percent
+    lr: list[float] = field(default_factory=list)  # the learning rate of each epoch (beside `epochs`)
+    seconds: list[float] = field(default_factory=list)  # each epoch's own training seconds (beside `epochs`)
+    gap: list[float] = field(default_factory=list)  # train minus test accuracy, percentage points (beside `acc_epochs`)
+
+    # The value lists on each x base: a row per epoch, or a row per epoch that measured accuracy.
+    EPOCH_VALUES = ("loss", "lr", "seconds")
+    ACC_VALUES = ("train_acc", "test_acc", "gap")
 
     def clear(self) -> None:
         for value in vars(self).values():
             value.clear()
 
+    def _epoch_lists(self) -> list[list]:
+        return [self.epochs, self.elapsed, *(getattr(self, name) for name in self.EPOCH_VALUES)]
+
+    def _acc_lists(self) -> list[list]:
+        return [self.acc_epochs, self.acc_elapsed, *(getattr(self, name) for name in self.ACC_VALUES)]
+
     def _drop_from(self, epoch: int) -> None:
         """Forget every row for `epoch` and later."""
         n = bisect_left(self.epochs, epoch)
         m = bisect_left(self.acc_epochs, epoch)
-        for values in (self.epochs, self.elapsed, self.loss):
+        for values in self._epoch_lists():
             del values[n:]
-        for values in (self.acc_epochs, self.acc_elapsed, self.train_acc, self.test_acc):
+        for values in self._acc_lists():
             del values[m:]
 
     def add(self, rows: list[dict[str, Any]]) -> None:
@@ -84,19 +97,26 @@ class RunSeries:
             self.epochs.append(epoch)
             self.elapsed.append(t)
             self.loss.append(plottable(row.get("loss")))
+            self.lr.append(plottable(row.get("lr")))
+            self.seconds.append(plottable(row.get("seconds")))
             train, test = plottable(row.get("train_acc")), plottable(row.get("test_acc"))
             if math.isfinite(train) or math.isfinite(test):
                 self.acc_epochs.append(epoch)
                 self.acc_elapsed.append(t)
                 self.train_acc.append(plottable(train * 100))
                 self.test_acc.append(plottable(test * 100))
+                self.gap.append(plottable((train - test) * 100))  # NaN unless both were measured
 
     def upto(self, epoch: int) -> "RunSeries":
         """The series as it stood at the end of `epoch` (replay)."""
         n = bisect_right(self.epochs, epoch)
         m = bisect_right(self.acc_epochs, epoch)
-        return RunSeries(self.epochs[:n], self.elapsed[:n], self.loss[:n], self.acc_epochs[:m],
-                         self.acc_elapsed[:m], self.train_acc[:m], self.test_acc[:m])
+        out = RunSeries()
+        for name in ("epochs", "elapsed", *self.EPOCH_VALUES):
+            setattr(out, name, getattr(self, name)[:n])
+        for name in ("acc_epochs", "acc_elapsed", *self.ACC_VALUES):
+            setattr(out, name, getattr(self, name)[:m])
+        return out
 
     def x(self, axis: str) -> list[float]:
         """The loss series' x values: epochs, or minutes since the run began (axis "time")."""
@@ -104,6 +124,10 @@ class RunSeries:
 
     def acc_x(self, axis: str) -> list[float]:
         return [t / 60 for t in self.acc_elapsed] if axis == "time" else list(self.acc_epochs)
+
+    def x_for(self, values: str, axis: str) -> list[float]:
+        """The x values of the named value list (`loss`, `gap`, ...): epoch rows or accuracy rows."""
+        return self.acc_x(axis) if values in self.ACC_VALUES else self.x(axis)
 
 
 def ema(values: list[float], alpha: float) -> list[float]:

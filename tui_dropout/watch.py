@@ -25,6 +25,7 @@ class WatchedRun:
     checked: float = 0.0
     tail: MetricsTail | None = None
     series: RunSeries = field(default_factory=RunSeries)
+    folder: tuple | None = None  # the folder's own stat: every file written whole (renamed in) changes it
 
 
 class RunsWatcher:
@@ -59,9 +60,15 @@ class RunsWatcher:
         batch = max(SWEEP_MIN, len(self.runs) * TICK_GUESS // SWEEP_SECONDS)
         swept = self._sweep[-batch:]
         del self._sweep[-batch:]
-        for run_id in swept:  # ended runs: one stat each (status.json changes whenever anything else does)
+        for run_id in swept:  # ended runs: their status.json, and their folder (a label or evaluation renamed in)
             watched = self.runs.get(run_id)
-            if watched is not None and run_id not in due and stamp(watched.run.path, files=1) != watched.stamp[:1]:
+            if watched is None or run_id in due:
+                continue
+            folder = _root_stamp(watched.run.path)
+            if watched.folder is None:
+                watched.folder = folder
+            if stamp(watched.run.path, files=1) != watched.stamp[:1] or folder != watched.folder:
+                watched.folder = folder
                 due.add(run_id)
         for run_id in due:
             watched = self.runs.get(run_id)
@@ -70,11 +77,12 @@ class RunsWatcher:
             files = _stamp(watched.run.path)
             active = run_id in self.active
             if files != watched.stamp or (active and now - watched.checked > LIVENESS_SECONDS):
+                watched.folder = _root_stamp(watched.run.path)
                 info = watched.run.info()
                 watched.stamp, watched.checked = files, now
                 if _differs(info, watched.info):
                     changed = True
-                    structure = structure or (info.state, info.problem) != (watched.info.state, watched.info.problem)
+                    structure = structure or _listed(info) != _listed(watched.info)
                 self._set_info(watched, info)
         return "structure" if structure else "progress" if changed else ""
 
@@ -150,9 +158,15 @@ def _stamp(folder: Path) -> list:
 
 
 
+def _listed(i: RunInfo) -> tuple:
+    """What decides where a run is listed and whether a filter keeps it: a change re-sorts the list."""
+    return (i.state, i.problem, i.name, tuple(i.tags), i.note)
+
+
 def _shown(i: RunInfo) -> tuple:
     """What the runs table and the details pane show of a run."""
-    return (i.state, i.preset, i.epoch, i.epochs, i.best_test_acc, i.best_train_acc, i.error, i.problem)
+    return (*_listed(i), i.preset, i.epoch, i.epochs, i.best_test_acc, i.best_train_acc, i.final_test_acc,
+            i.final_train_acc, i.final_loss, i.error)
 
 
 def _differs(a: RunInfo, b: RunInfo) -> bool:

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from . import evaluate as evaluate_cmds
 from . import notebook as notebook_cmds
 from . import queue as queue_cmds
 from . import results as results_cmds
@@ -29,6 +30,7 @@ app.command()(runs_cmds.cancel)
 app.command()(runs_cmds.export)
 app.command()(queue_cmds.queue)
 app.command()(results_cmds.results)
+app.command()(evaluate_cmds.evaluate)
 app.command()(notebook_cmds.label)
 app.command()(notebook_cmds.archive)
 app.command()(notebook_cmds.unarchive)

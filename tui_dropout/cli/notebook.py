@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -13,7 +13,7 @@ from ..store import RunBusy, RunDir, RunNotFound, RunStore
 from ..store import prune
 from ..store.notes import NotesError, update_notes
 from .options import RunsDir, archive_store, fail, open_store
-from .runs import _table, _write_file
+from .runs import Filter, Reverse, _table, _write_file
 
 Runs = typer.Argument(..., metavar="RUN...", help="Run ids (or a unique part, or the number `runs` shows).")
 
@@ -118,14 +118,13 @@ def rm(run_refs: list[str] = Runs, runs_dir: RunsDir = None,
     _move(runs, delete, "deleted")
 
 
-def hparams(runs_dir: RunsDir = None,
-            filter_text: Optional[str] = typer.Option(None, "--filter", "-f", metavar="FILTER",
-                                                      help="Only runs that match (see `runs --filter`)."),
-            sort: str = typer.Option("test", "--sort", metavar="COLUMN",
-                                     help="test, best, loss, gap, name, state, newest, or a config field."),
-            reverse: bool = typer.Option(False, "--reverse", help="Flip the sort order."),
-            csv: Optional[str] = typer.Option(None, "--csv", metavar="FILE", help="Write CSV to FILE (- : stdout)."),
-            force: bool = typer.Option(False, "--force", help="Overwrite an existing CSV file.")) -> None:
+def hparams(runs_dir: RunsDir = None, filter_text: Filter = None,
+            sort: Annotated[str, typer.Option("--sort", metavar="COLUMN", help=(
+                "test, best, loss, gap, name, state, newest, or a config field."))] = "test",
+            reverse: Reverse = False,
+            csv: Annotated[Optional[str], typer.Option("--csv", metavar="FILE",
+                                                       help="Write CSV to FILE (- : stdout).")] = None,
+            force: Annotated[bool, typer.Option("--force", help="Overwrite an existing CSV file.")] = False) -> None:
     """The hyperparameter table: the config fields that vary as columns, then final/best accuracy and loss."""
     store = open_store(runs_dir)
     infos = [info for info in store.list() if not info.damaged]

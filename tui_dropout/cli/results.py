@@ -6,8 +6,9 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from .. import evaluation
 from ..export import acc_text, number_text, results_row, seconds_text
-from ..groups import FIGURES, run_label, seed_groups
+from ..groups import FIGURES, run_label, seed_groups, spread
 from ..store import RunDir, RunNotFound
 from .options import RunsDir, fail, open_store
 
@@ -42,10 +43,55 @@ def print_results(runs: list[RunDir]) -> None:
             spread_table.add_row(g.name, str(g.n), *(g.figure(f).text() for f in FIGURES[:4]),
                                  loss.text(scale=1.0, digits=4))
         console.print(spread_table)
+    print_evaluations(console, infos)
     for info in infos:
         console.print(f"  {run_label(info)}: {info.run_id}", highlight=False, soft_wrap=True)
         if info.error or info.problem:
             console.print(f"  error: {info.error or info.problem}", highlight=False, markup=False, soft_wrap=True)
+
+
+def print_evaluations(console: Console, infos: list) -> None:
+    """Where runs have an evaluation (`dropout-tui evaluate`): dropout off vs Monte-Carlo dropout side by side,
+    accuracy and ECE on the test set; then mean±std over seeds for groups with more than one evaluated run."""
+    from rich import box
+    from rich.table import Table
+
+    found = {info.run_id: evaluation.read(info.path) for info in infos}
+    found = {run_id: data for run_id, data in found.items() if data}
+    if not found:
+        return
+    table = Table(title="dropout off vs MC dropout (test accuracy %, ECE %, MC entropy)", box=box.SIMPLE_HEAD,
+                  pad_edge=False, padding=(0, 1))
+    for col in ("network", "MC", "acc off", "acc MC", "ECE off", "ECE MC", "entropy"):
+        table.add_column(col, no_wrap=col != "network", justify="left" if col == "network" else "right")
+    for info in infos:
+        data = found.get(info.run_id)
+        if data is None:
+            continue
+        cols = evaluation.columns(data)
+        if data.get("problem"):
+            passes = "damaged"
+        elif data.get("state") != "finished":
+            passes = str(data.get("state"))  # running, failed, lost
+        else:
+            passes = f"x{data.get('mc_passes')}" if data.get("dropout", True) else "none"
+        table.add_row(run_label(info), str(passes), acc_text(cols["det_acc"]), acc_text(cols["mc_acc"]),
+                      acc_text(cols["det_ece"]), acc_text(cols["mc_ece"]), number_text(cols["mc_entropy"], ".3f"))
+    console.print(table)
+    groups = [g for g in seed_groups(infos)
+              if sum(evaluation.columns(found.get(i.run_id))["mc_acc"] is not None for i in g.runs) > 1]
+    if not groups:
+        return
+    spread_table = Table(title="over seeds: mean±std (n evaluated)", box=box.SIMPLE_HEAD, pad_edge=False,
+                         padding=(0, 1))
+    for col in ("network", "n", "acc off", "acc MC", "ECE off", "ECE MC"):
+        spread_table.add_column(col, no_wrap=col != "network", justify="left" if col == "network" else "right")
+    for g in groups:
+        cols = [evaluation.columns(found.get(i.run_id)) for i in g.runs]
+        cols = [c for c in cols if c["mc_acc"] is not None]
+        figures = [spread([c[key] for c in cols]) for key in ("det_acc", "mc_acc", "det_ece", "mc_ece")]
+        spread_table.add_row(g.name, str(len(cols)), *(f.text() for f in figures))
+    console.print(spread_table)
 
 
 def results(run_refs: Optional[list[str]] = typer.Argument(None, metavar="[RUN]...", help="Runs (default: a study)."),

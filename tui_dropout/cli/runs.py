@@ -1,14 +1,16 @@
 """`runs`, `show`, `cancel` and `export`: reading and steering run folders."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
-from ..export import FORMATS, export_folder, number_text, pct, render, seconds_text
+from ..export import (FORMATS, TENSORBOARD_HINT, MissingExtra, export_folder, export_tensorboard, number_text, pct,
+                      render, seconds_text)
 from ..launch import cancel as cancel_run
 from ..query import QueryError, filter_runs, sort_runs
 from ..store import RunDir, RunNotFound, RunStore
@@ -45,13 +47,16 @@ def _table(header: list[str], rows: list[list[str]], width: int) -> list[str]:
         [line(r) for r in rows]
 
 
-def runs(runs_dir: RunsDir = None,
-         filter_text: Optional[str] = typer.Option(None, "--filter", "-f", metavar="FILTER",
-                                                   help="Only runs that match, e.g. 'tag:best state:finished p_fc>=0.3'."),
-         sort: str = typer.Option("newest", "--sort", metavar="COLUMN",
-                                  help="newest, test, best, loss, gap, name, state, or a config field."),
-         reverse: bool = typer.Option(False, "--reverse", help="Flip the sort order."),
-         archived: bool = typer.Option(False, "--archived", help="List the archived runs instead.")) -> None:
+Filter = Annotated[Optional[str], typer.Option(
+    "--filter", "-f", metavar="FILTER", help="Only runs that match, e.g. 'tag:best state:finished p_fc>=0.3'.")]
+Reverse = Annotated[bool, typer.Option("--reverse", help="Flip the sort order.")]
+
+
+def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
+         sort: Annotated[str, typer.Option("--sort", metavar="COLUMN", help=(
+             "newest, test, best, loss, gap, name, state, or a config field."))] = "newest",
+         reverse: Reverse = False,
+         archived: Annotated[bool, typer.Option("--archived", help="List the archived runs instead.")] = False) -> None:
     """List runs, newest first, with their state and final test accuracy."""
     store = open_store(runs_dir)
     if archived:
@@ -142,9 +147,11 @@ def _unusable_parent(path: Path) -> str | None:
 
 
 def export(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = None,
-           fmt: str = typer.Option("csv", "--format", help="csv, jsonl, md, or dir (a folder of everything)."),
+           fmt: str = typer.Option("csv", "--format", help="csv, jsonl, md, dir (a folder of everything), or "
+                                   "tensorboard (event files; extra `tensorboard`)."),
            output: Optional[str] = typer.Option(None, "-o", "--output", metavar="PATH",
-                                                help="File (a folder for dir); - or none: stdout (dir: ./exports)."),
+                                                help="File (a folder for dir and tensorboard); - or none: stdout "
+                                                     "(dir: ./exports, tensorboard: ./<run-id>-tensorboard)."),
            force: bool = typer.Option(False, "--force", help="Overwrite an existing output file or folder.")) -> None:
     """Export a run's metrics (CSV, JSONL or Markdown), or everything into a folder."""
     if fmt not in FORMATS:
@@ -154,6 +161,11 @@ def export(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir 
         fail("output: needs a path (or - for stdout)")
     if fmt == "dir":
         _export_dir(run, Path(output or "exports"), force)
+        return
+    if fmt == "tensorboard":
+        if output == "-":
+            fail("output: --format tensorboard writes a folder; give one with -o DIR")
+        _export_tensorboard(run, Path(output or f"{run.run_id}-tensorboard"), force)
         return
     try:
         text = render(run, fmt)
@@ -187,6 +199,30 @@ def _export_dir_checked(run: RunDir, dest: Path, force: bool) -> None:
         typer.echo(str(export_folder(run, dest)))
     except OSError as exc:
         fail(f"output: cannot write into {dest} ({exc.strerror or exc})")
+
+
+def _export_tensorboard(run: RunDir, target: Path, force: bool) -> None:
+    """Event files into `target` (the folder itself). --force replaces only a folder of event files: a folder
+    holding anything else is never removed."""
+    if importlib.util.find_spec("tensorboard") is None:
+        fail(f"format: tensorboard is not installed: {TENSORBOARD_HINT}")
+    try:
+        if target.exists() and not target.is_dir() or target.is_symlink():
+            fail(f"output: {target} is not a folder; --format tensorboard writes a folder")
+        why = _unusable_parent(target)
+        if why:
+            fail(f"output: cannot write into {target} ({why})")
+        if target.exists():
+            others = [p.name for p in target.iterdir() if not p.name.startswith("events.out.tfevents.")]
+            if others:
+                fail(f"output: {target} holds other files ({others[0]}...); choose an empty or new folder")
+            if any(target.iterdir()) and not force:
+                fail(f"output: {target} exists; add --force to replace it")
+        typer.echo(str(export_tensorboard(run, target)))
+    except MissingExtra as exc:
+        fail(f"format: {exc}")
+    except OSError as exc:
+        fail(f"output: cannot write into {target} ({(exc.strerror or str(exc)).lower()})")
 
 
 def _write_file(name: str, text: str, force: bool) -> None:

@@ -78,7 +78,8 @@ class DropoutConsole(App):
             return
         launcher = self.launcher if plan.backend == "local" else QueueLauncher(plan.queue)
         try:  # run folders, grouped to train fused where the launcher wants groups, claimed
-            groups = prepare(self.store, cfgs, fuse=launcher.groups_runs, max_members=plan.fuse_members)
+            groups = prepare(self.store, cfgs, fuse=launcher.groups_runs, max_members=plan.fuse_members,
+                             notes=request.notes)
         except EXPECTED_ERRORS as exc:
             self._from_thread(self.notify, f"not launched: {exc}", severity="error", timeout=10)
             return

@@ -1,5 +1,5 @@
-"""A seed group drawn as one: at each epoch the mean of its runs' loss and accuracy, and the mean ± one standard
-deviation either side (groups.spread: over the runs that reached that epoch). No Textual."""
+"""A seed group drawn as one: at each epoch the mean of each of its runs' metrics (loss, accuracy, gap, lr, ...),
+and the mean ± one standard deviation either side (groups.spread: over the runs that reached that epoch). No Textual."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,26 +29,21 @@ def _at(series: list[RunSeries], epochs_of, columns) -> tuple[list[int], list[li
 
 
 def band(series: list[RunSeries]) -> BandSeries:
-    """Mean and mean±std of the runs' series, epoch by epoch; the time axis takes the mean elapsed time."""
+    """Mean and mean±std of the runs' series, epoch by epoch, for every value list a RunSeries has (so every chart
+    of the registry can draw a group); the time axis takes the mean elapsed time."""
     mean, low, high = RunSeries(), RunSeries(), RunSeries()
-    epochs, rows = _at(series, lambda s: s.epochs, (lambda s: s.elapsed, lambda s: s.loss))
-    for epoch, (elapsed, loss) in zip(epochs, rows):
-        t = spread(elapsed).mean or 0.0
-        value = spread(loss)
-        for out, sign in ((mean, 0), (low, -1), (high, 1)):
-            out.epochs.append(epoch)
-            out.elapsed.append(t)
-            out.loss.append(_shifted(value, sign))
-    epochs, rows = _at(series, lambda s: s.acc_epochs,
-                       (lambda s: s.acc_elapsed, lambda s: s.train_acc, lambda s: s.test_acc))
-    for epoch, (elapsed, train, test) in zip(epochs, rows):
-        t = spread(elapsed).mean or 0.0
-        train_value, test_value = spread(train), spread(test)
-        for out, sign in ((mean, 0), (low, -1), (high, 1)):
-            out.acc_epochs.append(epoch)
-            out.acc_elapsed.append(t)
-            out.train_acc.append(_shifted(train_value, sign))
-            out.test_acc.append(_shifted(test_value, sign))
+    for epochs_name, elapsed_name, names in (("epochs", "elapsed", RunSeries.EPOCH_VALUES),
+                                             ("acc_epochs", "acc_elapsed", RunSeries.ACC_VALUES)):
+        columns = [lambda s, n=n: getattr(s, n) for n in (elapsed_name, *names)]
+        epochs, rows = _at(series, lambda s: getattr(s, epochs_name), columns)
+        for epoch, (elapsed, *values) in zip(epochs, rows):
+            t = spread(elapsed).mean or 0.0
+            spreads = [spread(v) for v in values]
+            for out, sign in ((mean, 0), (low, -1), (high, 1)):
+                getattr(out, epochs_name).append(epoch)
+                getattr(out, elapsed_name).append(t)
+                for name, value in zip(names, spreads):
+                    getattr(out, name).append(_shifted(value, sign))
     return BandSeries(mean, low, high, len(series))
 
 

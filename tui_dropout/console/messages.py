@@ -19,3 +19,4 @@ class LaunchRequest:
     launch: dict[str, str] = field(default_factory=dict)
     count: int = 1
     what: str = ""
+    notes: dict | None = None  # {"name", "tags", "note"}, checked: written into each run's notes.json

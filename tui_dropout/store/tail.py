@@ -95,3 +95,59 @@ class MetricsTail:
         """True once after the file was replaced, so a reader that accumulates rows can drop them."""
         was, self.reset_needed = self.reset_needed, False
         return was
+
+
+class LogTail:
+    """Incremental reader of a text log (train.log): whole lines as they are appended, a torn last line held back.
+
+    The first read starts at most `max_bytes` before the end (`skipped` says how many bytes it left out); a file
+    replaced or truncated starts over (`take_reset`). `problem` says why the file could not be read, "" when it
+    could (a missing file is a problem until it appears)."""
+
+    def __init__(self, path: Path, max_bytes: int = 4 << 20):
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.offset = 0
+        self.skipped = 0
+        self.size = 0
+        self.problem = ""
+        self._inode: int | None = None
+        self._reset = False
+
+    def read_new(self) -> list[str]:
+        try:
+            with open_regular(self.path) as f:  # a FIFO or device must not block the reader
+                st = os.fstat(f.fileno())
+                if self._inode is not None and (st.st_ino != self._inode or st.st_size < self.offset):
+                    self.offset, self.skipped, self._reset = 0, 0, True  # replaced or truncated: start over
+                if self._inode is None or self._reset and self.offset == 0:
+                    self.skipped = max(0, st.st_size - self.max_bytes)
+                    self.offset = self.skipped
+                self._inode, self.size = st.st_ino, st.st_size
+                if st.st_size <= self.offset:
+                    self.problem = ""
+                    return []
+                f.seek(self.offset)
+                chunk = f.read(st.st_size - self.offset)
+        except FileNotFoundError:
+            self.problem = f"no {self.path.name} yet"
+            return []
+        except OSError as exc:
+            self.problem = f"cannot read {self.path.name}: {(exc.strerror or str(exc)).lower()}"
+            return []
+        self.problem = ""
+        start = 0
+        if self.offset == self.skipped and self.skipped:  # began mid-file: drop the partial first line
+            start = chunk.find(b"\n") + 1
+            if start == 0:
+                return []  # no line ends yet within what was read: read it whole next time
+        end = chunk.rfind(b"\n")
+        if end < start:
+            return []
+        self.offset += end + 1
+        return chunk[start:end].decode("utf-8", "replace").split("\n")
+
+    def take_reset(self) -> bool:
+        """True once after the file was replaced or truncated, so the lines shown so far can be dropped."""
+        was, self._reset = self._reset, False
+        return was

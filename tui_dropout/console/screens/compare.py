@@ -2,7 +2,6 @@
 differ only in seed form a group (groups.seed_groups): its mean and spread in a table and on the charts."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from rich import box
@@ -15,15 +14,18 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
+from ... import evaluation
 from ...export import config_differences, number_text, results_row, seconds_text
 from ...groups import SeedGroup, seed_groups
+from ...charts import chart
 from ...series import RunSeries, step_smoothing
 from ...store import RunInfo
 from ...watch import RunsWatcher
 from ..group_series import BandSeries, band
 from ..labels import acc, acc_at, epochs_text, run_names, short_ids, state_text
-from ..widgets.charts import MetricChart
+from ..widgets.charts import MetricChart, chart_choice, value_range
 from ..widgets.key_bar import KeyBar
+from .chart_picker import ChartPickerScreen
 
 
 SMOOTH = Binding.Group("smooth")
@@ -64,12 +66,10 @@ def entries_for(infos: list[RunInfo], grouped: bool) -> list[Entry]:
     return out
 
 
-def shared_limits(series: list[RunSeries], axis: str) -> tuple[tuple[float, float], tuple[float, float]]:
-    """One x range and one loss range for every pane, so side-by-side panes compare by eye."""
+def shared_xlim(series: list[RunSeries], axis: str) -> tuple[float, float]:
+    """One x range for every pane, so side-by-side panes compare by eye (each chart's y range: value_range)."""
     xs = [x for s in series for x in s.x(axis)] or [1.0]
-    losses = [v for s in series for v in s.loss if math.isfinite(v)] or [0.0, 1.0]
-    lo, hi = min(losses), max(losses)
-    return (min(xs), max(max(xs), min(xs) + 1)), (lo, hi if hi > lo else lo + 1)
+    return (min(xs), max(max(xs), min(xs) + 1))
 
 
 def results_table(infos: list[RunInfo]) -> Table:
@@ -110,16 +110,36 @@ def groups_table(groups: list[SeedGroup]) -> Table:
     return table
 
 
+def evaluation_table(infos: list[RunInfo]) -> Table | None:
+    """What dropout did, one row per run with a finished evaluation: accuracy and calibration with dropout off
+    and as Monte-Carlo dropout (`dropout-tui evaluate`, `v`); None when no run has one."""
+    rows = [(info, evaluation.columns(evaluation.read(info.path))) for info in infos]
+    rows = [(info, cols) for info, cols in rows if cols.get("det_acc") is not None]
+    if not rows:
+        return None
+    names = run_names(infos)
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), expand=False, show_edge=False,
+                  title="evaluation: dropout off vs MC dropout", title_justify="left")
+    table.add_column("run", no_wrap=True)
+    for header in ("off\ntest%", "MC\ntest%", "off\nECE%", "MC\nECE%", "MC\nentropy"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for info, cols in rows:
+        table.add_row(names[info.run_id], acc(cols["det_acc"]), acc(cols["mc_acc"]), acc(cols["det_ece"]),
+                      acc(cols["mc_ece"]), number_text(cols["mc_entropy"], ".3f"))
+    return table
+
+
 class CompareScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("o", "toggle_mode", "Overlay/side"),
                 Binding("g", "toggle_groups", "Groups/runs"), Binding("x", "toggle_axis", "Axis"),
                 Binding("s", "smooth(1)", "Smooth+", group=SMOOTH), Binding("S", "smooth(-1)", "Smooth-", group=SMOOTH),
+                Binding("t", "charts", "Charts"), Binding("y", "log_scale", "Log y"),
                 Binding("q", "app.pop_screen", "Back", show=False)]
     DEFAULT_CSS = """
     CompareScreen .charts { height: 1fr; min-height: 8; }
     CompareScreen .charts Vertical { width: 1fr; }
     CompareScreen #lower { height: auto; max-height: 40%; }
-    CompareScreen #groups, CompareScreen #results { height: auto; }
+    CompareScreen #groups, CompareScreen #results, CompareScreen #evaluation { height: auto; }
     CompareScreen #diff { height: auto; padding: 0 1; }
     """
 
@@ -148,17 +168,20 @@ class CompareScreen(Screen):
         # both layouts are built once and one is shown: switching mounts nothing, so a quick o o o cannot race.
         # Side by side has a pane per run; grouped, the first panes show the groups and the rest hide.
         yield Static("", id="title")
+        # the session's two charts (t): class "loss" is the first pane's, "acc" the second's, whatever they show
+        first, second = chart_choice(self.app).panes
         with Horizontal(id="overlay", classes="charts"):
-            yield MetricChart("loss", classes="loss")
-            yield MetricChart("accuracy", classes="acc")
+            yield MetricChart(first, classes="loss")
+            yield MetricChart(second, classes="acc")
         with Horizontal(id="side", classes="charts"):
             for _ in self.run_ids:
                 with Vertical(classes="pane"):
-                    yield MetricChart("loss", classes="loss")
-                    yield MetricChart("accuracy", classes="acc")
+                    yield MetricChart(first, classes="loss")
+                    yield MetricChart(second, classes="acc")
         with VerticalScroll(id="lower"):  # the group table, the run table, the differing fields: scrolls
             yield Static("", id="groups")
             yield Static("", id="results")
+            yield Static("", id="evaluation")
             yield Static("", id="diff")
         yield KeyBar(self.BINDINGS)
 
@@ -187,19 +210,21 @@ class CompareScreen(Screen):
         what = (f"{len(self.run_ids)} runs in {len(named)} groups: mean, ±std faint (g: each run)"
                 if self.grouped else f"{len(named)} runs" + (" (g: seed groups)" if self.partnered else ""))
         self.query_one("#title", Static).update(f"[b]compare[/b] {what} · {self.mode.replace('-', ' ')} (o)")
+        choice = chart_choice(self.app)
         if self.mode == "overlay":
-            self.query_one("#overlay .loss", MetricChart).draw(named, self.axis, self.smoothing)
-            self.query_one("#overlay .acc", MetricChart).draw(named, self.axis, self.smoothing)
+            for pane, key in zip(self.query("#overlay MetricChart").results(MetricChart), choice.panes):
+                pane.metric = key
+                pane.draw(named, self.axis, self.smoothing, log=choice.log)
             return
-        xlim, loss_lim = shared_limits([s.high if isinstance(s, BandSeries) else s for _, s in named]
-                                       + [s.low for _, s in named if isinstance(s, BandSeries)], self.axis)
-        panes = zip(named, self.query("#side .loss"), self.query("#side .acc"))
-        for i, ((name, series), loss, acc_chart) in enumerate(panes):
-            loss.draw([(name, series)], self.axis, self.smoothing, xlim, loss_lim, title=f"{name} loss",
-                      palette_start=i)
-            what = "test accuracy %" if isinstance(series, BandSeries) else "accuracy %"
-            acc_chart.draw([(name, series)], self.axis, self.smoothing, xlim, (0, 100), title=f"{name} {what}",
-                           palette_start=i)
+        xlim = shared_xlim([s.high if isinstance(s, BandSeries) else s for _, s in named]
+                           + [s.low for _, s in named if isinstance(s, BandSeries)], self.axis)
+        for row, key in zip(("#side .loss", "#side .acc"), choice.panes):
+            spec = chart(key)
+            ylim = value_range(named, spec, choice.log_for(spec))  # one y range across the panes of a row
+            for i, ((name, series), pane) in enumerate(zip(named, self.query(row).results(MetricChart))):
+                pane.metric = key
+                pane.draw([(name, series)], self.axis, self.smoothing, xlim, ylim, palette_start=i, log=choice.log,
+                          prefix=name)
 
     def refresh_tables(self) -> None:
         infos = self.infos()
@@ -209,6 +234,10 @@ class CompareScreen(Screen):
             groups = seed_groups(infos)  # the figures move while runs train: read them again
             groups_widget.update(groups_table(groups))
         self.query_one("#results", Static).update(results_table(infos))
+        evaluated = evaluation_table(infos)
+        self.query_one("#evaluation", Static).display = evaluated is not None
+        if evaluated is not None:
+            self.query_one("#evaluation", Static).update(evaluated)
         self.query_one("#diff", Static).update(self.differences(infos))
 
     def differences(self, infos: list[RunInfo]):
@@ -255,6 +284,14 @@ class CompareScreen(Screen):
 
     def action_toggle_axis(self) -> None:
         self.axis = "time" if self.axis == "epoch" else "epoch"
+        self.draw()
+
+    def action_charts(self) -> None:
+        self.app.push_screen(ChartPickerScreen(), lambda changed: changed and self.draw())
+
+    def action_log_scale(self) -> None:
+        choice = chart_choice(self.app)
+        choice.log = not choice.log
         self.draw()
 
     def action_smooth(self, delta: int) -> None:

@@ -1,6 +1,7 @@
 """The main view: the runs list, the selected run's charts and details, and the keys that act on them."""
 from __future__ import annotations
 
+import os
 import time
 
 from textual import events, on, work
@@ -8,23 +9,33 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
+from ... import evaluation
 from ... import gpustats
 from ...export import export_folder
 from ...launch import Group, cancel, claim_group, resume_group
+from ...query import SORTS, QueryError, matches, parse_filter, sort_runs
+from ...store import EVALUATION, RunBusy, RunDir, RunInfo
+from ...store import prune
+from ...store.notes import NotesError, update_notes
 from ...series import step_smoothing
 from ...watch import RunsWatcher
-from ..widgets.charts import MetricChart
+from ..widgets.charts import MetricChart, chart_choice
 from ..widgets.details import RunDetails
 from ..widgets.gpu_panel import GpuPanel
 from ..widgets.key_bar import KeyBar
 from ..widgets.runs_table import FRAME, RunsTable
+from .chart_picker import ChartPickerScreen
 from .compare import CompareScreen
 from .confirm import ConfirmScreen
 from .help import HelpScreen
+from .hparams import HParamsScreen
 from .inspector import InspectorScreen
+from .label import LabelScreen
+from .log_viewer import LogViewerScreen
 from .new_run import NewRunScreen
+from .prompt import PromptScreen
 from .replay import ReplayScreen
 
 LIVE_REDRAW_SECONDS = 1.0  # progress (epochs, details) of training runs; a key press redraws at once
@@ -41,15 +52,27 @@ BINDINGS = [
     Binding("q", "app.quit", "Quit"),
     Binding("n", "new_run", "New"),
     Binding("space", "mark", "Mark"),
+    Binding("slash", "filter", "Filter", key_display="/"),
     Binding("o", "compare", "Compare"),
     Binding("r", "replay", "Replay"),
-    Binding("e", "export", "Export"),
     Binding("c", "cancel_run", "Cancel"),
     Binding("R", "resume_run", "Resume"),
+    Binding("e", "export", "Export"),
+    Binding("l", "label", "Label"),
+    Binding("v", "evaluate", "Evaluate"),
+    Binding("t", "charts", "Charts"),
+    Binding("L", "log", "Log"),
+    Binding("H", "hparams", "HParams"),
+    Binding("greater_than_sign", "sort(1)", "Sort", key_display=">"),
+    Binding("less_than_sign", "sort(-1)", "Sort back", key_display="<", show=False),
+    Binding("g", "go_to", "Go to"),
+    Binding("a", "archive", "Archive"),
+    Binding("delete", "delete_runs", "Delete", key_display="del"),
     Binding("d", "inspector", "Dropout"),
     Binding("x", "toggle_axis", "Axis"),
     Binding("s", "smooth(1)", "Smooth+", group=SMOOTH),
     Binding("S", "smooth(-1)", "Smooth-", group=SMOOTH),
+    Binding("y", "log_scale", "Log y"),
     Binding("1", "jump(1)", "Jump", key_display="1-9"),
     *[Binding(str(i), f"jump({i})", show=False) for i in range(2, 10)],
     Binding("m", "mark_study", "Mark study"),
@@ -68,11 +91,17 @@ class MainScreen(Screen):
         self._drawn: tuple | None = None
         self._drawn_at = 0.0
         self._charts_at = 0.0
+        self._charts_stamp: tuple = ()  # the chart choice the panes were drawn with
         self._statusline = ""
         self._progress_pending = False
         self._unreadable: set[str] = set()  # runs whose files are damaged or could not be shown; told once each
         self.room = 0  # cells the runs list may use, its frame left out
         self._reading_gpus = False
+        self.filter_text = ""  # `/`: only the runs that match are listed
+        self._terms: list = []
+        self.sort_by = "newest"  # `>` / `<`: the list's order
+        self.sort_reverse = False
+        self.shown: list[RunInfo] = []  # the runs listed, in list order
 
     @property
     def watcher(self) -> RunsWatcher:
@@ -83,10 +112,13 @@ class MainScreen(Screen):
             with Vertical(id="left"):
                 yield RunsTable(id="runs")
                 yield RunDetails(id="details")
-            with Vertical(id="charts"):
-                yield MetricChart("loss", id="loss")
-                yield MetricChart("accuracy", id="acc")
+            with Vertical(id="charts"):  # the panes show the session's chart choice (t), loss over accuracy at first
+                upper, lower = chart_choice(self.app).panes
+                yield MetricChart(upper, id="loss")
+                yield MetricChart(lower, id="acc")
         yield GpuPanel(id="gpus")
+        yield Input(placeholder="filter: text  tag:T  state:S  preset:P  p_fc>=0.3  test>50   (enter keeps, "
+                                "escape clears)", id="filter")
         yield Static("", id="statusline")
         yield KeyBar(self.BINDINGS)
 
@@ -152,20 +184,33 @@ class MainScreen(Screen):
         self.refresh_list()
         self.redraw(force=True)
 
+    def listed(self) -> list[RunInfo]:
+        """The runs the list shows: those that match the filter, in the chosen order."""
+        infos = self.watcher.ordered()
+        if self._terms:
+            infos = [info for info in infos if matches(info, self._terms)]
+        return sort_runs(infos, self.sort_by, self.sort_reverse) if self.sort_by != "newest" or self.sort_reverse \
+            else infos
+
     def refresh_list(self) -> None:
         self._progress_pending = False
-        infos = self.watcher.ordered()
+        every = {run_id for run_id in self.watcher.runs}
+        infos = self.shown = self.listed()
         ids = [i.run_id for i in infos]
         if self.selected not in ids:
             self.selected = ids[0] if ids else None
-        self.marked &= set(ids)
+        self.marked &= every  # a mark outlives a filter that hides its run
         self.watcher.watch = self.marked | ({self.selected} if self.selected else set())  # looked at every tick
         table = self.query_one(RunsTable)
         if table.fit(self.room, infos):
             self.query_one("#left").styles.width = table.pane_width
         table.show(infos, self.marked, self.selected)
         running = sum(i.state == "running" for i in infos)
-        line = (f" {len(infos)} runs, {running} running, {len(self.marked)} marked | x-axis {self.axis} | "
+        count = f"{len(infos)} of {len(every)} runs" if self._terms else f"{len(infos)} runs"
+        view = (f" | filter {self.filter_text}" if self._terms else "") + \
+            (f" | sort {self.sort_by}{' reversed' if self.sort_reverse else ''}"
+             if self.sort_by != "newest" or self.sort_reverse else "")
+        line = (f" {count}, {running} running, {len(self.marked)} marked{view} | x-axis {self.axis} | "
                 f"EMA {self.smoothing} | {self.app.store.root}")
         if line != self._statusline:
             self._statusline = line
@@ -179,20 +224,24 @@ class MainScreen(Screen):
         try:
             series = self.watcher.series(run_id) if run_id else None
             key = (run_id, len(series.epochs) if series else 0, self.axis, self.smoothing,
-                   watched.info.state if watched else None, watched.info.epoch if watched else None)
+                   watched.info.state if watched else None, watched.info.epoch if watched else None,
+                   _mtime(watched.run.file(EVALUATION)) if watched else None)  # an evaluation's progress
             if not force and key == self._drawn:
                 return
             # a live run's charts follow its epochs every CHART_SECONDS (a plotext build is the console's
             # dearest work); its details every tick; anything else (a key, another run) at once
             view = (key[0], key[2], key[3], key[4])  # run, axis, smoothing, state: not the epoch count
+            choice = chart_choice(self.app)
             charts = force or self._drawn is None or view != (self._drawn[0], *self._drawn[2:5]) or \
-                time.monotonic() - self._charts_at >= CHART_SECONDS
+                time.monotonic() - self._charts_at >= CHART_SECONDS or choice.stamp() != self._charts_stamp
             self._drawn = key
             if charts:
                 self._charts_at = time.monotonic()
+                self._charts_stamp = choice.stamp()
                 named = [(watched.info.preset, series)] if watched and series else []
-                self.query_one("#loss", MetricChart).draw(named, self.axis, self.smoothing)
-                self.query_one("#acc", MetricChart).draw(named, self.axis, self.smoothing, ylim=(0, 100))
+                for pane, key in zip(self.query(MetricChart), choice.panes):
+                    pane.metric = key
+                    pane.draw(named, self.axis, self.smoothing, log=choice.log)
             self.query_one(RunDetails).show(watched.run if watched else None, watched.info if watched else None)
             if watched and watched.info.damaged and run_id not in self._unreadable:
                 self._unreadable.add(run_id)
@@ -237,6 +286,9 @@ class MainScreen(Screen):
     def chosen(self) -> list[str]:
         """The marked runs in list order, else the selected one."""
         order = [i.run_id for i in self.watcher.ordered()]
+        if self.shown:
+            listed = [i.run_id for i in self.shown]
+            order = listed + [r for r in order if r not in set(listed)]
         marked = [r for r in order if r in self.marked]
         return marked or ([self.selected] if self.selected else [])
 
@@ -252,6 +304,29 @@ class MainScreen(Screen):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
+
+    def action_charts(self) -> None:
+        """Pick the chart each pane shows (the registry: tui_dropout/charts.py)."""
+        self.app.push_screen(ChartPickerScreen(), lambda changed: changed and self.redraw(force=True))
+
+    def action_log_scale(self) -> None:
+        choice = chart_choice(self.app)
+        choice.log = not choice.log
+        if not any(spec.log_ok for spec in choice.charts()):
+            self.notify(f"log y scale {'on' if choice.log else 'off'}: it applies to loss and learning rate charts "
+                        "(t picks the charts)")
+        self.redraw(force=True)
+
+    def action_log(self) -> None:
+        run = self.watcher.run(self.selected) if self.selected else None
+        if run is None:
+            self.notify("no run selected", severity="warning")
+            return
+        self.app.push_screen(LogViewerScreen(run))
+
+    def on_screen_resume(self) -> None:
+        if self._charts_stamp and chart_choice(self.app).stamp() != self._charts_stamp:
+            self.redraw(force=True)  # charts were picked on another screen (compare, replay)
 
     def action_inspector(self) -> None:
         self.app.push_screen(InspectorScreen())
@@ -314,6 +389,30 @@ class MainScreen(Screen):
         self.app.push_screen(ConfirmScreen(f"Cancel run {name}?\nIt stops after the current step and keeps a "
                                            f"checkpoint (R resumes it).{also}"), answered)
 
+    def action_evaluate(self) -> None:
+        """Evaluate the marked runs (or the selected one) in the background: dropout off vs MC dropout."""
+        if not hasattr(self, "_evaluations"):
+            self._evaluations: list = []  # background evaluations, reaped as they end
+            self.set_interval(1.0, self._reap_evaluations)
+        started = []
+        for run_id in self.chosen():
+            run = self.watcher.run(run_id)
+            if run is None:
+                continue
+            try:
+                self._evaluations.append(evaluation.start(run, evaluation.DEFAULT_PASSES))
+            except (evaluation.Refused, OSError) as exc:
+                self.notify(f"cannot evaluate: {exc}", severity="warning", timeout=8)
+                continue
+            started.append(run_id)
+            self.watcher.touch(run_id)
+        if started:
+            self.notify(f"evaluating {', '.join(started)} in the background (dropout off and MC dropout "
+                        f"x{evaluation.DEFAULT_PASSES}); the results go to its evaluation.json", timeout=8)
+
+    def _reap_evaluations(self) -> None:
+        self._evaluations = [proc for proc in self._evaluations if proc.poll() is None]
+
     def action_resume_run(self) -> None:
         run = self.watcher.run(self.selected) if self.selected else None
         if run is None:
@@ -328,3 +427,169 @@ class MainScreen(Screen):
             self.notify("resuming " + ", ".join(r.run_id for r in group))
         for member in group:
             self.watcher.touch(member.run_id)
+
+    # ----- finding, naming and pruning runs -----------------------------------------------------------
+    def action_filter(self) -> None:
+        """Show the filter line and type into it; the list follows each key typed."""
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        try:
+            terms = parse_filter(event.value)
+        except QueryError as exc:  # half-typed (`p_fc>`): keep the last good filter and say what is wrong
+            event.input.border_subtitle = str(exc).removeprefix("filter: ")
+            event.input.add_class("-invalid")
+            return
+        event.input.border_subtitle = ""
+        event.input.remove_class("-invalid")
+        self.filter_text, self._terms = event.value.strip(), terms
+        self.refresh_list()
+        self.redraw(force=True)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.input.display = bool(self._terms)  # an active filter stays in sight
+        self.query_one(RunsTable).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and (box.has_focus or self._terms):
+            event.stop()
+            box.value = ""
+            self.filter_text, self._terms = "", []
+            box.display = False
+            self.query_one(RunsTable).focus()
+            self.refresh_list()
+            self.redraw(force=True)
+
+    def action_sort(self, step: int) -> None:
+        """`>` orders the list by the next column, `<` flips the order."""
+        if step < 0:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            keys = list(SORTS)
+            self.sort_by, self.sort_reverse = keys[(keys.index(self.sort_by) + 1) % len(keys)], False
+        self.notify(f"sorted by {SORTS[self.sort_by][0]}{', reversed' if self.sort_reverse else ''}", timeout=3)
+        self.refresh_list()
+        self.query_one(RunsTable).move_cursor(0)
+
+    def action_go_to(self) -> None:
+        """Jump to any run: its number in the list, or part of its id or name."""
+        def answered(text: str | None) -> None:
+            text = (text or "").strip()
+            if not text:
+                return
+            table = self.query_one(RunsTable)
+            if text.isdigit():
+                if 1 <= int(text) <= len(self.shown):
+                    table.move_cursor(int(text) - 1)
+                    return
+                self.notify(f"no run {text}: the list has {len(self.shown)}", severity="warning")
+                return
+            needle = text.lower()
+            for row, info in enumerate(self.shown):
+                if needle in info.run_id.lower() or needle in info.label.lower():
+                    table.move_cursor(row)
+                    return
+            self.notify(f"no listed run's id or name holds {text!r}", severity="warning")
+
+        self.app.push_screen(PromptScreen("Go to run: its number, or part of its id or name"), answered)
+
+    def action_label(self) -> None:
+        """Name, tag and annotate the marked runs, or the selected one."""
+        run_ids = self.chosen()
+        infos = [self.watcher.runs[r].info for r in run_ids if r in self.watcher.runs]
+        if not infos:
+            self.notify("no run to label", severity="warning")
+            return
+        several = len(infos) > 1
+        one = infos[0]
+        title = f"Label {len(infos)} marked runs" if several else f"Label {one.run_id} ({one.study_label})"
+
+        def answered(values: dict | None) -> None:
+            if values is None:
+                return
+            done = []
+            for info in infos:
+                try:
+                    update_notes(info.path, **values)
+                except (NotesError, OSError) as exc:
+                    self.notify(f"cannot label {info.run_id}: {exc}", severity="error", timeout=10)
+                    continue
+                done.append(info.run_id)
+                self.watcher.touch(info.run_id)
+            if done:
+                self.notify(f"labelled {len(done)} run{'s' * (len(done) > 1)}")
+                self.app.watcher.refresh()
+                self.refresh_list()
+                self.redraw(force=True)
+
+        self.app.push_screen(LabelScreen(title, "" if several else one.name, [] if several else one.tags,
+                                         "" if several else one.note, several), answered)
+
+    def action_hparams(self) -> None:
+        """The hyperparameter table of the listed runs."""
+        infos = [info for info in self.shown if not info.damaged]
+        if not infos:
+            self.notify("no runs to tabulate", severity="warning")
+            return
+
+        def chosen(run_id: str | None) -> None:
+            if run_id and any(i.run_id == run_id for i in self.shown):
+                self.select(run_id)
+                self.query_one(RunsTable).move_cursor([i.run_id for i in self.shown].index(run_id), announce=False)
+
+        title = f" (filter: {self.filter_text})" if self._terms else ""
+        self.app.push_screen(HParamsScreen(infos, self.app.exports_dir, title), chosen)
+
+    def _prune(self, verb: str, act, question: str) -> None:
+        """Ask, then archive or delete the marked runs (or the selected one); a running run is refused."""
+        infos = [self.watcher.runs[r].info for r in self.chosen() if r in self.watcher.runs]
+        if not infos:
+            return
+        busy = [i for i in infos if i.state in ("running", "queued")]
+        if busy:
+            self.notify(f"{busy[0].run_id} is {busy[0].state}: cancel it first (nothing was {verb})",
+                        severity="warning", timeout=8)
+            return
+        names = "\n".join(f"  {i.run_id}  {i.label}  {i.state}" for i in infos[:12])
+        more = f"\n  and {len(infos) - 12} more" if len(infos) > 12 else ""
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            done = 0
+            for info in infos:
+                try:
+                    act(info)
+                    done += 1
+                except (RunBusy, OSError) as exc:
+                    self.notify(f"{info.run_id} not {verb}: {exc}", severity="error", timeout=10)
+            self.marked -= {i.run_id for i in infos}
+            if done:
+                self.notify(f"{verb} {done} run{'s' * (done > 1)}")
+            self.watcher.refresh()
+            self.refresh_list()
+            self.redraw(force=True)
+
+        self.app.push_screen(ConfirmScreen(f"{question} {len(infos)} run{'s' * (len(infos) > 1)}?\n{names}{more}"),
+                             answered)
+
+    def action_archive(self) -> None:
+        root = self.app.store.root
+        self._prune("archived", lambda info: prune.archive(root, RunDir(info.path)),
+                    "Archive (move to runs/.archive, `dropout-tui unarchive` brings back)")
+
+    def action_delete_runs(self) -> None:
+        self._prune("deleted", lambda info: prune.remove(RunDir(info.path)),
+                    "Delete for good, with every file in them,")
+
+
+def _mtime(path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None

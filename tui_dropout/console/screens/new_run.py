@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ...config import CONV_KINDS, DATASETS, EDITABLE_FIELDS, FC_KINDS, PLACEMENTS, ConfigError, RunConfig, list_presets
+from ...store.notes import NotesError, check_name, check_note, check_tags
 from ..messages import LaunchRequest
 from ..study import BACKENDS, LAUNCH_DEFAULTS, FormReading, default_preset, read_form, read_preset
 from ..widgets.form_select import FormSelect
@@ -23,6 +24,9 @@ LAUNCH_ROWS = (("seeds", "seeds", "N seeds, or a list 0,5,9"), ("backend", "back
                ("gpus", "gpus", "auto, cpu or 0,2,3"), ("per_gpu", "per gpu", "trainers at once per GPU"),
                ("max_fused", "max fused", "runs in one trainer at most"))
 QUEUE_ONLY = ("gpus", "per_gpu")
+# What the runs are called: (field, placeholder); kept in each run's notes.json.
+NOTE_ROWS = (("name", "optional; several runs: name + label"), ("tags", "space separated, e.g. sweep fc"),
+             ("note", "free text"))
 
 
 def _text(value) -> str:
@@ -60,6 +64,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
         if self.preset not in names:
             self.preset = default_preset()
         self.together = form.pop("together", "")
+        self.notes_text = {name: form.pop(name, "") for name, _ in NOTE_ROWS}
         self.launch_text = {k: form.pop(k, default) for k, default in LAUNCH_DEFAULTS.items()}
         if self.launch_text["backend"] not in BACKENDS:
             self.launch_text["backend"] = "local"
@@ -67,7 +72,8 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
         self.applied = self.preset  # the preset whose values fill the fields (its Changed on mount is not a pick)
         self.errors: dict[str, str] = {}
         self.reasons: dict[str, str] = {}  # what each field's reason line shows now
-        self.rows = {"preset", "together", *(name for name, _, _ in LAUNCH_ROWS), *EDITABLE_FIELDS}
+        self.rows = {"preset", "together", *(name for name, _ in NOTE_ROWS), *(name for name, _, _ in LAUNCH_ROWS),
+                     *EDITABLE_FIELDS}
         self.reading: FormReading | None = None
         self.names = sorted(names)
         self.loaded: dict[str, RunConfig | ConfigError] = {}  # each preset read once while the form is open
@@ -94,6 +100,11 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
                 yield Label("together with")
                 yield Input(self.together, placeholder="other presets, e.g. B C D", id="together", compact=True)
                 yield Static("", id="e-together", classes="reason")
+            for name, placeholder in NOTE_ROWS:
+                with Horizontal(classes="row"):
+                    yield Label(name)
+                    yield Input(self.notes_text[name], placeholder=placeholder, id=name, compact=True)
+                    yield Static("", id=f"e-{name}", classes="reason")
             for name, label, placeholder in LAUNCH_ROWS:
                 with Horizontal(classes="row", id=f"row-{name}"):
                     yield Label(label)
@@ -156,7 +167,23 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
         self.reading = read_form(self.presets(), self.changes(), self.launch_values(), read=self.read,
                                  known=self.names)
         self.errors = dict(self.reading.errors)
+        try:
+            self.notes()
+        except NotesError as exc:
+            field, _, reason = str(exc).partition(": ")
+            self.errors[field if field in ("name", "tags", "note") else "tags"] = reason
         return self.errors
+
+    def notes(self) -> dict | None:
+        """The name, tags and note typed, checked (NotesError names the field); None when all are empty."""
+        typed = {name: self.query_one(f"#{name}", Input).value for name, _ in NOTE_ROWS}
+        if not any(v.strip() for v in typed.values()):
+            return None
+        try:
+            tags = check_tags(typed["tags"])
+        except NotesError as exc:
+            raise NotesError(f"tags: {str(exc).removeprefix('tag: ')}") from None
+        return {"name": check_name(typed["name"]), "tags": tags, "note": check_note(typed["note"])}
 
     def check(self) -> None:
         """Every field's reason beside it, and the plan line; only what changed is redrawn (this runs on every key)."""
@@ -221,6 +248,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
     # ----- leaving ----------------------------------------------------------------------------
     def form(self) -> dict[str, str]:
         return {"preset": self.main_preset(), "together": self.query_one("#together", Input).value,
+                **{name: self.query_one(f"#{name}", Input).value for name, _ in NOTE_ROWS},
                 **self.launch_values(), **self.values()}
 
     @on(Input.Submitted)
@@ -232,7 +260,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
             return
         plan = self.reading.plan
         request = LaunchRequest(self.presets(), self.changes(), self.form(), self.launch_values(),
-                                count=plan.count, what=plan.describe())
+                                count=plan.count, what=plan.describe(), notes=self.notes())
         if plan.count == 1:
             self.dismiss(request)
             return

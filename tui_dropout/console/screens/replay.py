@@ -10,8 +10,9 @@ from textual.widgets import Static
 from ...series import RunSeries, step_smoothing
 from ...watch import RunsWatcher
 from ..labels import run_names
-from ..widgets.charts import MetricChart
+from ..widgets.charts import MetricChart, chart_choice
 from ..widgets.key_bar import KeyBar
+from .chart_picker import ChartPickerScreen
 
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200)  # epochs per second
 STEP, SPEED, SMOOTH = Binding.Group("step"), Binding.Group("speed"), Binding.Group("smooth")
@@ -26,6 +27,7 @@ class ReplayScreen(Screen):
                 Binding("plus,equals_sign", "speed(1)", "Faster", key_display="+", group=SPEED),
                 Binding("minus", "speed(-1)", "Slower", key_display="-", group=SPEED),
                 Binding("s", "smooth(1)", "Smooth+", group=SMOOTH), Binding("S", "smooth(-1)", "Smooth-", group=SMOOTH),
+                Binding("t", "charts", "Charts"), Binding("y", "log_scale", "Log y"),
                 Binding("q", "app.pop_screen", "Back", show=False)]
     DEFAULT_CSS = """
     ReplayScreen #charts { height: 1fr; }
@@ -46,9 +48,10 @@ class ReplayScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="status")
-        with Horizontal(id="charts"):
-            yield MetricChart("loss", id="loss")
-            yield MetricChart("accuracy", id="acc")
+        with Horizontal(id="charts"):  # the session's two charts (t): #loss is the first pane, #acc the second
+            first, second = chart_choice(self.app).panes
+            yield MetricChart(first, id="loss")
+            yield MetricChart(second, id="acc")
         yield KeyBar(self.BINDINGS)
 
     def on_mount(self) -> None:
@@ -82,8 +85,10 @@ class ReplayScreen(Screen):
         self.shown = self.epoch
         frame = [(name, series.upto(self.epoch)) for name, series in self.full]
         xlim = (1, max(2, self.last)) if self.axis == "epoch" else None
-        self.query_one("#loss", MetricChart).draw(frame, self.axis, self.smoothing, xlim=xlim)
-        self.query_one("#acc", MetricChart).draw(frame, self.axis, self.smoothing, xlim=xlim, ylim=(0, 100))
+        choice = chart_choice(self.app)
+        for pane, key in zip(self.query(MetricChart).results(MetricChart), choice.panes):
+            pane.metric = key
+            pane.draw(frame, self.axis, self.smoothing, xlim=xlim, log=choice.log)
 
     def action_pause(self) -> None:
         if self.paused and self.cursor >= self.last:
@@ -104,6 +109,18 @@ class ReplayScreen(Screen):
 
     def action_smooth(self, delta: int) -> None:
         self.smoothing = step_smoothing(self.smoothing, delta)
+        self.shown = -1  # force the frame to redraw
+        self.render_frame()
+
+    def action_charts(self) -> None:
+        self.app.push_screen(ChartPickerScreen(), lambda changed: changed and self.redraw_frame())
+
+    def action_log_scale(self) -> None:
+        choice = chart_choice(self.app)
+        choice.log = not choice.log
+        self.redraw_frame()
+
+    def redraw_frame(self) -> None:
         self.shown = -1  # force the frame to redraw
         self.render_frame()
 

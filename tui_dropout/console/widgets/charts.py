@@ -1,11 +1,14 @@
-"""Loss and accuracy charts (textual-plotext), for one run or several overlaid with a legend; a seed group is drawn
-as its mean with mean±std as fainter lines, one legend entry per group."""
+"""The charts of the registry (tui_dropout/charts.py: loss, accuracy, gap, lr, epoch time) drawn with textual-plotext,
+for one run or several overlaid with a legend; a seed group is drawn as its mean with mean±std as fainter lines, one
+legend entry per group."""
 from __future__ import annotations
 
 import math
 
+from rich.text import Text
 from textual_plotext import PlotextPlot
 
+from ...charts import Chart, ChartChoice, chart, log_ticks, log_values
 from ...series import MAX_POINTS, RunSeries, downsample, ema
 from ..group_series import BandSeries
 
@@ -14,6 +17,14 @@ PALETTE = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white
 FAINT = {"cyan": (0, 105, 115), "orange": (125, 75, 0), "green": (0, 105, 0), "magenta": (115, 0, 115),
          "red": (120, 0, 0), "blue": (0, 40, 150), "yellow": (115, 115, 0), "white": (110, 110, 110)}
 TICK_GAP = 3  # columns between x tick labels
+
+
+def chart_choice(app) -> ChartChoice:
+    """The console session's chart choice (which chart each pane shows, log y), shared by every screen."""
+    choice = getattr(app, "chart_choice", None)
+    if choice is None:
+        choice = app.chart_choice = ChartChoice()
+    return choice
 
 
 def epoch_ticks(lo: float, hi: float, width: int) -> list[int]:
@@ -33,7 +44,9 @@ def epoch_ticks(lo: float, hi: float, width: int) -> list[int]:
 
 
 class MetricChart(PlotextPlot):
-    """`metric` is "loss" or "accuracy"; draw() replaces the figure and refreshes once."""
+    """`metric` is a key of the chart registry (tui_dropout/charts.py: "loss", "accuracy", "gap", "lr", ...);
+    draw() replaces the figure and refreshes once. When no series has a value for the chart, it shows one line
+    ("no learning rate recorded") instead of an empty frame."""
 
     def __init__(self, metric: str, **kwargs):
         super().__init__(**kwargs)
@@ -41,6 +54,12 @@ class MetricChart(PlotextPlot):
         self.points = 0  # points drawn last time, for tests and the status line
         self.x_range: tuple[float, float] | None = None  # set on the epoch axis: render() puts whole-number ticks
         self.ticks: list[int] = []  # the x ticks of the last render, for tests
+        self.empty = ""  # the line shown instead of a chart when there is nothing to draw
+        self.log_scale = False  # whether the last draw used a log y scale
+
+    @property
+    def chart(self) -> Chart:
+        return chart(self.metric)
 
     def point_limit(self) -> int:
         """Braille markers put 2 dots in a cell's width: more than 2 points a column cannot show, only cost
@@ -49,58 +68,100 @@ class MetricChart(PlotextPlot):
 
     def draw(self, named: list[tuple[str, RunSeries | BandSeries]], axis: str = "epoch", smoothing: float = 0.0,
              xlim: tuple[float, float] | None = None, ylim: tuple[float, float] | None = None,
-             title: str | None = None, palette_start: int = 0) -> None:
-        """One line per run; a BandSeries (a seed group) as its mean and, fainter, mean±std. With any group the
-        accuracy chart shows test accuracy only (train lines would double the lines)."""
+             title: str | None = None, palette_start: int = 0, log: bool = False, prefix: str = "") -> None:
+        """One line per run for each of the chart's lines (a second line, such as train accuracy, dotted); a
+        BandSeries (a seed group) as its first line's mean and, fainter, mean±std. With any group only the first
+        line of each run is drawn (more would double the lines). `ylim` defaults to the chart's own range; `log`
+        applies where the chart allows it; `prefix` (a run's name) makes a short title: the name and the chart's."""
+        spec = self.chart
         plt = self.plt
         plt.clear_figure()  # also drops limits left from an earlier draw; render() sets size and theme again
         many = len(named) > 1
         grouped = any(isinstance(series, BandSeries) for _, series in named)
+        self.log_scale = log = log and spec.log_ok
         self.points = 0
+        self.x_range = None
+        if not any(spec.has_data(s.mean if isinstance(s, BandSeries) else s) for _, s in named):
+            self.empty = f"no {spec.metric} recorded"
+            self.refresh()
+            return
+        self.empty = ""
         xs_seen: list[float] = []
+        ys_seen: list[float] = []
         for i, (name, series) in enumerate(named):
             color = PALETTE[(i + palette_start) % len(PALETTE)]
-            label = name if many else None  # one line alone: the title names it
             if isinstance(series, BandSeries):
                 faint = FAINT.get(color, color)
+                first = spec.lines[0]
+                label = name if many else None  # one line alone: the title names it
                 parts = [(series.mean, label, color), (series.low, None, faint), (series.high, None, faint)]
-                if self.metric == "loss":
-                    lines = [(s.x(axis), s.loss, text, c, "braille") for s, text, c in parts]
-                else:
-                    lines = [(s.acc_x(axis), s.test_acc, text, c, "braille") for s, text, c in parts]
-            elif self.metric == "loss":
-                lines = [(series.x(axis), series.loss, label, color, "braille")]  # the title says loss
-            elif grouped:
-                lines = [(series.acc_x(axis), series.test_acc, label, color, "braille")]
+                lines = [(first.xs(s, axis), first.ys(s), text, c, "braille") for s, text, c in parts]
             else:
-                ax = series.acc_x(axis)
-                # several runs: one legend entry each (test, solid); its train line is the dotted one in its colour
-                lines = [(ax, series.test_acc, name if many else "test", color, "braille"),
-                         (ax, series.train_acc, None if many else "train", color if many else "gray", "dot")]
+                shown = [line for line in spec.lines if not (grouped and line.secondary)]
+                lines = []
+                for line in shown:
+                    if line.secondary:  # several runs: the legend has one entry each, for the solid line
+                        lines.append((line.xs(series, axis), line.ys(series), None if many else line.label,
+                                      color if many else "gray", "dot"))
+                    else:
+                        label = name if many else (line.label or None) if len(shown) > 1 else None
+                        lines.append((line.xs(series, axis), line.ys(series), label, color, "braille"))
             for xs, ys, label, line_color, marker in lines:
-                xs, ys = downsample(xs, ema(ys, smoothing), self.point_limit())
-                if xs:
+                ys = ema(ys, smoothing)
+                xs, ys = downsample(xs, log_values(ys) if log else ys, self.point_limit())
+                if any(math.isfinite(v) for v in ys):  # a line of gaps only breaks plotext's legend
                     plt.plot(xs, ys, label=label, color=line_color, marker=marker)
                     self.points += len(xs)
                     xs_seen += (xs[0], xs[-1])
-        if grouped:  # the screen's title says how a group is drawn
-            name = "loss" if self.metric == "loss" else "test accuracy %"
-        else:
-            name = "loss" if self.metric == "loss" else "accuracy % (train dotted)" if many else "accuracy %"
+                    if log:
+                        ys_seen += [v for v in ys if math.isfinite(v)]
+        name = (spec.group_title or spec.title) if grouped else spec.title
+        dotted = [line.label for line in spec.lines if line.secondary]
+        if many and not grouped and dotted:
+            name += f" ({dotted[0]} dotted)"
         unit = "minutes" if axis == "time" else "epoch"
         # the axis name goes in the title: a separate x label would cost a row that small terminals lack
-        plt.title(title or (f"{name} by {unit}" + (f" (EMA {smoothing})" if smoothing else "")))
+        if title is None and prefix:  # a pane of its own run (side by side): short, the screen says the rest
+            title = f"{prefix} {name}" + (", log" if log else "")
+        plt.title(title or (f"{name} by {unit}" + (", log" if log else "") +
+                            (f" (EMA {smoothing})" if smoothing else "")))
         if xlim:
             plt.xlim(*xlim)
-        if ylim:
+        ylim = ylim or spec.ylim
+        if log:  # log10 values on a linear axis, ticks labelled in real units
+            if ylim and ylim[0] > 0:
+                ylim = (math.log10(ylim[0]), math.log10(ylim[1]))
+            else:  # no range, or one reaching 0: the values' own
+                ylim = (min(ys_seen), max(ys_seen)) if ys_seen else None
+            ticks = log_ticks(*ylim) if ylim else []
+            if ticks:
+                plt.yticks([t for t, _ in ticks], [label for _, label in ticks])
+        if ylim and ylim[1] > ylim[0]:
             plt.ylim(*ylim)
-        self.x_range = None
         if axis == "epoch" and (xlim or xs_seen):
             self.x_range = xlim or (min(xs_seen), max(xs_seen))
         self.refresh()
 
     def render(self):
+        if self.empty:
+            return Text(self.empty)
         if self.x_range is not None:
             self.ticks = epoch_ticks(*self.x_range, max(1, self.size.width - 8))
             self.plt.xticks(self.ticks)
         return super().render()
+
+
+def value_range(named: list[tuple[str, RunSeries | BandSeries]], spec: Chart,
+                log: bool = False) -> tuple[float, float] | None:
+    """One y range for the chart over every series (a group's spread included), so side-by-side panes compare by
+    eye: the chart's own fixed range when it has one; None when there is no value (or, on a log axis, none above 0)."""
+    if spec.ylim:
+        return spec.ylim
+    values = []
+    for _, series in named:
+        for s in (series.low, series.high) if isinstance(series, BandSeries) else (series,):
+            values += [v for line in spec.lines for v in line.ys(s) if math.isfinite(v) and (v > 0 or not log)]
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    return (lo, hi) if hi > lo else (lo, lo + 1) if not log else (lo / 2, lo * 2)

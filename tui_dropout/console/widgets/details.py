@@ -6,6 +6,7 @@ import re
 from rich.text import Text
 from textual.widget import Widget
 
+from ... import evaluation
 from ...export import number_text, seconds_text
 from ...store import RunDir, RunInfo
 from ..labels import acc, acc_at, state_text
@@ -36,8 +37,14 @@ class RunDetails(Widget):
         test = Text(f"test  {_pct(info.final_test_acc)}" + _best(info.best_test_acc, info.best_test_epoch))
         loss = Text(f"loss  {number_text(info.final_loss, '.4f')}")
         lines = [head, progress, train, test, loss]
-        if info.label != info.preset:  # a study's readable name for the run
-            lines.insert(1, Text(info.label, style="italic"))
+        named = [n for n in dict.fromkeys((info.name, info.study_label)) if n and n != info.preset]
+        if named:  # the user's name for the run, and a study's readable label for it
+            lines.insert(1, Text(" · ".join(named), style="italic"))
+        if info.tags:
+            lines.insert(2 if named else 1, Text(" ".join("#" + t for t in info.tags), style="cyan"))
+        lines += [Text(line, style="magenta") for line in evaluation.describe(evaluation.read(run.path))]
+        if info.note:
+            lines += [Text(line, style="italic dim") for line in info.note.splitlines()[:3]]
         if info.error or info.problem:
             lines.append(Text(f"error: {info.error or info.problem}", style="red"))
         config = Text(" ".join(f"{k}={info.config.get(k)}" for k in SHOWN if k in info.config), style="dim")

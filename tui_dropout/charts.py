@@ -1,0 +1,113 @@
+"""The chart registry: every chart the console can draw, declared once. No UI, no torch.
+
+A chart is one `Chart` entry in CHARTS: its key, title, y unit, the lines it draws from a run's series (a
+RunSeries value list by name, or a function of the series) and whether a log scale suits it. The main view, the
+compare screen and the replay screen draw whatever charts are chosen from here, and a seed group (a BandSeries)
+draws the first line of each chart as its mean and spread."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+from .series import RunSeries
+
+Values = Union[str, Callable[[RunSeries], list[float]]]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a chart: `values` names a RunSeries list (`loss`, `test_acc`, ...) or computes one from the
+    series; `base` says which x values it goes with ("epoch": one per epoch row, "acc": one per accuracy row)."""
+
+    values: Values
+    label: str = ""  # the legend entry for a lone run when the chart has several lines
+    base: str = ""  # "" : taken from `values` when it names a list
+    secondary: bool = False  # drawn dotted (grey for a lone run), left out for seed groups
+
+    def ys(self, series: RunSeries) -> list[float]:
+        return list(getattr(series, self.values)) if isinstance(self.values, str) else self.values(series)
+
+    def xs(self, series: RunSeries, axis: str) -> list[float]:
+        base = self.base or ("acc" if self.values in RunSeries.ACC_VALUES else "epoch")
+        return series.acc_x(axis) if base == "acc" else series.x(axis)
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str  # what a choice is saved as
+    title: str  # the chart's name in its title ("loss by epoch")
+    unit: str  # the y axis's unit ("" for a plain number); the picker adds it when the title lacks it
+    metric: str  # what "no <metric> recorded" names when no run has a value
+    lines: tuple[Line, ...]
+    log_ok: bool = False  # `y` may put it on a log scale
+    ylim: tuple[float, float] | None = None  # a fixed y range (percentages)
+    group_title: str = ""  # the title with seed groups (only the first line is drawn), if it differs
+
+    def has_data(self, series: RunSeries) -> bool:
+        """Whether the series has a finite value on any of this chart's lines."""
+        return any(math.isfinite(v) for line in self.lines for v in line.ys(series))
+
+
+CHARTS: dict[str, Chart] = {c.key: c for c in (
+    Chart("loss", "loss", "", "loss", (Line("loss"),), log_ok=True),
+    Chart("accuracy", "accuracy %", "%", "accuracy",
+          (Line("test_acc", "test"), Line("train_acc", "train", secondary=True)), ylim=(0, 100),
+          group_title="test accuracy %"),
+    Chart("test_acc", "test accuracy %", "%", "test accuracy", (Line("test_acc"),), ylim=(0, 100)),
+    Chart("train_acc", "train accuracy %", "%", "train accuracy", (Line("train_acc"),), ylim=(0, 100)),
+    Chart("gap", "gap train-test pp", "pp", "accuracy gap", (Line("gap"),)),  # percentage points
+    Chart("lr", "learning rate", "", "learning rate", (Line("lr"),), log_ok=True),
+    Chart("seconds", "epoch time s", "s", "epoch time", (Line("seconds"),)),
+)}
+DEFAULT_PANES = ("loss", "accuracy")
+
+
+def chart(key: str) -> Chart:
+    """The registry entry for `key`; an unknown key (an older saved choice) falls back to loss."""
+    return CHARTS.get(key) or CHARTS["loss"]
+
+
+@dataclass
+class ChartChoice:
+    """Which chart each of the two chart panes shows and whether log-capable charts use a log y scale: one for a
+    console session, shared by the main view, compare and replay."""
+
+    panes: list[str] = field(default_factory=lambda: list(DEFAULT_PANES))
+    log: bool = False
+
+    def charts(self) -> list[Chart]:
+        return [chart(key) for key in self.panes]
+
+    def log_for(self, c: Chart) -> bool:
+        return self.log and c.log_ok
+
+    def stamp(self) -> tuple:
+        """Changes whenever what the panes show changes (screens redraw when it does)."""
+        return (*self.panes, self.log)
+
+
+def log_values(values: list[float]) -> list[float]:
+    """log10 of each value, for a log axis drawn on a linear one (plotext's own log scale re-applies itself on every
+    render); a value that is not positive becomes a gap."""
+    return [math.log10(v) if v > 0 else math.nan for v in values]
+
+
+def log_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
+    """Ticks for a log axis over log10 values lo..hi: (position, label in real units), at the powers of ten, or at
+    1-2-5 steps when the range spans less than two decades; at most `most` of them."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    lo, hi = min(lo, hi), max(lo, hi)
+    first, last = math.floor(lo), math.ceil(hi)
+    for steps in ((1, 2, 5), (1,)):
+        ticks = [e + math.log10(m) for e in range(first, last + 1) for m in steps]
+        ticks = [t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]
+        if len(ticks) <= most and (len(ticks) >= 2 or steps == (1,)):
+            break
+    if len(ticks) > most:  # many decades: every k-th one
+        k = math.ceil(len(ticks) / most)
+        ticks = ticks[::k]
+    if len(ticks) < 2:  # within one 1-2-5 step: the ends
+        ticks = [lo, hi] if hi > lo else [lo]
+    return [(t, format(10 ** t, ".3g")) for t in ticks]
