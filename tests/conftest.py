@@ -163,3 +163,21 @@ def fake_nvml_module(devices: list[dict], on_init=None):
     mod.nvmlDeviceGetComputeRunningProcesses = lambda h: [types.SimpleNamespace(pid=p, usedGpuMemory=0)
                                                          for p in h["pids"]]
     return mod
+
+
+POLL_SECONDS = 0.02  # how often `until` looks again
+
+
+async def until(pilot, predicate, timeout: float = 20.0, what: str = "the condition") -> None:
+    """Wait, letting the console run, until predicate() is true; fail after `timeout` seconds (console tests wait
+    for conditions, never a fixed pause)."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        await pilot.pause()  # let the app handle what is pending
+        if predicate():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(POLL_SECONDS)

@@ -1,13 +1,12 @@
 """The chart registry: every chart from a run's series (lr, epoch time, gap included), seed groups for every chart,
 log scale, "no <metric> recorded", and the `k` picker whose choice the main view, compare and replay share."""
-import asyncio
 import json
 import math
 import time
 
 import pytest
 
-from conftest import make_run_folder
+from conftest import make_run_folder, until
 from tui_dropout import charts as registry
 from tui_dropout.charts import CHARTS, Chart, ChartChoice, Line, chart, log_ticks, log_values
 from tui_dropout.console.app import DropoutConsole
@@ -164,15 +163,6 @@ async def test_a_new_registry_entry_is_drawn_with_no_other_change(runs_dir, monk
 POLL = 0.02
 
 
-async def until(pilot, predicate, timeout=20.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        await pilot.pause()
-        if predicate():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(POLL)
 
 
 @pytest.fixture

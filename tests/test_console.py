@@ -1,7 +1,6 @@
 """The console driven by key presses through Textual's pilot, on fixture folders, a stand-in trainer and one real run.
 
 Every wait is for a condition (`until`), never a fixed pause: a loaded 2-core machine only makes them slower."""
-import asyncio
 import builtins
 import errno
 import io
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from conftest import make_run_folder
+from conftest import make_run_folder, until
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.console.screens.compare import CompareScreen, results_table
 from tui_dropout.console.screens.inspector import InspectorScreen
@@ -29,19 +28,8 @@ from tui_dropout.console.widgets.runs_table import RunsTable
 from tui_dropout.launch import local as local_launcher
 from tui_dropout.store import process_start_time
 
-POLL_SECONDS = 0.02  # how often `until` looks again
 
 
-async def until(pilot, predicate, timeout=20.0, what="the condition"):
-    """Wait, letting the app run, until predicate() is true; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        await pilot.pause()  # let the app handle what is pending
-        if predicate():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(POLL_SECONDS)
 
 
 def metrics(n, loss0=2.3, acc_every=2):

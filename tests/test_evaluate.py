@@ -2,7 +2,6 @@
 
 Two tiny runs are trained once (digits, 3 epochs, CPU): one with dropout on the fc layer, one without. Each test
 copies the runs it needs into its own runs folder, so evaluations never meet."""
-import asyncio
 import json
 import math
 import os
@@ -11,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import cli, make_run_folder, tiny_config, wait_for
+from conftest import cli, make_run_folder, tiny_config, until, wait_for
 from tui_dropout import evaluation
 from tui_dropout.store import RunDir, RunStore, process_start_time
 
@@ -279,15 +278,6 @@ def test_calibration_figures_on_known_probabilities():
 
 
 # ----- the console key -----------------------------------------------------------------------------------------
-async def until(pilot, predicate, timeout=60.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await pilot.pause()
-        await asyncio.sleep(0.05)
-
-
 @pytest.mark.slow
 async def test_the_console_key_evaluates_the_selected_run_and_refuses_an_active_one(trained, runs_dir):
     from tui_dropout.console.app import DropoutConsole
@@ -308,17 +298,18 @@ async def test_the_console_key_evaluates_the_selected_run_and_refuses_an_active_
     (live / "checkpoint.pt").write_bytes(b"x")
     app = Console(runs_dir=runs_dir)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.screen.selected == live.name, what="the live run selected")
+        await until(pilot, lambda: app.screen.selected == live.name, timeout=60, what="the live run selected")
         await pilot.press("v")
         await until(pilot, lambda: any("cannot evaluate" in m and "is running" in m for m in app.told),
                     what="the refusal")
         assert not (live / "evaluation.json").exists()
         await pilot.press("down")
-        await until(pilot, lambda: app.screen.selected == run.run_id, what="the trained run selected")
+        await until(pilot, lambda: app.screen.selected == run.run_id, timeout=60, what="the trained run selected")
         await pilot.press("v")
         await until(pilot, lambda: any(m.startswith(f"evaluating {run.run_id}") for m in app.told),
                     what="the start notice")
         await pilot.press("v")  # again while it evaluates: refused, the first one goes on
-        await until(pilot, lambda: any("being evaluated already" in m for m in app.told), what="the second refusal")
+        await until(pilot, lambda: any("being evaluated already" in m for m in app.told), timeout=60,
+                    what="the second refusal")
     assert wait_for(lambda: (evaluation.read(run.path) or {}).get("state") == "finished", timeout=120)
     assert evaluation.read(run.path)["mc_passes"] == evaluation.DEFAULT_PASSES

@@ -88,6 +88,7 @@ def test_fused_checkpoint_holds_a_solo_format_member_that_a_solo_run_can_load(ru
     assert ckpt["group"] == [r.run_id for r in study] and ckpt["index"] == 3
 
 
+@pytest.mark.slow  # about 30 s on 2 idle cores: the slow suite (.ci/run) runs it
 def test_fused_study_resumes_after_a_stop_exactly(runs_dir):
     straight = _study(runs_dir, epochs=3, train_limit=1000, batch_size=16, checkpoint_every=10)
     Trainer(straight).run()

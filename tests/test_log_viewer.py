@@ -1,11 +1,10 @@
 """`L`: the selected run's train.log in a scrollable viewer that follows a live run; the incremental reader under it."""
-import asyncio
 import os
 import time
 
 import pytest
 
-from conftest import make_run_folder
+from conftest import make_run_folder, until
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.console.screens import log_viewer
 from tui_dropout.console.screens.log_viewer import LogViewerScreen
@@ -14,15 +13,6 @@ from tui_dropout.store.tail import LogTail
 RUN = "20260101-000001-A-aaaa"
 
 
-async def until(pilot, predicate, timeout=20.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        await pilot.pause()
-        if predicate():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def append(path, text):

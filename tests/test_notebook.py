@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli, make_run_folder, run_paths
+from conftest import cli, make_run_folder, run_paths, until
 from tui_dropout.query import QueryError, filter_runs, parse_filter, sort_runs
 from tui_dropout.store import RunStore, process_start_time
 from tui_dropout.store.notes import read_notes
 
-POLL_SECONDS = 0.02
 
 
 def finished(runs_dir: Path, name: str, test: float, train: float, loss: float, **config) -> Path:
@@ -222,15 +221,6 @@ def test_hparams_shows_the_fields_that_vary_and_writes_csv(study, tmp_path):
 
 
 # ----- the console -----------------------------------------------------------------------------------------
-async def until(pilot, predicate, timeout=20.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        await pilot.pause()
-        if predicate():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(POLL_SECONDS)
 
 
 async def go_to(pilot, app, text: str) -> None:

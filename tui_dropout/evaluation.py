@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .store import EVALUATION, STALE_SECONDS, DamagedFile, RunDir, process_alive, read_json
+from .store.info import fits, is_number
 
 LOCK = ".evaluate.lock"  # held (flock) by the one process evaluating the run, for its whole life
 OUTPUT = "evaluate.out"  # a background evaluation's stdout and stderr
@@ -115,18 +116,6 @@ FIELDS = {"mc_passes": int, "checkpoint_epoch": int, "device": str, "started": f
           "host": str, "pid": int, "pid_start": int}
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _fits(value: Any, kind: type) -> bool:
-    if kind is float:
-        return _number(value)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
 def _clean(data: dict[str, Any], kinds: dict[str, type], where: str, problems: list[str]) -> dict[str, Any]:
     """The known fields of `data` with the right type (floats as finite floats, else None); others noted."""
     out: dict[str, Any] = {}
@@ -134,7 +123,7 @@ def _clean(data: dict[str, Any], kinds: dict[str, type], where: str, problems: l
         value = data.get(key)
         if value is None:
             continue
-        if not _fits(value, kind):
+        if not fits(value, kind):
             problems.append(f"{where}{key} is {str(value)[:40]!r}, not {_WHAT[kind]}")
             continue
         if kind is float:
@@ -172,7 +161,7 @@ def _figures(data: Any, where: str, problems: list[str]) -> dict[str, Any] | Non
         clean = _clean(row, {"count": int, "confidence": float, "accuracy": float}, f"{where}.reliability[{i}].",
                        problems)
         edges = row.get("bin")
-        if not (isinstance(edges, list) and len(edges) == 2 and all(_number(e) for e in edges)):
+        if not (isinstance(edges, list) and len(edges) == 2 and all(is_number(e) for e in edges)):
             problems.append(f"{where}.reliability[{i}].bin is not a pair of numbers")
             return out
         clean["bin"] = [float(edges[0]), float(edges[1])]
@@ -201,7 +190,7 @@ def read(run_path: Path | str) -> dict[str, Any] | None:
     out: dict[str, Any] = {"state": state, **_clean(data, FIELDS, "", problems)}
     progress = data.get("progress")
     if progress is not None:
-        if isinstance(progress, list) and len(progress) == 2 and all(_fits(v, int) for v in progress):
+        if isinstance(progress, list) and len(progress) == 2 and all(fits(v, int) for v in progress):
             out["progress"] = [progress[0], progress[1]]
         else:
             problems.append(f"progress is {str(progress)[:40]!r}, not [done, total]")
@@ -219,17 +208,17 @@ def _gone(data: dict[str, Any], updated: Any) -> bool:
     """A running evaluation's process has ended: its pid on this host, else no write for a long while."""
     if data.get("host") == socket.gethostname() and isinstance(data.get("pid"), int):
         return not process_alive(data["pid"], data.get("pid_start"))
-    last = updated if _number(updated) else data.get("started")
-    return _number(last) and time.time() - float(last) > STALE_SECONDS
+    last = updated if is_number(updated) else data.get("started")
+    return is_number(last) and time.time() - float(last) > STALE_SECONDS
 
 
 # ----- showing one -------------------------------------------------------------------------------------------
 def _pc(value: Any) -> str:
-    return f"{value * 100:.1f}%" if _number(value) and math.isfinite(value) else "-"
+    return f"{value * 100:.1f}%" if is_number(value) and math.isfinite(value) else "-"
 
 
 def _num(value: Any, digits: int = 2) -> str:
-    return f"{value:.{digits}f}" if _number(value) and math.isfinite(value) else "-"
+    return f"{value:.{digits}f}" if is_number(value) and math.isfinite(value) else "-"
 
 
 def describe(data: dict[str, Any] | None) -> list[str]:

@@ -111,6 +111,19 @@ def render(run: RunDir, fmt: str) -> str:
     raise ValueError(f"format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
+def swap_in(new: Path, target: Path, old: Path) -> None:
+    """Put the folder `new` in the place of `target`; an earlier `target` is moved to `old` first and put back
+    when the swap fails, so the place holds the earlier folder or the new one, never neither."""
+    if target.is_dir() and not target.is_symlink():
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except OSError:
+        if old.is_dir() and not target.exists():
+            os.replace(old, target)
+        raise
+
+
 def export_folder(run: RunDir, dest: Path) -> Path:
     """metrics.csv, metrics.jsonl, metrics.md, train.log, config.json, summary.json into dest/<run-id>/.
 
@@ -130,14 +143,7 @@ def export_folder(run: RunDir, dest: Path) -> Path:
         for name in (LOG, CONFIG, SUMMARY):
             if run.file(name).is_file():
                 shutil.copyfile(run.file(name), new / name)
-        if target.is_dir() and not target.is_symlink():
-            os.replace(target, old)
-        try:
-            os.replace(new, target)
-        except OSError:
-            if old.is_dir() and not target.exists():
-                os.replace(old, target)
-            raise
+        swap_in(new, target, old)
     finally:
         for tmp in (new, old):
             shutil.rmtree(tmp, ignore_errors=True)
@@ -207,14 +213,7 @@ def export_tensorboard(run: RunDir, target: Path) -> Path:
                                                  summary=summary_pb2.Summary(value=values)))
         finally:
             writer.close()
-        if target.is_dir() and not target.is_symlink():
-            os.replace(target, old)
-        try:
-            os.replace(new, target)
-        except OSError:
-            if old.is_dir() and not target.exists():
-                os.replace(old, target)
-            raise
+        swap_in(new, target, old)
     finally:
         for tmp in (new, old):
             shutil.rmtree(tmp, ignore_errors=True)

@@ -8,12 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from ..hparams import csv_text, table
-from ..query import QueryError, filter_runs, sort_runs
 from ..store import RunBusy, RunDir, RunNotFound, RunStore
 from ..store import prune
 from ..store.notes import NotesError, update_notes
 from .options import RunsDir, archive_store, fail, open_store
-from .runs import Filter, Reverse, _table, _write_file
+from .runs import Filter, Reverse, _table, _write_file, found
 
 Runs = typer.Argument(..., metavar="RUN...", help="Run ids (or a unique part, or the number `runs` shows).")
 
@@ -127,13 +126,7 @@ def hparams(runs_dir: RunsDir = None, filter_text: Filter = None,
             force: Annotated[bool, typer.Option("--force", help="Overwrite an existing CSV file.")] = False) -> None:
     """The hyperparameter table: the config fields that vary as columns, then final/best accuracy and loss."""
     store = open_store(runs_dir)
-    infos = [info for info in store.list() if not info.damaged]
-    try:
-        if filter_text:
-            infos = filter_runs(infos, filter_text)
-        infos = sort_runs(infos, sort, reverse)
-    except QueryError as exc:
-        fail(str(exc))
+    infos = found([info for info in store.list() if not info.damaged], filter_text, sort, reverse)
     if not infos:
         fail(f"no runs{' match' if filter_text else ''} in {store.root.absolute()}", code=1)
     if csv is not None:

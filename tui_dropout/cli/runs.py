@@ -52,6 +52,16 @@ Filter = Annotated[Optional[str], typer.Option(
 Reverse = Annotated[bool, typer.Option("--reverse", help="Flip the sort order.")]
 
 
+def found(infos: list, filter_text: str | None, sort: str, reverse: bool) -> list:
+    """The runs that match `--filter`, in the `--sort` order; a filter or sort that cannot be used exits 2."""
+    try:
+        if filter_text:
+            infos = filter_runs(infos, filter_text)
+        return sort_runs(infos, sort, reverse)
+    except QueryError as exc:
+        fail(str(exc))
+
+
 def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
          sort: Annotated[str, typer.Option("--sort", metavar="COLUMN", help=(
              "newest, test, best, loss, gap, name, state, or a config field."))] = "newest",
@@ -63,12 +73,7 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
         store = archive_store(store)
     infos = store.list()
     place = {info.run_id: n for n, info in enumerate(infos, 1)}  # the number `show 3` takes, whatever the order
-    try:
-        if filter_text:
-            infos = filter_runs(infos, filter_text)
-        infos = sort_runs(infos, sort, reverse)
-    except QueryError as exc:
-        fail(str(exc))
+    infos = found(infos, filter_text, sort, reverse)
     if not infos:
         where = store.root.absolute()
         what = "runs match" if filter_text else "archived runs" if archived else "runs"

@@ -99,13 +99,15 @@ class RunInfo:
         return f"{self.state} #{self.queue_position}" if self.state == "queued" and self.queue_position else self.state
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _fits(value: Any, kind: Any) -> bool:
+def fits(value: Any, kind: Any) -> bool:
+    """Whether `value` has type `kind` as the run files mean it (a float may be written as an int; a bool is no
+    number)."""
     if kind is float:
-        return _is_number(value)
+        return is_number(value)
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind is RUN_IDS:
@@ -124,7 +126,7 @@ def typed(data: dict[str, Any], key: str, kind: Any, where: str, problems: list[
     value = data.get(key)
     if value is None:
         return None
-    if not _fits(value, kind):
+    if not fits(value, kind):
         problems.append(f"{where}: {key} is {_short.repr(value)}, not {_WHAT.get(kind) or kind.__name__}")
         return None
     if kind is float:
