@@ -175,6 +175,16 @@ def test_a_damaged_checkpoint_fails_the_evaluation_with_the_reason(runs_dir):
     assert data["ended"] >= data["started"]
     assert evaluation.describe(data)[0].startswith("eval  failed: ")
     assert "evaluation failed" in RunDir(path).log_tail(1)[0]
+    # with a good evaluation already there, a failed one leaves it standing and says it failed
+    good = {"state": "finished", "dropout": True, "mc_passes": 20,
+            "deterministic": {"accuracy": 0.6, "ece": 0.05, "entropy": 0.9, "nll": 1.1},
+            "mc": {"accuracy": 0.62, "ece": 0.03, "entropy": 1.0, "nll": 1.0, "passes": 20}}
+    (path / "evaluation.json").write_text(json.dumps(good))
+    result = cli("evaluate", "ckpt", "--mc", "2", "--runs-dir", runs_dir)
+    assert result.returncode == 1 and "cannot be loaded safely" in result.stderr
+    data = evaluation.read(path)
+    assert data["state"] == "finished" and data["mc"]["accuracy"] == 0.62
+    assert "cannot be loaded safely" in data["last_error"]
 
 
 @pytest.mark.slow
@@ -313,3 +323,18 @@ async def test_the_console_key_evaluates_the_selected_run_and_refuses_an_active_
                     what="the second refusal")
     assert wait_for(lambda: (evaluation.read(run.path) or {}).get("state") == "finished", timeout=120)
     assert evaluation.read(run.path)["mc_passes"] == evaluation.DEFAULT_PASSES
+
+
+def test_a_re_evaluation_that_fails_leaves_the_last_good_one_standing(tmp_path):
+    good = {"state": "finished", "dropout": True, "mc_passes": 20,
+            "deterministic": {"accuracy": 0.6, "ece": 0.05, "entropy": 0.9, "nll": 1.1},
+            "mc": {"accuracy": 0.62, "ece": 0.03, "entropy": 1.0, "nll": 1.0, "passes": 20}}
+    (tmp_path / "evaluation.json").write_text(json.dumps(
+        {"state": "failed", "error": "BrokenPipeError: gone", "mc_passes": 5, "previous": good}))
+    data = evaluation.read(tmp_path)
+    assert data["state"] == "finished" and data["mc"]["accuracy"] == 0.62
+    assert "a later evaluation failed: BrokenPipeError" in " ".join(evaluation.describe(data))
+    assert evaluation.columns(data)["mc_acc"] == 0.62
+    # a damaged "previous" is no reason to hide the failure
+    (tmp_path / "evaluation.json").write_text(json.dumps({"state": "failed", "error": "x", "previous": {"a": 1}}))
+    assert evaluation.read(tmp_path)["state"] == "failed"

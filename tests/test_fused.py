@@ -109,6 +109,7 @@ def test_configs_that_cannot_share_a_pass_name_the_field():
     assert fusable([RunConfig(placement="conv", conv_kind="alpha"), RunConfig()]) == "conv_kind"
 
 
+@pytest.mark.slow  # long: the slow suite (.ci/run) runs it
 def test_each_member_keeps_its_own_learning_rate_schedule_and_momentum(runs_dir):
     store = RunStore(runs_dir)
     settings = [dict(lr=0.02, lr_step=1, lr_gamma=0.5, momentum=0.9), dict(lr=0.005, lr_step=2, lr_gamma=0.1, momentum=0.5)]

@@ -122,3 +122,16 @@ async def test_a_missing_log_is_one_line_and_a_large_one_says_what_it_left_out(r
         await until(pilot, lambda: 0 < screen.view.line_count < 200, what="the end of the log")
         assert screen.view.lines[-1].endswith("epoch: 200 loss: 0.0115")
         assert "lines, the last 2 KiB of 9 KiB" in str(screen.query_one("#log-title").render())
+
+
+def test_a_cut_that_falls_on_a_line_start_keeps_that_line(tmp_path):
+    from tui_dropout.store.tail import LogTail
+
+    log = tmp_path / "train.log"
+    log.write_bytes(b"aaaa\nbbbb\ncccc\n")
+    assert LogTail(log, max_bytes=10).read_new() == ["bbbb", "cccc"]  # the cut is at the start of bbbb
+    tail = LogTail(log, max_bytes=8)  # the cut is inside bbbb: that partial line is left out
+    assert tail.read_new() == ["cccc"]
+    with open(log, "ab") as f:
+        f.write(b"dddd\n")
+    assert tail.read_new() == ["dddd"]

@@ -207,7 +207,7 @@ def test_hparams_shows_the_fields_that_vary_and_writes_csv(study, tmp_path):
     r = cli("hparams", "--runs-dir", study, env={"COLUMNS": "200"})
     assert r.returncode == 0, r.stderr
     header = r.stdout.splitlines()[0].split()
-    assert header[:4] == ["run", "name", "state", "tags"]
+    assert header[0] == "name" and header[-3:] == ["state", "tags", "run"]  # what varies and the figures first
     assert {"preset", "p_fc", "lr"} <= set(header) and "epochs" not in header and "dataset" not in header
     assert ids(r.stdout) == ["bbbb", "cccc", "dddd", "aaaa"]  # by final test accuracy
     out = tmp_path / "hp.csv"
@@ -257,7 +257,7 @@ def test_console_filters_as_you_type_sorts_and_goes_to_a_run(study):
                 await pilot.press("backspace")
             await until(pilot, lambda: shown(app) == ["cccc", "bbbb"])
             await pilot.press("enter", "greater_than_sign")
-            await until(pilot, lambda: app.screen.sort_by == "test" and shown(app) == ["bbbb", "cccc"])
+            await until(pilot, lambda: app.screen.sort_by == "best" and shown(app) == ["bbbb", "cccc"])
             await pilot.press("less_than_sign")
             await until(pilot, lambda: shown(app) == ["cccc", "bbbb"])
             await pilot.press("escape")
@@ -385,3 +385,142 @@ def test_console_details_and_compare_show_names_tags_notes_and_evaluations(study
             assert "winner" in plain(results_table(app.screen.infos()))
 
     asyncio.run(drive())
+
+
+# ----- what a careful user found ------------------------------------------------------------------------------
+def test_rm_deletes_the_stopped_runs_named_and_refuses_the_running_one(study):
+    running(study, "20260101-000009-A-live")
+    r = cli("rm", "aaaa", "live", "--yes", "--runs-dir", study)
+    assert r.returncode == 2 and "live" in r.stderr and "cancel it first" in r.stderr
+    assert "deleted 20260101-000001-A-aaaa" in r.stdout and not (study / "20260101-000001-A-aaaa").exists()
+    assert (study / "20260101-000009-A-live").is_dir()
+
+
+def test_a_run_folder_that_is_a_link_is_neither_archived_nor_deleted(study, tmp_path):
+    target = tmp_path / "elsewhere" / "20260101-000007-A-link"
+    target.parent.mkdir()
+    (study / "20260101-000002-A-bbbb").rename(target)
+    os.symlink(os.path.relpath(target, study), study / "20260101-000007-A-link")
+    for command in (["archive"], ["rm", "--yes"]):
+        r = cli(*command, "link", "--runs-dir", study)
+        assert r.returncode == 2 and "is a link to" in r.stderr, r.stderr
+    assert (target / "config.json").exists() and (study / "20260101-000007-A-link").is_symlink()
+
+
+def test_archiving_a_run_left_waiting_by_a_dead_queue_holder_takes_it_out_of_the_queue(runs_dir):
+    from tui_dropout.launch.holder import Holder
+    from tui_dropout.store.queue import QueueFolder
+
+    queue = QueueFolder(runs_dir)
+    seqs = {name: queue.add(name) for name in ("20260101-000001-A-wait", "20260101-000002-A-gone")}
+    for name, seq in seqs.items():  # waiting for a holder whose process is gone: lost
+        make_run_folder(runs_dir, name, {"state": "queued", "backend": "queue", "queue_seq": seq, "queue_pid": 999999,
+                                         "queue_pid_start": 1, "host": os.uname().nodename})
+    assert cli("archive", "wait", "--runs-dir", runs_dir).returncode == 0
+    assert [run_id for _, run_id in queue.waiting()] == ["20260101-000002-A-gone"]
+    import shutil
+    shutil.rmtree(runs_dir / "20260101-000002-A-gone")  # deleted by hand: its marker stays behind
+    holder = Holder.__new__(Holder)  # only what adopt() needs: the next holder must not trip over the marker
+    holder.store, holder.queue, holder.busy = RunStore(runs_dir), queue, {}
+    holder.me = {"pid": os.getpid(), "pid_start": process_start_time(os.getpid()), "host": os.uname().nodename}
+    holder.adopt()
+    assert queue.waiting() == []
+
+
+def test_a_long_launch_name_is_cut_so_each_label_stays_whole(runs_dir):
+    from tui_dropout.config import load_preset
+    from tui_dropout.launch import prepare
+
+    cfgs = [load_preset("quick").with_overrides(seed=s, label=f"quick p_fc=0.3 seed={s}") for s in (0, 1)]
+    groups = prepare(RunStore(runs_dir), cfgs, notes={"name": "n" * 80, "tags": [], "note": ""})
+    names = [read_notes(run.path / "notes.json") for group in groups for run in group.runs]
+    assert all(problem is None and len(n["name"]) <= 80 for n, problem in names)
+    assert sorted(n["name"][-21:] for n, _ in names) == ["quick p_fc=0.3 seed=0", "quick p_fc=0.3 seed=1"]
+    for group in groups:
+        for run in group.runs:
+            run.update_status(state="cancelled")
+
+
+def test_a_name_with_an_escape_sequence_is_refused(study):
+    r = cli("label", "bbbb", "--name", "\x1b]0;pwned\x07red", "--runs-dir", study)
+    assert r.returncode == 2 and "control characters" in r.stderr
+
+
+def test_the_hparams_csv_keeps_small_config_values_as_they_are(study, runs_dir):
+    finished(runs_dir, "20260101-000006-A-ffff", 0.5, 0.6, 1.0, lr=1e-5)
+    finished(runs_dir, "20260101-000007-A-gggg", 0.5, 0.6, 1.0, lr=3e-5)
+    rows = list(csv.DictReader(io.StringIO(cli("hparams", "--csv", "-", "--runs-dir", study).stdout)))
+    assert {row["lr"] for row in rows} >= {"1e-05", "3e-05"}
+    assert all(row["study"] == "" and row["label"] for row in rows)
+
+
+def test_rm_in_the_console_needs_a_yes_enter_alone_keeps_the_run(study):
+    from tui_dropout.console.app import DropoutConsole
+
+    async def drive():
+        app = DropoutConsole(runs_dir=study)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await go_to(pilot, app, "cccc")
+            await until(pilot, lambda: (app.screen.selected or "").endswith("cccc"))
+            await pilot.press("delete")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+            await pilot.press("enter")
+            await until(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+            assert (study / "20260101-000003-A-cccc").is_dir()
+            # marks outlive a filter: the confirmation says how many it hides
+            await pilot.press("space")
+            await pilot.press("slash", *"preset:B", "enter")
+            await until(pilot, lambda: shown(app) == ["dddd"])
+            await pilot.press("space", "a")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+            assert "1 of them marked but hidden by the filter" in app.screen.question
+            await pilot.press("n")
+            await pilot.press("escape", "escape")  # the filter, then the marks
+            await until(pilot, lambda: not app.screen.marked and len(shown(app)) == 4)
+
+    asyncio.run(drive())
+
+
+def test_the_hparams_screen_sorts_by_every_column_in_turn(study):
+    from tui_dropout.console.app import DropoutConsole
+
+    async def drive():
+        app = DropoutConsole(runs_dir=study)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: len(shown(app)) == 4)
+            await pilot.press("H")
+            await until(pilot, lambda: type(app.screen).__name__ == "HParamsScreen")
+            keys = [key for key, _ in app.screen.cols]
+            seen = []
+            for _ in keys:
+                await pilot.press("s")
+                await until(pilot, lambda: app.screen.sort_key not in seen[-1:])
+                seen.append(app.screen.sort_key)
+            assert sorted(seen) == sorted(keys)
+            assert app.screen.sort_key == "name" or seen[-1] in keys
+
+    asyncio.run(drive())
+
+
+def test_the_console_sees_a_label_written_before_its_first_look_at_the_run(runs_dir):
+    from tui_dropout.watch import RunsWatcher
+
+    for n in range(120):  # more than one sweep's worth: most runs wait a while for their turn
+        finished(runs_dir, f"20260101-{n:06d}-A-r{n:03d}", 0.5, 0.6, 1.0)
+    watcher = RunsWatcher(RunStore(runs_dir))
+    watcher.refresh()
+    assert cli("label", "r007", "--name", "late", "--runs-dir", runs_dir).returncode == 0
+    for _ in range(200):
+        watcher.refresh()
+        if watcher.runs["20260101-000007-A-r007"].info.name == "late":
+            break
+    assert watcher.runs["20260101-000007-A-r007"].info.name == "late"
+
+
+def test_a_label_of_a_two_field_grid_keeps_what_tells_its_runs_apart():
+    from tui_dropout.console.labels import fit_label
+
+    label = "quick lr=0.01 p_fc=0.3 seed=3"
+    assert fit_label(label, 24) == "…lr=0.01 p_fc=0.3 seed=3"
+    assert fit_label(label, 18) == "…0.01 0.3 seed=3"
+    assert fit_label(label, 13) == "…0.01 0.3 s3"

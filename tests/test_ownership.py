@@ -66,6 +66,7 @@ def test_six_resumes_at_once_start_one_trainer_and_the_rest_name_the_owner(runs_
     assert epochs == list(range(1, len(epochs) + 1))  # nothing doubled, nothing missing
 
 
+@pytest.mark.slow  # long: the slow suite (.ci/run) runs it
 def test_a_trainer_that_does_not_hold_the_claim_exits_2_and_touches_nothing(runs_dir):
     run_id = start_detached(runs_dir)
     path = runs_dir / run_id

@@ -3,6 +3,7 @@ import json
 import os
 import threading
 
+import pytest
 import torch
 
 from conftest import cli, tiny_config
@@ -78,6 +79,7 @@ def test_a_run_failed_by_a_nan_loss_counts_its_epoch_and_writes_plain_json(runs_
     assert run.info().epoch == len(rows)
 
 
+@pytest.mark.slow  # long: the slow suite (.ci/run) runs it
 def test_a_lost_run_with_no_checkpoint_starts_over_from_epoch_1(runs_dir):
     run = _new(runs_dir, epochs=3, checkpoint_every=50)
     stop, progress = _stop_after(2)

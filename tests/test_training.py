@@ -45,6 +45,7 @@ def test_accuracy_runs_every_eval_interval_and_at_the_last_epoch(runs_dir):
     assert [r["epoch"] for r in run.read_metrics() if "test_acc" in r] == [2, 4, 5]
 
 
+@pytest.mark.slow  # long: the slow suite (.ci/run) runs it
 def test_resume_after_a_mid_epoch_stop_matches_an_uninterrupted_run(runs_dir):
     straight = _new(runs_dir, epochs=3, batch_size=16, train_limit=480, checkpoint_every=10)
     Trainer([straight]).run()

@@ -17,8 +17,9 @@ from typing import Any
 
 from .store import EVALUATION, STALE_SECONDS, DamagedFile, RunDir, process_alive, read_json
 from .store.info import fits, is_number
+from .store.rundir import EVALUATE_LOCK
 
-LOCK = ".evaluate.lock"  # held (flock) by the one process evaluating the run, for its whole life
+LOCK = EVALUATE_LOCK  # held (flock) by the one process evaluating the run, for its whole life
 OUTPUT = "evaluate.out"  # a background evaluation's stdout and stderr
 DEFAULT_PASSES = 20
 MAX_PASSES = 100_000
@@ -183,6 +184,29 @@ def read(run_path: Path | str) -> dict[str, Any] | None:
         return {"problem": f"{EVALUATION} cannot be read: {exc.strerror or exc}"}
     if data is None:
         return None
+    out = _parse(data)
+    previous = data.get("previous")
+    if out.get("state") in ("failed", "lost") and isinstance(previous, dict):
+        kept = _parse(previous)
+        if kept.get("state") == "finished":  # a re-evaluation that failed leaves the last good one standing
+            kept["last_error"] = str(out.get("error") or "a later evaluation did not finish")
+            return kept
+    return out
+
+
+def finished_record(run: RunDir) -> dict[str, Any] | None:
+    """The run's evaluation.json as written, when it holds a finished evaluation (checked), else None."""
+    try:
+        data = read_json(run.file(EVALUATION))
+    except (DamagedFile, OSError):
+        return None
+    if data is None or _parse(data).get("state") != "finished":
+        return None
+    return {k: v for k, v in data.items() if k != "previous"}
+
+
+def _parse(data: dict[str, Any]) -> dict[str, Any]:
+    """One evaluation record with every type checked; {"problem": ...} when it is damaged."""
     problems: list[str] = []
     state = data.get("state")
     if state not in STATES:
@@ -233,6 +257,9 @@ def describe(data: dict[str, Any] | None) -> list[str]:
         return [f"eval  running: MC pass {done}/{total}"]
     if state in ("failed", "lost"):
         return [f"eval  {state}: {data.get('error') or 'no reason recorded'}"]
+    if data.get("last_error"):
+        return [*describe({k: v for k, v in data.items() if k != "last_error"}),
+                f"      (a later evaluation failed: {data['last_error']})"]
     det, mc = data.get("deterministic") or {}, data.get("mc") or {}
     if not data.get("dropout", True):
         return [f"eval  no dropout: {_pc(det.get('accuracy'))}  ECE {_pc(det.get('ece'))}  "

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .store import CONFIG, LOG, SUMMARY, RunDir, RunInfo
+from .store import CONFIG, EVALUATION, LOG, NOTES, SUMMARY, RunDir, RunInfo
 from .store.files import dumps
 
 COLUMNS = ("epoch", "loss", "lr", "seconds", "train_acc", "test_acc", "elapsed")
@@ -125,7 +125,8 @@ def swap_in(new: Path, target: Path, old: Path) -> None:
 
 
 def export_folder(run: RunDir, dest: Path) -> Path:
-    """metrics.csv, metrics.jsonl, metrics.md, train.log, config.json, summary.json into dest/<run-id>/.
+    """metrics.csv, metrics.jsonl, metrics.md, train.log, config.json, summary.json (and notes.json and
+    evaluation.json when the run has them) into dest/<run-id>/.
 
     The folder is built beside its place and renamed in, replacing an earlier export: a failure (a full disk)
     leaves the earlier export or nothing, never half a folder."""
@@ -140,7 +141,7 @@ def export_folder(run: RunDir, dest: Path) -> Path:
         (new / "metrics.csv").write_text(metrics_csv(rows))
         (new / "metrics.jsonl").write_text(metrics_jsonl(rows))
         (new / "metrics.md").write_text(metrics_markdown(run))
-        for name in (LOG, CONFIG, SUMMARY):
+        for name in (LOG, CONFIG, SUMMARY, NOTES, EVALUATION):
             if run.file(name).is_file():
                 shutil.copyfile(run.file(name), new / name)
         swap_in(new, target, old)

@@ -8,6 +8,7 @@ import io
 import json
 from typing import Any
 
+from . import evaluation
 from .query import FIGURES
 from .store import RunInfo
 
@@ -34,14 +35,41 @@ def varying_fields(infos: list[RunInfo]) -> list[str]:
     return [key for key, values in seen.items() if len(values) > 1]
 
 
-def columns(infos: list[RunInfo]) -> list[tuple[str, str]]:
-    """(key, header) of every column: the run, its fields that vary, then the figures."""
-    return [("run", "run"), ("name", "name"), ("state", "state"), ("tags", "tags"),
-            *[(f"config.{k}", k) for k in varying_fields(infos)], *FIGURE_COLUMNS]
+# A finished evaluation's headline figures (evaluation.columns), shown when any run has one.
+EVALUATION_COLUMNS = (("det_acc", "off%"), ("mc_acc", "MC%"), ("det_ece", "offECE%"), ("mc_ece", "MCECE%"))
+EVALUATION_KEYS = {key for key, _ in EVALUATION_COLUMNS}
+FIGURE_KEYS = {key for key, _ in FIGURE_COLUMNS} | EVALUATION_KEYS
+PERCENT = {"test", "train", "best", "det_acc", "mc_acc", "det_ece", "mc_ece"}
 
 
-def value(info: RunInfo, key: str) -> Any:
+def evaluations(infos: list[RunInfo]) -> dict[str, dict]:
+    """Each run's finished evaluation (its headline figures), by run id."""
+    return {info.run_id: cols for info in infos
+            if (cols := evaluation.columns(evaluation.read(info.path))).get("det_acc") is not None}
+
+
+def columns(infos: list[RunInfo], evaluated: dict[str, dict] | None = None,
+            wide: bool = False) -> list[tuple[str, str]]:
+    """(key, header) of every column: the name, the fields that vary, the figures (and the evaluation's, when a
+    run has one), then state, tags and run id (what a narrow screen can do without). `wide` (the CSV) adds the
+    study and the study label."""
+    evaluated = evaluations(infos) if evaluated is None else evaluated
+    extra = [("study", "study"), ("label", "label")] if wide else []
+    return [("name", "name"), *[(f"config.{k}", k) for k in varying_fields(infos)], *FIGURE_COLUMNS,
+            *(EVALUATION_COLUMNS if evaluated else ()), ("state", "state"), ("tags", "tags"), ("run", "run"),
+            *extra]
+
+
+def value(info: RunInfo, key: str, evaluated: dict[str, dict] | None = None) -> Any:
     """The raw value of one cell (None when the run lacks it)."""
+    if key in EVALUATION_KEYS:
+        cols = (evaluated or {}).get(info.run_id) or {}
+        value_ = cols.get(key)
+        return None if value_ is None else value_ * 100.0
+    if key == "study":
+        return info.study
+    if key == "label":
+        return info.study_label
     if key == "run":
         return info.run_id
     if key == "name":
@@ -58,7 +86,7 @@ def value(info: RunInfo, key: str) -> Any:
 def cell_text(raw: Any, key: str) -> str:
     if raw is None:
         return "-"
-    if key in ("test", "train", "best"):
+    if key in PERCENT:
         return f"{raw:.2f}"
     if key == "gap":
         return f"{raw:+.2f}"
@@ -71,17 +99,24 @@ def cell_text(raw: Any, key: str) -> str:
 
 def table(infos: list[RunInfo]) -> tuple[list[str], list[list[str]]]:
     """Headers and text rows, in the order of `infos`."""
-    cols = columns(infos)
-    return [h for _, h in cols], [[cell_text(value(info, k), k) for k, _ in cols] for info in infos]
+    evaluated = evaluations(infos)
+    cols = columns(infos, evaluated)
+    return [h for _, h in cols], [[cell_text(value(info, k, evaluated), k) for k, _ in cols] for info in infos]
 
 
 def csv_text(infos: list[RunInfo]) -> str:
-    """The table as CSV: raw numbers (accuracy in percent), empty cells where a run lacks a value."""
-    cols = columns(infos)
+    """The table as CSV, with the study and its label: config values as the run has them, figures to 6 significant
+    digits (accuracy in percent), empty cells where a run lacks a value."""
+    evaluated = evaluations(infos)
+    cols = columns(infos, evaluated, wide=True)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([h for _, h in cols])
     for info in infos:
-        writer.writerow(["" if (v := value(info, k)) is None else round(v, 4) if isinstance(v, float) else v
-                         for k, _ in cols])
+        row = []
+        for key, _ in cols:
+            v = value(info, key, evaluated)
+            row.append("" if v is None else float(f"{v:.6g}") if isinstance(v, float) and key in FIGURE_KEYS
+                       else v)
+        writer.writerow(row)
     return out.getvalue()

@@ -65,8 +65,6 @@ class RunsWatcher:
             if watched is None or run_id in due:
                 continue
             folder = _root_stamp(watched.run.path)
-            if watched.folder is None:
-                watched.folder = folder
             if stamp(watched.run.path, files=1) != watched.stamp[:1] or folder != watched.folder:
                 watched.folder = folder
                 due.add(run_id)
@@ -98,14 +96,15 @@ class RunsWatcher:
         from the store's index (thousands of runs at the cost of a few stats each)."""
         if not self.runs:
             for run, info, run_stamp in self.store.scan():
-                watched = self.runs[run.run_id] = WatchedRun(run, info, run_stamp, now)
+                watched = self.runs[run.run_id] = WatchedRun(run, info, run_stamp, now, folder=_root_stamp(run.path))
                 self._set_info(watched, info)
             return bool(self.runs)
         names = self.store.run_names()
         structure = False
         for name in names - self.runs.keys():
             run = RunDir(self.store.root / name)
-            watched = self.runs[name] = WatchedRun(run, run.info(), _stamp(run.path), now)
+            folder = _root_stamp(run.path)  # first: a change made while the files are read is seen next time
+            watched = self.runs[name] = WatchedRun(run, run.info(), _stamp(run.path), now, folder=folder)
             self._set_info(watched, watched.info)
             structure = True
         for gone in self.runs.keys() - names:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any, Optional
 
 import typer
@@ -72,12 +73,16 @@ def _foreground(run: RunDir, passes: int, device: str | None, reliability: bool)
     shown = Progress(run.run_id)
     try:
         assert proc.stdout is not None and proc.stderr is not None
+        said: list[str] = []  # stderr is read beside stdout: a child filling one pipe never waits on the other
+        reader = threading.Thread(target=lambda: said.append(proc.stderr.read()), daemon=True)
+        reader.start()
         for line in proc.stdout:
             parts = line.split()
             if len(parts) == 3 and parts[0] == "progress" and parts[1].isdigit() and parts[2].isdigit():
                 shown.update(int(parts[1]), int(parts[2]))
-        errors = proc.stderr.read().strip()
         code = proc.wait()
+        reader.join()
+        errors = "".join(said).strip()
     except KeyboardInterrupt:  # the child had the same Ctrl-C: it records the interruption and ends
         proc.wait()
         shown.close()
@@ -88,7 +93,8 @@ def _foreground(run: RunDir, passes: int, device: str | None, reliability: bool)
         fail(errors.splitlines()[-1] if errors else f"run: {run.run_id} cannot be evaluated")
     data = evaluation.read(run.path)
     if code != 0 or not data or data.get("state") != "finished":
-        why = (data or {}).get("error") or (data or {}).get("problem") or errors or f"exit status {code}"
+        why = (data or {}).get("last_error") or (data or {}).get("error") or (data or {}).get("problem") or errors \
+            or f"exit status {code}"
         typer.echo(f"error: {run.run_id}: evaluation failed: {' '.join(str(why).split())}", err=True)
         return False
     print_evaluation(run, data, reliability)

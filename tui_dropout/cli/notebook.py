@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..hparams import csv_text, table
-from ..store import RunBusy, RunDir, RunNotFound, RunStore
+from ..store import ACTIVE, RunBusy, RunDir, RunNotFound, RunStore
 from ..store import prune
 from ..store.notes import NotesError, update_notes
 from .options import RunsDir, archive_store, fail, open_store
@@ -50,8 +50,9 @@ def label(run_refs: list[str] = Runs, runs_dir: RunsDir = None,
             fail(str(exc))
         except OSError as exc:
             fail(f"run: cannot write to {run.path} ({exc.strerror or exc})")
-        tags = " ".join("#" + t for t in notes["tags"])
-        typer.echo(f"{run.run_id}: {' '.join(filter(None, (repr(notes['name']) if notes['name'] else '', tags))) or 'no name or tags'}")
+        said = [repr(notes["name"]) if notes["name"] else "", " ".join("#" + t for t in notes["tags"]),
+                f"note: {notes['note']!r}" if notes["note"] else ""]
+        typer.echo(f"{run.run_id}: {'  '.join(filter(None, said)) or 'no name, tags or note'}")
 
 
 def _describe(run: RunDir) -> str:
@@ -60,9 +61,9 @@ def _describe(run: RunDir) -> str:
     return f"  {run.run_id}  {info.label}  {info.state}  {info.epoch}/{info.epochs} epochs  {size:.1f} MB"
 
 
-def _move(runs: list[RunDir], act, verb: str) -> None:
+def _move(runs: list[RunDir], act, verb: str, refused: list[str] | None = None) -> None:
     """Do `act` to each run; a refused run is one line (exit 2) after the others are done."""
-    refused = []
+    refused = list(refused or [])
     for run in runs:
         try:
             dest = act(run)
@@ -98,10 +99,13 @@ def rm(run_refs: list[str] = Runs, runs_dir: RunsDir = None,
        archived: bool = typer.Option(False, "--archived", help="The runs are in the archive.")) -> None:
     """Delete stopped runs for good, after naming each and asking."""
     store = open_store(runs_dir, write=True)
-    runs = _find_all(archive_store(store) if archived else store, run_refs)
-    busy = [run for run in runs if run.info().state in ("queued", "running")]
-    if busy:
-        fail(f"run: {busy[0].run_id} is {busy[0].info().state}; cancel it first (nothing was deleted)")
+    named = _find_all(archive_store(store) if archived else store, run_refs)
+    states = {run.run_id: run.info().state for run in named}
+    refused = [f"run: {run.run_id} is {states[run.run_id]}; cancel it first" for run in named
+               if states[run.run_id] in ACTIVE]
+    runs = [run for run in named if states[run.run_id] not in ACTIVE]
+    if not runs:
+        _move([], None, "deleted", refused)
     if not yes:
         typer.echo(f"delete {len(runs)} run{'s' * (len(runs) != 1)} and every file in {'them' if len(runs) > 1 else 'it'}:")
         for run in runs:
@@ -114,7 +118,7 @@ def rm(run_refs: list[str] = Runs, runs_dir: RunsDir = None,
     def delete(run: RunDir) -> None:
         prune.remove(run)
 
-    _move(runs, delete, "deleted")
+    _move(runs, delete, "deleted", refused)
 
 
 def hparams(runs_dir: RunsDir = None, filter_text: Filter = None,

@@ -83,3 +83,15 @@ def archive_store(store: RunStore) -> RunStore:
     from ..store.prune import ARCHIVE
 
     return RunStore(store.root / ARCHIVE)
+
+
+def output_width() -> int:
+    """Columns a table may fill: $COLUMNS, else the terminal's width; piped into a file or grep, no limit (a cut
+    line cannot be searched)."""
+    import os
+    import shutil
+    import sys
+
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return 1_000_000

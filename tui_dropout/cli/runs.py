@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from .. import evaluation
 from ..export import (FORMATS, TENSORBOARD_HINT, MissingExtra, export_folder, export_tensorboard, number_text, pct,
                       render, seconds_text)
 from ..launch import cancel as cancel_run
 from ..query import QueryError, filter_runs, sort_runs
 from ..store import RunDir, RunNotFound, RunStore
 from ..store.files import write_text_atomic
-from .options import RunsDir, archive_store, fail, open_store
+from .options import RunsDir, archive_store, fail, open_store, output_width
 
 
 def _find(store: RunStore, ref: str) -> RunDir:
@@ -84,7 +84,7 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
                  info.label, " ".join("#" + t for t in info.tags), info.problem or info.error or info.note))))]
             for info in infos]
     lines = _table(["#", "run", "state", "epoch", "test", "best", "name | tags | note"], rows,
-                   shutil.get_terminal_size().columns)
+                   output_width())
     typer.echo("\n".join(lines))
 
 
@@ -99,14 +99,22 @@ def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = 
         fail(f"lines: must be between 0 and 100000, got {count}")
     run = _find(open_store(runs_dir), run_ref)
     info = run.info()
-    typer.echo(f"run      {run.run_id}\nfolder   {run.path.absolute()}\nstate    {info.state}\n"
-               f"epoch    {info.epoch}/{info.epochs}")
+    typer.echo(f"run      {run.run_id}\nfolder   {run.path.absolute()}")
+    if info.label != info.preset:
+        typer.echo(f"name     {' · '.join(n for n in dict.fromkeys((info.name, info.study_label)) if n)}")
+    if info.tags:
+        typer.echo(f"tags     {' '.join('#' + t for t in info.tags)}")
+    if info.note:
+        typer.echo("note     " + "\n         ".join(info.note.splitlines()))
+    typer.echo(f"state    {info.state}\nepoch    {info.epoch}/{info.epochs}")
     typer.echo(f"final    train {pct(info.final_train_acc)}  test {pct(info.final_test_acc)}  "
                f"loss {number_text(info.final_loss, '.4f')}  time {seconds_text(info.elapsed)}")
     typer.echo(f"best     train {pct(info.best_train_acc)} (epoch {info.best_train_epoch or '-'})  "
                f"test {pct(info.best_test_acc)} (epoch {info.best_test_epoch or '-'})")
     if info.error or info.problem:
         typer.echo(f"error    {_one_line(info.error or info.problem)}")
+    for n, line in enumerate(evaluation.describe(evaluation.read(run.path))):
+        typer.echo(("eval     " if n == 0 else "         ") + line.removeprefix("eval  ").strip())
     if info.config:
         cfg = {k: v for k, v in info.config.items() if k not in ("extra", "description")}
         typer.echo("config   " + _pairs(cfg))

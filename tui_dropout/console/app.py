@@ -56,7 +56,7 @@ class DropoutConsole(App):
     # ----- launching ---------------------------------------------------------------------------------
     def launch_requested(self, request: LaunchRequest | None) -> None:
         if request is not None:
-            self.form = dict(request.form)
+            self.form = {**request.form, "name": "", "note": ""}  # tags carry over; a name and note belong to one launch
             self.launch(request)
 
     @work(thread=True, group="launch")

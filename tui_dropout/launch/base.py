@@ -10,6 +10,7 @@ from typing import Protocol
 
 from ..config import RunConfig
 from ..store import RunDir, RunStore
+from ..store.notes import launch_name
 from .plan import MAX_FUSED, group_configs
 
 
@@ -47,7 +48,7 @@ def notes_for(notes: dict | None, cfg: RunConfig, many: bool) -> dict | None:
         return None
     name = notes.get("name") or ""
     if name and many:
-        name = f"{name} {cfg.label or cfg.preset}"
+        name = launch_name(name, cfg.label or cfg.preset)
     return {"name": name, "tags": list(notes.get("tags") or []), "note": notes.get("note") or ""}
 
 

@@ -68,8 +68,11 @@ class Holder:
                 continue
             if effective_state(status) in ("queued", "running"):
                 self.busy[str(status["slot"])] = Busy([run], None, status.get("pid"), status.get("pid_start"))
-        for _, run_id in self.queue.waiting():
+        for seq, run_id in self.queue.waiting():
             run = RunDir(self.store.root / run_id)
+            if not run.path.is_dir():  # deleted or archived while it waited: its marker is all that is left
+                self.queue.remove(seq, run_id)
+                continue
             try:
                 status = run.read_status()
             except ValueError:
@@ -113,7 +116,10 @@ class Holder:
                 status = {}
             if cfg is None or not status:
                 self.queue.remove(seq, run_id)
-                run.leave_queue()
+                try:
+                    run.leave_queue()
+                except OSError:  # the folder is gone (deleted, archived): nothing left to mark
+                    pass
                 continue
             if status.get("state") != "queued" or status.get("pid") or run_id in seen:
                 self.queue.remove(seq, run_id)  # cancelled, started meanwhile, or a stale second marker

@@ -20,11 +20,27 @@ class NotesError(ValueError):
     """A name, tag or note that cannot be stored; the message is one line naming which."""
 
 
+def _no_control(field: str, text: str, allowed: str = "") -> None:
+    """Control characters (an escape sequence would reach every terminal that lists the run) are refused."""
+    if any((ord(c) < 32 or 127 <= ord(c) < 160) and c not in allowed for c in text):
+        raise NotesError(f"{field}: control characters are not allowed")
+
+
 def check_name(name: str) -> str:
+    _no_control("name", name, allowed=" \t")
     name = " ".join(name.split())
     if len(name) > NAME_MAX:
         raise NotesError(f"name: at most {NAME_MAX} characters, got {len(name)}")
     return name
+
+
+def launch_name(name: str, label: str) -> str:
+    """A launch's name for one of several runs: the name, then the run's label; the name is cut short (never the
+    label, which tells the runs apart) so the whole fits NAME_MAX."""
+    room = NAME_MAX - len(label) - 1
+    if room < 1:
+        return label[:NAME_MAX]
+    return f"{name if len(name) <= room else name[:max(room - 1, 0)] + '…'} {label}"
 
 
 def check_tags(tags: list[str] | str) -> list[str]:
@@ -45,8 +61,7 @@ def check_note(note: str) -> str:
     note = note.strip()
     if len(note) > NOTE_MAX:
         raise NotesError(f"note: at most {NOTE_MAX} characters, got {len(note)}")
-    if any(ord(c) < 32 and c not in "\n\t" for c in note):
-        raise NotesError("note: control characters are not allowed")
+    _no_control("note", note, allowed="\n\t")
     return note
 
 

@@ -16,10 +16,11 @@ from typing import Iterator
 
 from .files import DamagedFile, file_lock, read_json
 from .liveness import ACTIVE, effective_state
-from .rundir import STATUS, STATUS_LOCK, TRAINER_LOCK, RunBusy, RunDir, owner_text
+from .queue import QueueFolder
+from .rundir import EVALUATE_LOCK, STATUS, STATUS_LOCK, TRAINER_LOCK, RunBusy, RunDir, owner_text
 
 ARCHIVE = ".archive"
-EVALUATE_LOCK = ".evaluate.lock"  # held by an evaluation of the run's checkpoint
+TRASH = ".trash"  # a run being deleted: renamed here first, so a delete that fails half-way leaves no half run
 
 
 def _held(path: Path) -> bool:
@@ -53,11 +54,20 @@ def stopped(run: RunDir) -> Iterator[None]:
             raise RunBusy(f"run: {run.run_id} has a trainer starting on this host; cancel it first")
         if _held(run.path / EVALUATE_LOCK):
             raise RunBusy(f"run: {run.run_id} is being evaluated; wait for the evaluation to end")
+        if status.get("backend") == "queue":  # a run left waiting by a queue holder that died: out of the queue
+            QueueFolder(run.path.parent).remove(status.get("queue_seq"), run.run_id)
         yield
+
+
+def _not_a_link(run: RunDir, verb: str) -> None:
+    if run.path.is_symlink():  # moved, a relative link would point elsewhere; its target is not ours to delete
+        raise OSError(errno.EINVAL, f"it is a link to {os.readlink(run.path)}, not a run folder; {verb} the link "
+                                    "itself by hand")
 
 
 def archive(root: Path, run: RunDir) -> Path:
     """Move a stopped run into the archive; its new path. OSError (with the reason) when it cannot move."""
+    _not_a_link(run, "move")
     folder = Path(root) / ARCHIVE
     folder.mkdir(exist_ok=True)
     dest = folder / run.run_id
@@ -79,12 +89,21 @@ def unarchive(root: Path, run: RunDir) -> Path:
 
 
 def remove(run: RunDir) -> None:
-    """Delete a stopped run's folder, and nothing else."""
+    """Delete a stopped run's folder, and nothing else: first renamed out of the list in one step (so a delete
+    that fails half-way, on a file it may not remove, leaves no half run listed as whole), then removed."""
+    _not_a_link(run, "remove")
+    trash = run.path.parent / TRASH
+    trash.mkdir(exist_ok=True)
+    gone = trash / f"{run.run_id}.{os.getpid()}"
     with stopped(run):
-        if run.path.is_symlink():  # never follow a link out of the runs folder
-            run.path.unlink()
-            return
-        shutil.rmtree(run.path)
+        os.rename(run.path, gone)
+    shutil.rmtree(gone, ignore_errors=True)
+    try:
+        trash.rmdir()  # empty again unless another delete is under way or left files behind
+    except OSError:
+        pass
+    if gone.exists():
+        raise OSError(errno.EACCES, f"moved out of the list, but some files stay in {gone}")
 
 
 def folder_size(path: Path) -> int:

@@ -35,6 +35,7 @@ STATUS_LOCK = ".status.lock"
 PER_LAUNCH = ("backend", "job_id", "slot", "gpu", "queue_pid", "queue_pid_start", "queue_seq", "queue_resume",
               "queue_max_fused", "dispatched", "requeued", "pid", "pid_start")
 TRAINER_LOCK = ".trainer.lock"  # held (flock) by the one trainer that owns the run, for its whole life
+EVALUATE_LOCK = ".evaluate.lock"  # held (flock) by the one process evaluating the run's checkpoint
 
 
 class RunBusy(RuntimeError):

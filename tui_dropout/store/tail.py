@@ -127,8 +127,9 @@ class LogTail:
                 if st.st_size <= self.offset:
                     self.problem = ""
                     return []
-                f.seek(self.offset)
-                chunk = f.read(st.st_size - self.offset)
+                mid = int(self.offset == self.skipped and self.skipped > 0)  # one byte back: a line may start here
+                f.seek(self.offset - mid)
+                chunk = f.read(st.st_size - self.offset + mid)
         except FileNotFoundError:
             self.problem = f"no {self.path.name} yet"
             return []
@@ -137,14 +138,14 @@ class LogTail:
             return []
         self.problem = ""
         start = 0
-        if self.offset == self.skipped and self.skipped:  # began mid-file: drop the partial first line
+        if mid:  # began mid-file: drop the partial first line (none when the cut fell on a line's start)
             start = chunk.find(b"\n") + 1
             if start == 0:
                 return []  # no line ends yet within what was read: read it whole next time
         end = chunk.rfind(b"\n")
         if end < start:
             return []
-        self.offset += end + 1
+        self.offset += end + 1 - mid
         return chunk[start:end].decode("utf-8", "replace").split("\n")
 
     def take_reset(self) -> bool:

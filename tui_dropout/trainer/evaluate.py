@@ -19,7 +19,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from ..evaluation import DEFAULT_PASSES, Refused, lock, passes_problem, refusal
+from ..evaluation import DEFAULT_PASSES, Refused, finished_record, lock, passes_problem, refusal
 from ..store import EVALUATION, RunDir, host_and_pid
 from ..store.files import write_json_atomic
 
@@ -89,6 +89,9 @@ class Evaluation:
                                        "device": device, "started": now, "ended": None, "seconds": None,
                                        "progress": [0, passes], "deterministic": None, "mc": None,
                                        **host_and_pid()}
+        previous = finished_record(run)
+        if previous is not None:  # kept until this one finishes: a failed or killed re-evaluation loses nothing
+            self.record["previous"] = previous
         self.t0 = time.monotonic()
 
     def write(self, **changes: Any) -> None:
@@ -119,6 +122,8 @@ class Evaluation:
         return self.record
 
     def _end(self, state: str, **changes: Any) -> None:
+        if state == "finished":
+            self.record.pop("previous", None)
         self.write(state=state, ended=time.time(), seconds=round(time.monotonic() - self.t0, 3), **changes)
 
     def _evaluate(self) -> None:
@@ -228,7 +233,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def report(done: int, total: int) -> None:
         if args.progress:
-            print(f"progress {done} {total}", flush=True)
+            try:
+                print(f"progress {done} {total}", flush=True)
+            except (BrokenPipeError, OSError):  # whoever read the progress is gone (a closed pipe): go on without
+                args.progress = False
+                sys.stdout = open(os.devnull, "w")
 
     try:
         Evaluation(run, args.mc, args.device, report).run_it()

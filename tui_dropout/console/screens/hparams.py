@@ -9,13 +9,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from ...hparams import FIGURE_COLUMNS, cell_text, columns, csv_text, value
+from ...hparams import FIGURE_COLUMNS, cell_text, columns, csv_text, evaluations, value
 from ...query import sort_by
 from ...store import RunInfo
 from ...store.files import write_text_atomic
 from ..widgets.key_bar import KeyBar
 
-DESCENDING = {key for key, _ in FIGURE_COLUMNS if key not in ("loss", "gap")}  # higher accuracy first
+DESCENDING = {key for key, _ in FIGURE_COLUMNS if key not in ("loss", "gap")} | {"det_acc", "mc_acc"}  # best first
 
 
 class HParamsScreen(Screen[str | None]):
@@ -23,7 +23,7 @@ class HParamsScreen(Screen[str | None]):
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Back"),
-        Binding("s", "sort", "Sort by column"),
+        Binding("s", "sort", "Sort: next column"),
         Binding("S", "reverse", "Reverse"),
         Binding("e", "export", "CSV"),
         Binding("enter", "go", "Go to run", show=False),
@@ -38,7 +38,8 @@ class HParamsScreen(Screen[str | None]):
         self.infos = list(infos)
         self.exports_dir = exports_dir
         self.title_text = title
-        self.cols = columns(self.infos)
+        self.evaluated = evaluations(self.infos)
+        self.cols = columns(self.infos, self.evaluated)
         self.sort_key = "test"
         self.descending = True
 
@@ -55,27 +56,24 @@ class HParamsScreen(Screen[str | None]):
         table.focus()
 
     def sorted_infos(self) -> list[RunInfo]:
-        return sort_by(self.infos, lambda info: value(info, self.sort_key), self.descending)
+        return sort_by(self.infos, lambda info: value(info, self.sort_key, self.evaluated), self.descending)
 
     def fill(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
         for info in self.sorted_infos():
-            table.add_row(*[cell_text(value(info, key), key) for key, _ in self.cols], key=info.run_id)
+            table.add_row(*[cell_text(value(info, key, self.evaluated), key) for key, _ in self.cols],
+                          key=info.run_id)
         header = dict(self.cols).get(self.sort_key, self.sort_key)
         self.query_one("#hp-title", Static).update(
             f" {len(self.infos)} runs{self.title_text} | sorted by {header} {'desc' if self.descending else 'asc'}"
             f" | fields that vary: {', '.join(h for k, h in self.cols if k.startswith('config.')) or 'none'}")
 
-    def _column_key(self) -> str:
-        table = self.query_one(DataTable)
-        return self.cols[table.cursor_column][0] if self.cols else self.sort_key
-
     def action_sort(self) -> None:
-        """Sort by the next column (or by the one the cursor is on, when it is not the sorted one)."""
+        """Sort by the next column, left to right (a click on a header sorts by that one)."""
         keys = [k for k, _ in self.cols]
-        at = self._column_key()
-        self.sort_key = at if at != self.sort_key else keys[(keys.index(at) + 1) % len(keys)]
+        at = keys.index(self.sort_key) if self.sort_key in keys else -1
+        self.sort_key = keys[(at + 1) % len(keys)]
         self.descending = self.sort_key in DESCENDING
         self.fill()
 

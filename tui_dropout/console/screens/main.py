@@ -242,7 +242,9 @@ class MainScreen(Screen):
                 for pane, key in zip(self.query(MetricChart), choice.panes):
                     pane.metric = key
                     pane.draw(named, self.axis, self.smoothing, log=choice.log)
-            self.query_one(RunDetails).show(watched.run if watched else None, watched.info if watched else None)
+            self.query_one(RunDetails).show(watched.run if watched else None, watched.info if watched else None,
+                                            empty="no run matches the filter: escape clears it" if self._terms
+                                            else None)
             if watched and watched.info.damaged and run_id not in self._unreadable:
                 self._unreadable.add(run_id)
                 self.notify(f"{run_id} is damaged: {watched.info.problem}", severity="warning", timeout=10)
@@ -408,7 +410,7 @@ class MainScreen(Screen):
             self.watcher.touch(run_id)
         if started:
             self.notify(f"evaluating {', '.join(started)} in the background (dropout off and MC dropout "
-                        f"x{evaluation.DEFAULT_PASSES}); the results go to its evaluation.json", timeout=8)
+                        f"x{evaluation.DEFAULT_PASSES}); the results show in each run's details", timeout=8)
 
     def _reap_evaluations(self) -> None:
         self._evaluations = [proc for proc in self._evaluations if proc.poll() is None]
@@ -456,6 +458,12 @@ class MainScreen(Screen):
 
     def on_key(self, event: events.Key) -> None:
         box = self.query_one("#filter", Input)
+        if event.key == "escape" and not (box.has_focus or self._terms) and self.marked:
+            event.stop()
+            self.notify(f"unmarked {len(self.marked)} run{'s' * (len(self.marked) > 1)}", timeout=3)
+            self.marked = set()
+            self.refresh_list()
+            return
         if event.key == "escape" and (box.has_focus or self._terms):
             event.stop()
             box.value = ""
@@ -490,11 +498,14 @@ class MainScreen(Screen):
                 self.notify(f"no run {text}: the list has {len(self.shown)}", severity="warning")
                 return
             needle = text.lower()
-            for row, info in enumerate(self.shown):
-                if needle in info.run_id.lower() or needle in info.label.lower():
-                    table.move_cursor(row)
-                    return
-            self.notify(f"no listed run's id or name holds {text!r}", severity="warning")
+            rows = [row for row, info in enumerate(self.shown)
+                    if needle in info.run_id.lower() or needle in info.label.lower()]
+            if not rows:
+                self.notify(f"no listed run's id or name holds {text!r}", severity="warning")
+                return
+            table.move_cursor(rows[0])
+            if len(rows) > 1:
+                self.notify(f"the first of {len(rows)} runs that hold {text!r} (/ filters to them all)", timeout=4)
 
         self.app.push_screen(PromptScreen("Go to run: its number, or part of its id or name"), answered)
 
@@ -545,18 +556,22 @@ class MainScreen(Screen):
         title = f" (filter: {self.filter_text})" if self._terms else ""
         self.app.push_screen(HParamsScreen(infos, self.app.exports_dir, title), chosen)
 
-    def _prune(self, verb: str, act, question: str) -> None:
+    def _prune(self, verb: str, act, question: str, default: bool) -> None:
         """Ask, then archive or delete the marked runs (or the selected one); a running run is refused."""
         infos = [self.watcher.runs[r].info for r in self.chosen() if r in self.watcher.runs]
         if not infos:
             return
+        listed = {i.run_id for i in self.shown}
+        hidden = sum(i.run_id not in listed for i in infos)
         busy = [i for i in infos if i.state in ("running", "queued")]
         if busy:
             self.notify(f"{busy[0].run_id} is {busy[0].state}: cancel it first (nothing was {verb})",
                         severity="warning", timeout=8)
             return
-        names = "\n".join(f"  {i.run_id}  {i.label}  {i.state}" for i in infos[:12])
+        names = "\n".join(f"  {i.run_id}  {i.state:9} {i.label[:32]}" for i in infos[:12])
         more = f"\n  and {len(infos) - 12} more" if len(infos) > 12 else ""
+        if hidden:
+            more += f"\n  ({hidden} of them marked but hidden by the filter)"
 
         def answered(yes: bool | None) -> None:
             if not yes:
@@ -575,17 +590,17 @@ class MainScreen(Screen):
             self.refresh_list()
             self.redraw(force=True)
 
-        self.app.push_screen(ConfirmScreen(f"{question} {len(infos)} run{'s' * (len(infos) > 1)}?\n{names}{more}"),
-                             answered)
+        runs = f"{len(infos)} run{'s' * (len(infos) > 1)}"
+        self.app.push_screen(ConfirmScreen(question.format(runs=runs) + f"\n{names}{more}", default), answered)
 
     def action_archive(self) -> None:
         root = self.app.store.root
         self._prune("archived", lambda info: prune.archive(root, RunDir(info.path)),
-                    "Archive (move to runs/.archive, `dropout-tui unarchive` brings back)")
+                    "Archive {runs}? (moved to runs/.archive; `dropout-tui unarchive` brings them back)", True)
 
     def action_delete_runs(self) -> None:
         self._prune("deleted", lambda info: prune.remove(RunDir(info.path)),
-                    "Delete for good, with every file in them,")
+                    "Delete {runs} for good, with every file? (Enter: no)", False)
 
 
 def _mtime(path) -> int | None:

@@ -27,22 +27,22 @@ class RunDetails(Widget):
         self.log_lines: list[str] = []
         self.text = Text("")
 
-    def show(self, run: RunDir | None, info: RunInfo | None) -> None:
+    def show(self, run: RunDir | None, info: RunInfo | None, empty: str | None = None) -> None:
         if run is None or info is None:
-            self._set([Text("no run: press n to start one")], Text(""), [])
+            self._set([Text(empty or "no run: press n to start one")], Text(""), [])
             return
         head = Text(run.run_id, style="bold")
         progress = Text.assemble(state_text(info), f"  epoch {info.epoch}/{info.epochs}  {seconds_text(info.elapsed)}")
         train = Text(f"train {_pct(info.final_train_acc)}" + _best(info.best_train_acc, info.best_train_epoch))
         test = Text(f"test  {_pct(info.final_test_acc)}" + _best(info.best_test_acc, info.best_test_epoch))
         loss = Text(f"loss  {number_text(info.final_loss, '.4f')}")
-        lines = [head, progress, train, test, loss]
+        evaluated = [Text(line, style="magenta") for line in evaluation.describe(evaluation.read(run.path))]
+        lines = [head, progress, train, test, *evaluated, loss]  # the calibration beside the accuracy
         named = [n for n in dict.fromkeys((info.name, info.study_label)) if n and n != info.preset]
         if named:  # the user's name for the run, and a study's readable label for it
             lines.insert(1, Text(" · ".join(named), style="italic"))
         if info.tags:
             lines.insert(2 if named else 1, Text(" ".join("#" + t for t in info.tags), style="cyan"))
-        lines += [Text(line, style="magenta") for line in evaluation.describe(evaluation.read(run.path))]
         if info.note:
             lines += [Text(line, style="italic dim") for line in info.note.splitlines()[:3]]
         if info.error or info.problem:
