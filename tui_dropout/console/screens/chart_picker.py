@@ -20,7 +20,7 @@ PANES = ("upper pane (left in compare)", "lower pane (right in compare)")
 
 def prompt(spec: Chart, chosen: bool) -> str:
     unit = f" ({spec.unit})" if spec.unit and spec.unit not in spec.title else ""
-    return ("● " if chosen else "  ") + spec.title + unit + (" · y: log" if spec.log_ok else "")
+    return ("● " if chosen else "  ") + spec.title + unit + (" · log scale possible (y)" if spec.log_ok else "")
 
 
 class ChartPickerScreen(ModalScreen[bool]):

@@ -25,7 +25,7 @@ LAUNCH_ROWS = (("seeds", "seeds", "N seeds, or a list 0,5,9"), ("backend", "back
                ("max_fused", "max fused", "runs in one trainer at most"))
 QUEUE_ONLY = ("gpus", "per_gpu")
 # What the runs are called: (field, placeholder); kept in each run's notes.json.
-NOTE_ROWS = (("name", "optional; several runs: name + label"), ("tags", "space separated, e.g. sweep fc"),
+NOTE_ROWS = (("name", "optional"), ("tags", "space separated"),
              ("note", "free text"))
 
 

@@ -123,8 +123,9 @@ class MetricChart(PlotextPlot):
         # the axis name goes in the title: a separate x label would cost a row that small terminals lack
         if title is None and prefix:  # a pane of its own run (side by side): short, the screen says the rest
             title = f"{prefix} {name}" + (", log" if log else "")
-        plt.title(title or (f"{name} by {unit}" + (", log" if log else "") +
-                            (f" (EMA {smoothing})" if smoothing else "")))
+        title = title or (f"{name} by {unit}" + (", log" if log else "") + (f" (EMA {smoothing})" if smoothing else ""))
+        room = self.size.width - 2  # plotext leaves out a title wider than the chart: cut it instead
+        plt.title(title if room <= 0 or len(title) <= room else title[:max(room - 1, 1)] + "…")
         if xlim:
             plt.xlim(*xlim)
         ylim = ylim or spec.ylim
