@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import cli, make_run_folder, tiny_config, until, wait_for
+from conftest import SHARED_DATA, cli, make_run_folder, tiny_config, until, wait_for
 from tui_dropout import evaluation
 from tui_dropout.store import RunDir, RunStore, process_start_time
 
@@ -329,3 +329,32 @@ def test_a_re_evaluation_that_fails_leaves_the_last_good_one_standing(tmp_path):
     # a damaged "previous" is no reason to hide the failure
     (tmp_path / "evaluation.json").write_text(json.dumps({"state": "failed", "error": "x", "previous": {"a": 1}}))
     assert evaluation.read(tmp_path)["state"] == "failed"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_DATA.exists(), reason="the real CIFAR-10 JPEG copy is not on this machine")
+def test_a_run_on_real_cifar10_images_is_evaluated_end_to_end(tmp_path, runs_dir):
+    """Network B (dropout on the fc layer) trained briefly on real CIFAR-10 photographs (a slice of the JPEG copy),
+    then evaluated through the CLI as a user would: every figure in range, one reliability row per bin."""
+    import tarfile
+
+    with tarfile.open(SHARED_DATA) as tar:
+        members = [m for m in tar.getmembers() if m.isfile() and m.name.split("/")[-1] < "0030.jpg"]
+        tar.extractall(tmp_path, members=members, filter="data")
+    root = next(p.parent for p in tmp_path.rglob("train"))
+    trained = cli("train", "--preset", "B", "--dataset", "imagefolder", "--data-dir", root, "--epochs", "2",
+                  "--device", "cpu", "--set", "eval_every=1", "--runs-dir", runs_dir, timeout=600)
+    assert trained.returncode == 0, trained.stderr
+    result = cli("evaluate", "1", "--mc", "5", "--reliability", "--runs-dir", runs_dir, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "dropout off" in result.stdout and "MC" in result.stdout
+    (run,) = [RunDir(p) for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    data = evaluation.read(run.path)
+    assert data["state"] == "finished" and data["dropout"] is True and data["test_size"] == 300
+    det, mc = data["deterministic"], data["mc"]
+    assert det["accuracy"] == pytest.approx(run.info().final_test_acc)
+    for figures in (det, mc):
+        assert 0.0 <= figures["accuracy"] <= 1.0 and 0.0 <= figures["ece"] <= 1.0
+        assert 0.0 <= figures["entropy"] <= math.log(10) + 1e-6
+        assert sum(row["count"] for row in figures["reliability"]) == 300
+    assert mc["entropy"] != det["entropy"]  # the masks were on

@@ -524,3 +524,18 @@ def test_a_label_of_a_two_field_grid_keeps_what_tells_its_runs_apart():
     assert fit_label(label, 24) == "…lr=0.01 p_fc=0.3 seed=3"
     assert fit_label(label, 18) == "…0.01 0.3 seed=3"
     assert fit_label(label, 13) == "…0.01 0.3 s3"
+
+
+def test_help_names_every_key_of_the_main_view_and_fits_80_columns():
+    import re
+
+    from tui_dropout.console.screens.help import KEYS
+    from tui_dropout.console.screens.main import BINDINGS
+
+    plain = re.sub(r"\[/?b\]", "", KEYS)
+    assert max(len(line) for line in plain.splitlines()) <= 76  # inside the help's frame at 80 columns
+    words = set(plain.replace(",", " ").split())
+    for binding in BINDINGS:
+        if binding.show:
+            shown = binding.key_display or binding.key
+            assert shown in words or shown.split("-")[0] in words, f"{shown} ({binding.description}) not in help"
