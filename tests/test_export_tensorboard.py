@@ -133,3 +133,17 @@ def test_without_the_extra_it_says_how_to_install_it_and_never_imports_torch(run
     assert missing.returncode == 2, missing.stderr
     assert missing.stderr.strip().splitlines() == [
         "error: format: tensorboard is not installed: pip install 'dropout-tui[tensorboard]'"]
+
+
+def test_a_finished_evaluation_goes_in_as_eval_scalars_at_its_checkpoint_epoch(runs_dir, run_folder, tmp_path):
+    evaluated = {"state": "finished", "dropout": True, "mc_passes": 20, "checkpoint_epoch": 3, "ended": 1_700_000_100.0,
+                 "deterministic": {"accuracy": 0.6, "ece": 0.05, "entropy": 0.9, "nll": 1.1},
+                 "mc": {"accuracy": 0.62, "ece": 0.03, "entropy": 1.0, "nll": 1.0, "passes": 20}}
+    (run_folder / "evaluation.json").write_text(json.dumps(evaluated))
+    out = tmp_path / "tb"
+    assert invoke("export", RUN, "--format", "tensorboard", "-o", out, "--runs-dir", runs_dir).exit_code == 0
+    events = read_events(out)
+    got = {tag: [(e.step, round(e.value, 6)) for e in events.Scalars(tag)]
+           for tag in events.Tags()["scalars"] if tag.startswith("eval/")}
+    assert got == {"eval/off_acc": [(3, 0.6)], "eval/mc_acc": [(3, 0.62)], "eval/off_ece": [(3, 0.05)],
+                   "eval/mc_ece": [(3, 0.03)], "eval/mc_entropy": [(3, 1.0)]}

@@ -212,6 +212,11 @@ def export_tensorboard(run: RunDir, target: Path) -> Path:
                 wall = start + (elapsed if isinstance(elapsed, (int, float)) and math.isfinite(elapsed) else 0.0)
                 writer.add_event(event_pb2.Event(wall_time=wall, step=row["epoch"],
                                                  summary=summary_pb2.Summary(value=values)))
+            evaluated = _evaluation_scalars(run)
+            if evaluated:  # what dropout did: at the epoch of the checkpoint it measured
+                step, when, values = evaluated
+                writer.add_event(event_pb2.Event(wall_time=when or start, step=step, summary=summary_pb2.Summary(
+                    value=[summary_pb2.Summary.Value(tag=tag, simple_value=v) for tag, v in values])))
         finally:
             writer.close()
         swap_in(new, target, old)
@@ -219,6 +224,23 @@ def export_tensorboard(run: RunDir, target: Path) -> Path:
         for tmp in (new, old):
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _evaluation_scalars(run: RunDir) -> tuple[int, float | None, list[tuple[str, float]]] | None:
+    """(step, wall time, [(tag, value)]) of the run's finished evaluation: `eval/off_acc`, `eval/mc_acc`,
+    `eval/off_ece`, `eval/mc_ece`, `eval/mc_entropy`; None without one."""
+    from . import evaluation
+
+    data = evaluation.read(run.path)
+    cols = evaluation.columns(data)
+    if cols.get("det_acc") is None:
+        return None
+    names = {"det_acc": "eval/off_acc", "mc_acc": "eval/mc_acc", "det_ece": "eval/off_ece", "mc_ece": "eval/mc_ece",
+             "mc_entropy": "eval/mc_entropy"}
+    values = [(names[k], float(v)) for k, v in cols.items() if v is not None and k in names]
+    step = data.get("checkpoint_epoch") if isinstance(data.get("checkpoint_epoch"), int) else 0
+    ended = data.get("ended")
+    return step, float(ended) if isinstance(ended, (int, float)) else None, values
 
 
 def results_row(info: RunInfo) -> dict[str, Any]:
