@@ -409,8 +409,11 @@ class MainScreen(Screen):
             started.append(run_id)
             self.watcher.touch(run_id)
         if started:
+            listed = {i.run_id for i in self.shown}
+            hidden = sum(run_id not in listed for run_id in started)
             self.notify(f"evaluating {', '.join(started)} in the background (dropout off and MC dropout "
-                        f"x{evaluation.DEFAULT_PASSES}); the results show in each run's details", timeout=8)
+                        f"x{evaluation.DEFAULT_PASSES}); the results show in each run's details"
+                        + (f" ({hidden} marked but hidden by the filter)" if hidden else ""), timeout=8)
 
     def _reap_evaluations(self) -> None:
         self._evaluations = [proc for proc in self._evaluations if proc.poll() is None]
