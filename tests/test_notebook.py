@@ -90,6 +90,10 @@ def test_label_sets_name_tags_and_note_and_lists_show_them(study):
     assert read_notes(study / "20260101-000002-A-bbbb" / "notes.json")[0]["tags"] == ["best"]
     r = cli("runs", "--filter", "tag:best", "--runs-dir", study)
     assert ids(r.stdout) == ["bbbb"]
+    assert "bbbb" in cli("show", "winner", "--runs-dir", study).stdout  # a run is found by its name too
+    assert "bbbb" in cli("show", "winn", "--runs-dir", study).stdout
+    r = cli("runs", "--filter", "tag:best", "--runs-dir", study)
+    assert "winner · A" in r.stdout  # the name, and beside it the label it replaced (grep finds either)
     # the Markdown export names it
     r = cli("export", "bbbb", "--format", "md", "--runs-dir", study)
     assert "winner" in r.stdout
@@ -375,7 +379,7 @@ def test_console_details_and_compare_show_names_tags_notes_and_evaluations(study
             # an evaluation that ends while the run is on screen shows up
             (study / "20260101-000002-A-bbbb" / "evaluation.json").write_text(json.dumps(EVALUATED))
             await until(pilot, lambda: "MC×20 62.0%" in details.text.plain, what="the evaluation in the details")
-            assert "ECE 5.0% → 3.0%" in details.text.plain
+            assert "off→MC: ECE 5.0%→3.0%" in details.text.plain
             await pilot.press("space", "space")  # bbbb and the next run
             await pilot.press("o")
             await until(pilot, lambda: isinstance(app.screen, CompareScreen))
@@ -481,23 +485,32 @@ def test_rm_in_the_console_needs_a_yes_enter_alone_keeps_the_run(study):
     asyncio.run(drive())
 
 
-def test_the_hparams_screen_sorts_by_every_column_in_turn(study):
+def test_the_hparams_screen_sorts_by_the_column_under_the_cursor_each_in_turn(study):
     from tui_dropout.console.app import DropoutConsole
 
     async def drive():
         app = DropoutConsole(runs_dir=study)
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: len(shown(app)) == 4)
             await pilot.press("H")
             await until(pilot, lambda: type(app.screen).__name__ == "HParamsScreen")
-            keys = [key for key, _ in app.screen.cols]
-            seen = []
-            for _ in keys:
+            screen = app.screen
+            keys = [key for key, _ in screen.cols]
+            for n, key in enumerate(keys):
+                if n:
+                    await pilot.press("right")
+                await until(pilot, lambda: screen.query_one("DataTable").cursor_column == n)
                 await pilot.press("s")
-                await until(pilot, lambda: app.screen.sort_key not in seen[-1:])
-                seen.append(app.screen.sort_key)
-            assert sorted(seen) == sorted(keys)
-            assert app.screen.sort_key == "name" or seen[-1] in keys
+                await until(pilot, lambda: screen.sort_key == key, what=f"sorted by {key}")
+            before = screen.descending
+            await pilot.press("s")  # again: the other way
+            await until(pilot, lambda: screen.sort_key == keys[-1] and screen.descending != before)
+            p_fc = keys.index("config.p_fc")
+            for _ in range(len(keys) - 1 - p_fc):
+                await pilot.press("left")
+            await pilot.press("s")
+            await until(pilot, lambda: screen.sort_key == "config.p_fc")
+            assert [i.run_id[-4:] for i in screen.sorted_infos()] == ["dddd", "aaaa", "bbbb", "cccc"]
 
     asyncio.run(drive())
 

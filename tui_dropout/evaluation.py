@@ -266,8 +266,8 @@ def describe(data: dict[str, Any] | None) -> list[str]:
                 f"entropy {_num(det.get('entropy'))}  (MC = off)"]
     passes = mc.get("passes") or data.get("mc_passes")
     return [f"eval  dropout off {_pc(det.get('accuracy'))}  MC×{passes} {_pc(mc.get('accuracy'))}",
-            f"      ECE {_pc(det.get('ece'))} → {_pc(mc.get('ece'))}  "
-            f"entropy {_num(det.get('entropy'))} → {_num(mc.get('entropy'))}"]
+            f"      off→MC: ECE {_pc(det.get('ece'))}→{_pc(mc.get('ece'))}  "
+            f"entropy {_num(det.get('entropy'))}→{_num(mc.get('entropy'))}"]
 
 
 COLUMNS = ("det_acc", "mc_acc", "det_ece", "mc_ece", "mc_entropy")

@@ -81,7 +81,8 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
         return
     rows = [[str(place[info.run_id]), info.run_id, info.state_text, f"{info.epoch}/{info.epochs}",
              pct(info.final_test_acc), pct(info.best_test_acc), _one_line(" | ".join(filter(None, (
-                 info.label, " ".join("#" + t for t in info.tags), info.problem or info.error or info.note))))]
+                 " · ".join(dict.fromkeys((info.label, info.study_label))), " ".join("#" + t for t in info.tags),
+                 info.problem or info.error or info.note))))]
             for info in infos]
     lines = _table(["#", "run", "state", "epoch", "test", "best", "name | tags | note"], rows,
                    output_width())

@@ -63,22 +63,20 @@ def cut(text: str, width: int) -> str:
 
 
 def fit_label(label: str, width: int) -> str:
-    """A run's label in `width` cells for the runs list. Too long, it loses its preset first (`…p_fc=0.7 seed=2`:
-    the grid point and seed tell a study's rows apart; the details pane shows it whole), then its fields' names
-    (`…0.01 0.3 seed=3`, `…0.01 0.3 s3`), then its end."""
+    """A run's label (or name) in `width` cells. Too long, it loses the words before its grid fields first (a name,
+    the preset: `…p_fc=0.7 seed=2`; the grid point and seed tell a study's rows apart, the details pane shows it
+    whole), then its fields' names (`…0.01 0.3 seed=3`, `…0.01 0.3 s3`), then its end (`…` marks every cut)."""
     if len(label) <= width:
         return label
-    head, _, rest = label.partition(" ")
-    if rest and len(rest) + 1 <= width:
-        return "…" + rest
-    # still too long (a grid of several fields): the values alone, in the grid's order, then the seed as sN
-    words = rest.split()
-    values = " ".join(w.split("=", 1)[1] if "=" in w and not w.startswith("seed=") else w for w in words)
-    if words and "=" in rest and len(values) + 1 <= width:
-        return "…" + values
-    short = values.replace("seed=", "s")
-    if words and "=" in rest and len(short) + 1 <= width:
-        return "…" + short
+    words = label.split()
+    first = next((i for i, w in enumerate(words) if "=" in w), None)
+    if first is not None and first > 0 or first == 0 and len(words) > 1:
+        fields = words[first:]
+        for text in (" ".join(fields),
+                     " ".join(w.split("=", 1)[1] if "=" in w and not w.startswith("seed=") else w for w in fields)):
+            for candidate in (text, text.replace("seed=", "s")):
+                if len(candidate) + 1 <= width:
+                    return "…" + candidate
     return cut(label, width)
 
 

@@ -131,7 +131,8 @@ class RunStore:
             info.queue_position = positions.get(info.run_id) if info.state == "queued" else None
 
     def find(self, ref: str) -> RunDir:
-        """A run by id, unique id part, or its 1-based position in the newest-first list; only inside the folder."""
+        """A run by id, unique id part, its 1-based position in the newest-first list, or its name (or a unique part
+    of it); only inside the folder."""
         ref = ref.strip()
         if not ref or not RUN_NAME.match(ref):
             raise RunNotFound(f"run: {ref!r} is not a run id (a run is named by its folder in {self.root})")
@@ -146,6 +147,12 @@ class RunStore:
         matches = [r for r in runs if ref in r.run_id]
         if len(matches) == 1:
             return matches[0]
-        if not matches:
+        if not matches:  # a name the user gave (notes.json): exactly, else a unique part of one
+            named = [i for i in self.list() if i.name]
+            for found in ([i for i in named if i.name == ref], [i for i in named if ref.lower() in i.name.lower()]):
+                if len(found) == 1:
+                    return RunDir(found[0].path)
+                if len(found) > 1:
+                    raise RunNotFound(f"run: {ref!r} names {len(found)} runs; give more of a name or an id")
             raise RunNotFound(f"run: no run matches {ref!r} in {self.root.resolve()}")
         raise RunNotFound(f"run: {ref!r} matches {len(matches)} runs; give more of the id")

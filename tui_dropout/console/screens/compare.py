@@ -22,7 +22,7 @@ from ...series import RunSeries, step_smoothing
 from ...store import RunInfo
 from ...watch import RunsWatcher
 from ..group_series import BandSeries, band
-from ..labels import acc, acc_at, epochs_text, run_names, short_ids, state_text
+from ..labels import acc, acc_at, epochs_text, fit_label, run_names, short_ids, state_text
 from ..widgets.charts import MetricChart, chart_choice, value_range
 from ..widgets.key_bar import KeyBar
 from .chart_picker import ChartPickerScreen
@@ -72,6 +72,9 @@ def shared_xlim(series: list[RunSeries], axis: str) -> tuple[float, float]:
     return (min(xs), max(max(xs), min(xs) + 1))
 
 
+NAME_WIDTH = 24  # a run's name in the tables: 80 columns leave the figures whole (fit_label keeps the grid point)
+
+
 def results_table(infos: list[RunInfo]) -> Table:
     """The seed's table, one row per run: final and best (with its epoch) accuracy, final loss, time.
 
@@ -85,7 +88,8 @@ def results_table(infos: list[RunInfo]) -> Table:
         table.add_column(header, justify="right", no_wrap=True)
     for info in infos:
         row = results_row(info)
-        table.add_row(names[info.run_id], state_text(info), epochs_text(row["epoch"], row["epochs"]),
+        table.add_row(fit_label(names[info.run_id], NAME_WIDTH), state_text(info),
+                      epochs_text(row["epoch"], row["epochs"]),
                       acc(row["final_train_acc"]), acc_at(row["best_train_acc"], row["best_train_epoch"]),
                       acc(row["final_test_acc"]), acc_at(row["best_test_acc"], row["best_test_epoch"]),
                       number_text(row["final_loss"], ".4f"), seconds_text(row["wall_seconds"]))
@@ -103,7 +107,7 @@ def groups_table(groups: list[SeedGroup]) -> Table:
         table.add_column(header, justify="right", no_wrap=True)
     for g in groups:
         done = g.figure("final_test_acc").n
-        table.add_row(g.name, str(g.n) if done == g.n else f"{done}/{g.n}",
+        table.add_row(fit_label(g.name, NAME_WIDTH), str(g.n) if done == g.n else f"{done}/{g.n}",
                       *(g.figure(f).text() for f in ("final_train_acc", "best_train_acc", "final_test_acc",
                                                      "best_test_acc")),
                       g.figure("final_loss").text(scale=1.0, digits=4))
@@ -124,8 +128,8 @@ def evaluation_table(infos: list[RunInfo]) -> Table | None:
     for header in ("off\ntest%", "MC\ntest%", "off\nECE%", "MC\nECE%", "MC\nentropy"):
         table.add_column(header, justify="right", no_wrap=True)
     for info, cols in rows:
-        table.add_row(names[info.run_id], acc(cols["det_acc"]), acc(cols["mc_acc"]), acc(cols["det_ece"]),
-                      acc(cols["mc_ece"]), number_text(cols["mc_entropy"], ".3f"))
+        table.add_row(fit_label(names[info.run_id], NAME_WIDTH), acc(cols["det_acc"]), acc(cols["mc_acc"]),
+                      acc(cols["det_ece"]), acc(cols["mc_ece"]), number_text(cols["mc_entropy"], ".3f"))
     return table
 
 
@@ -207,7 +211,8 @@ class CompareScreen(Screen):
 
     def draw(self) -> None:
         named = self.named()
-        what = (f"{len(self.run_ids)} runs in {len(named)} groups: mean, ±std faint (g: each run)"
+        what = (f"{len(self.run_ids)} runs in {len(named)} group{'s' * (len(named) != 1)}: mean, ±std faint "
+                "(g: each run)"
                 if self.grouped else f"{len(named)} runs" + (" (g: seed groups)" if self.partnered else ""))
         self.query_one("#title", Static).update(f"[b]compare[/b] {what} · {self.mode.replace('-', ' ')} (o)")
         choice = chart_choice(self.app)

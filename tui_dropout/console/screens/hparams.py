@@ -23,7 +23,7 @@ class HParamsScreen(Screen[str | None]):
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Back"),
-        Binding("s", "sort", "Sort: next column"),
+        Binding("s", "sort", "Sort by this column"),
         Binding("S", "reverse", "Reverse"),
         Binding("e", "export", "CSV"),
         Binding("enter", "go", "Go to run", show=False),
@@ -45,7 +45,7 @@ class HParamsScreen(Screen[str | None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="hp-title")
-        yield DataTable(id="hparams", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="hparams", cursor_type="cell", zebra_stripes=True)  # left/right walk the columns
         yield KeyBar(self.BINDINGS)
 
     def on_mount(self) -> None:
@@ -67,23 +67,34 @@ class HParamsScreen(Screen[str | None]):
         header = dict(self.cols).get(self.sort_key, self.sort_key)
         self.query_one("#hp-title", Static).update(
             f" {len(self.infos)} runs{self.title_text} | sorted by {header} {'desc' if self.descending else 'asc'}"
-            f" | fields that vary: {', '.join(h for k, h in self.cols if k.startswith('config.')) or 'none'}")
+            f" | left/right: columns")
 
     def action_sort(self) -> None:
-        """Sort by the next column, left to right (a click on a header sorts by that one)."""
-        keys = [k for k, _ in self.cols]
-        at = keys.index(self.sort_key) if self.sort_key in keys else -1
-        self.sort_key = keys[(at + 1) % len(keys)]
-        self.descending = self.sort_key in DESCENDING
-        self.fill()
+        """Sort by the column under the cursor (again: the other way); a click on a header does the same."""
+        table = self.query_one(DataTable)
+        key = self.cols[table.cursor_column][0] if self.cols else self.sort_key
+        self._sort_by(key)
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = str(event.column_key.value)
+    def _sort_by(self, key: str) -> None:
         if key == self.sort_key:
             self.descending = not self.descending
         else:
             self.sort_key, self.descending = key, key in DESCENDING
+        table = self.query_one(DataTable)
+        column, row_key = table.cursor_column, self._row_key()
         self.fill()
+        rows = [info.run_id for info in self.sorted_infos()]
+        if row_key in rows:  # the cursor stays on its run and column
+            table.move_cursor(row=rows.index(row_key), column=column, animate=False)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self._sort_by(str(event.column_key.value))
+
+    def _row_key(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
     def action_reverse(self) -> None:
         self.descending = not self.descending
@@ -100,9 +111,8 @@ class HParamsScreen(Screen[str | None]):
         self.notify(f"wrote {path.resolve()}")
 
     def action_go(self) -> None:
-        table = self.query_one(DataTable)
-        if table.row_count:
-            self.dismiss(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+        if self._row_key():
+            self.dismiss(self._row_key())
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.dismiss(str(event.row_key.value))
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+        self.dismiss(str(event.cell_key.row_key.value))

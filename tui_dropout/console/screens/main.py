@@ -25,6 +25,7 @@ from ..widgets.charts import MetricChart, chart_choice
 from ..widgets.details import RunDetails
 from ..widgets.gpu_panel import GpuPanel
 from ..widgets.key_bar import KeyBar
+from ..labels import fit_label
 from ..widgets.runs_table import FRAME, RunsTable
 from .chart_picker import ChartPickerScreen
 from .compare import CompareScreen
@@ -117,8 +118,7 @@ class MainScreen(Screen):
                 yield MetricChart(upper, id="loss")
                 yield MetricChart(lower, id="acc")
         yield GpuPanel(id="gpus")
-        yield Input(placeholder="filter: text  tag:T  state:S  preset:P  p_fc>=0.3  test>50   (enter keeps, "
-                                "escape clears)", id="filter")
+        yield Input(placeholder="text tag:T state:S preset:P p_fc>=0.3 test>50 (enter, escape)", id="filter")
         yield Static("", id="statusline")
         yield KeyBar(self.BINDINGS)
 
@@ -197,8 +197,9 @@ class MainScreen(Screen):
         every = {run_id for run_id in self.watcher.runs}
         infos = self.shown = self.listed()
         ids = [i.run_id for i in infos]
-        if self.selected not in ids:
-            self.selected = ids[0] if ids else None
+        if self.selected not in ids:  # gone (deleted, archived, filtered out): the run now on the cursor's row
+            row = self.query_one(RunsTable).cursor_row
+            self.selected = ids[min(row, len(ids) - 1)] if ids else None
         self.marked &= every  # a mark outlives a filter that hides its run
         self.watcher.watch = self.marked | ({self.selected} if self.selected else set())  # looked at every tick
         table = self.query_one(RunsTable)
@@ -484,8 +485,7 @@ class MainScreen(Screen):
             keys = list(SORTS)
             self.sort_by, self.sort_reverse = keys[(keys.index(self.sort_by) + 1) % len(keys)], False
         self.notify(f"sorted by {SORTS[self.sort_by][0]}{', reversed' if self.sort_reverse else ''}", timeout=3)
-        self.refresh_list()
-        self.query_one(RunsTable).move_cursor(0)
+        self.refresh_list()  # the cursor stays on the selected run, wherever the order puts it
 
     def action_go_to(self) -> None:
         """Jump to any run: its number in the list, or part of its id or name."""
@@ -571,8 +571,10 @@ class MainScreen(Screen):
             self.notify(f"{busy[0].run_id} is {busy[0].state}: cancel it first (nothing was {verb})",
                         severity="warning", timeout=8)
             return
-        names = "\n".join(f"  {i.run_id}  {i.state:9} {i.label[:32]}" for i in infos[:12])
-        more = f"\n  and {len(infos) - 12} more" if len(infos) > 12 else ""
+        room = max(4, self.app.size.height - 12)  # the dialog's other rows, and a margin
+        shown = infos if len(infos) <= room else infos[:room - 1]
+        names = "\n".join(f"  {i.run_id}  {i.state:9} {fit_label(i.label, 32)}" for i in shown)
+        more = f"\n  and {len(infos) - len(shown)} more" if len(infos) > len(shown) else ""
         if hidden:
             more += f"\n  ({hidden} of them marked but hidden by the filter)"
 

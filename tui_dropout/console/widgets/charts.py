@@ -124,7 +124,7 @@ class MetricChart(PlotextPlot):
         if title is None and prefix:  # a pane of its own run (side by side): short, the screen says the rest
             title = f"{prefix} {name}" + (", log" if log else "")
         title = title or (f"{name} by {unit}" + (", log" if log else "") + (f" (EMA {smoothing})" if smoothing else ""))
-        room = self.size.width - 2  # plotext leaves out a title wider than the chart: cut it instead
+        room = self.size.width - 8  # plotext leaves out a title wider than its plot (the y ticks take ~6): cut it
         plt.title(title if room <= 0 or len(title) <= room else title[:max(room - 1, 1)] + "…")
         if xlim:
             plt.xlim(*xlim)
