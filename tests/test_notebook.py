@@ -552,3 +552,45 @@ def test_help_names_every_key_of_the_main_view_and_fits_80_columns():
         if binding.show:
             shown = binding.key_display or binding.key
             assert shown in words or shown.split("-")[0] in words, f"{shown} ({binding.description}) not in help"
+
+
+# ----- faults and bad input -------------------------------------------------------------------------------------
+def test_a_tag_never_starts_with_a_dash_so_the_forms_minus_always_means_remove(study):
+    r = cli("label", "bbbb", "--tag", "-x", "--runs-dir", study)
+    assert r.returncode == 2 and "not starting with -" in r.stderr
+
+
+@pytest.mark.parametrize("text", ["tag:", "state:", "preset:", "study:", "name:"])
+def test_a_keyword_with_no_value_is_refused(text):
+    with pytest.raises(QueryError, match="needs a value"):
+        parse_filter(text)
+
+
+def test_a_run_being_evaluated_is_not_resumed(study):
+    import fcntl
+
+    run = study / "20260101-000002-A-bbbb"
+    (run / "checkpoint.pt").write_bytes(b"x")
+    status = json.loads((run / "status.json").read_text())
+    (run / "status.json").write_text(json.dumps({**status, "state": "cancelled"}))
+    with open(run / ".evaluate.lock", "w") as held:  # an evaluation at work holds this
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = cli("resume", "bbbb", "--detach", "--runs-dir", study)
+    assert r.returncode == 2 and "being evaluated" in r.stderr
+    assert json.loads((run / "status.json").read_text())["state"] == "cancelled"
+
+
+def test_hparams_says_what_it_leaves_out_and_an_empty_folder_is_no_error(study, tmp_path):
+    (study / "20260101-000002-A-bbbb" / "config.json").write_text("{")
+    r = cli("hparams", "--runs-dir", study)
+    assert r.returncode == 0 and "1 damaged run left out" in r.stderr and "bbbb" not in r.stdout
+    r = cli("hparams", "--runs-dir", tmp_path / "none")
+    assert r.returncode == 0 and "no runs in" in r.stderr
+    r = cli("hparams", "--csv", tmp_path, "--runs-dir", study)
+    assert r.returncode == 2 and "is a folder; give a file name" in r.stderr and "--format" not in r.stderr
+
+
+def test_label_with_no_option_names_a_damaged_notes_file(study):
+    (study / "20260101-000002-A-bbbb" / "notes.json").write_text("{")
+    r = cli("label", "bbbb", "--runs-dir", study)
+    assert r.returncode == 0 and "notes.json is not valid JSON" in r.stdout

@@ -54,12 +54,12 @@ def passes_problem(mc: Any) -> str | None:
 
 
 def device_problem(device: str | None) -> str | None:
-    if device is None or device in ("cpu", "cuda"):
+    if device is None or device in ("cpu", "cuda", "auto"):
         return None
     head, _, index = device.partition(":")
     if head == "cuda" and index.isdigit():
         return None
-    return f"device: {device!r} is not cpu, cuda or cuda:N"
+    return f"device: {device!r} is not auto, cpu, cuda or cuda:N"
 
 
 def lock(run: RunDir) -> int:

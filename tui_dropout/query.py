@@ -112,6 +112,8 @@ def _term(word: str) -> Term:
     key, colon, rest = body.partition(":")
     if colon and key.lower() in KEYWORDS and "=" not in key:
         key, value = key.lower(), rest.lower()
+        if not value:
+            raise QueryError(f"filter: {key}: needs a value ({key}:WORD)")
         tests: dict[str, Callable[[RunInfo], bool]] = {
             "tag": lambda i: value in (t.lower() for t in i.tags),
             "state": lambda i: i.state.startswith(value),

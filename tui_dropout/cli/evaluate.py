@@ -1,6 +1,7 @@
 """`evaluate`: what dropout did to a stopped run's network: dropout off vs Monte-Carlo dropout, calibration."""
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from typing import Any, Optional
@@ -71,6 +72,12 @@ def _foreground(run: RunDir, passes: int, device: str | None, reliability: bool)
     except evaluation.Refused as exc:
         fail(str(exc))
     shown = Progress(run.run_id)
+
+    def stop(*_: Any) -> None:  # a kill of this command stops its evaluation too, which records why
+        proc.terminate()
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGTERM, stop)
     try:
         assert proc.stdout is not None and proc.stderr is not None
         said: list[str] = []  # stderr is read beside stdout: a child filling one pipe never waits on the other
@@ -83,11 +90,13 @@ def _foreground(run: RunDir, passes: int, device: str | None, reliability: bool)
         code = proc.wait()
         reader.join()
         errors = "".join(said).strip()
-    except KeyboardInterrupt:  # the child had the same Ctrl-C: it records the interruption and ends
+    except KeyboardInterrupt:  # the child had the same Ctrl-C (or our SIGTERM): it records the interruption, ends
         proc.wait()
         shown.close()
         typer.echo(f"{run.run_id}: evaluation interrupted", err=True)
         raise typer.Exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, before)
     shown.close()
     if code == 2:  # refused by the evaluating process itself (the run changed meanwhile)
         fail(errors.splitlines()[-1] if errors else f"run: {run.run_id} cannot be evaluated")

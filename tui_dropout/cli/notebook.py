@@ -40,7 +40,8 @@ def label(run_refs: list[str] = Runs, runs_dir: RunsDir = None,
     if name is None and note is None and not tag and not untag:
         for run in runs:
             info = run.info()
-            typer.echo(f"{run.run_id}  name={info.name!r} tags={' '.join(info.tags) or '-'} note={info.note!r}")
+            damage = f"  ({info.problem})" if info.problem and "notes.json" in info.problem else ""
+            typer.echo(f"{run.run_id}  name={info.name!r} tags={' '.join(info.tags) or '-'} note={info.note!r}{damage}")
         return
     store = open_store(runs_dir, write=True)
     for run in runs:
@@ -130,14 +131,23 @@ def hparams(runs_dir: RunsDir = None, filter_text: Filter = None,
             force: Annotated[bool, typer.Option("--force", help="Overwrite an existing CSV file.")] = False) -> None:
     """The hyperparameter table: the config fields that vary as columns, then final/best accuracy and loss."""
     store = open_store(runs_dir)
-    infos = found([info for info in store.list() if not info.damaged], filter_text, sort, reverse)
+    listed = store.list()
+    infos = found([info for info in listed if not info.damaged], filter_text, sort, reverse)
+    damaged = sum(info.damaged for info in listed)
+    if damaged:  # a damaged run has no figures to tabulate: say so rather than drop it silently
+        typer.echo(f"{damaged} damaged run{'s' * (damaged > 1)} left out (dropout-tui runs names what is wrong)",
+                   err=True)
     if not infos:
-        fail(f"no runs{' match' if filter_text else ''} in {store.root.absolute()}", code=1)
+        what = "runs match" if filter_text else "runs to tabulate" if damaged else "runs"
+        typer.echo(f"no {what} in {store.root.absolute()}", err=True)
+        return
+    if csv == "":
+        fail("csv: needs a file name (or - for stdout)")
     if csv is not None:
         if csv == "-":
             typer.echo(csv_text(infos), nl=False)
         else:
-            _write_file(csv, csv_text(infos), force)
+            _write_file(csv, csv_text(infos), force, folder_hint="")
         return
     header, rows = table(infos)
     # the note column of _table is cut to fit: here every column matters, so a blank last column takes that role

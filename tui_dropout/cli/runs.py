@@ -239,18 +239,18 @@ def _export_tensorboard(run: RunDir, target: Path, force: bool) -> None:
         fail(f"output: cannot write into {target} ({(exc.strerror or str(exc)).lower()})")
 
 
-def _write_file(name: str, text: str, force: bool) -> None:
+def _write_file(name: str, text: str, force: bool, folder_hint: str = " (or use --format dir)") -> None:
     """One file, written whole (temp file, then rename) or not at all; a device or pipe is written in place."""
     try:
-        _write_file_checked(name, text, force)
+        _write_file_checked(name, text, force, folder_hint)
     except OSError as exc:  # a name too long, a link loop
         fail(f"output: cannot write {name} ({(exc.strerror or str(exc)).lower()})")
 
 
-def _write_file_checked(name: str, text: str, force: bool) -> None:
+def _write_file_checked(name: str, text: str, force: bool, folder_hint: str) -> None:
     output = Path(name)
     if name.endswith(("/", "/.")) or output.is_dir():
-        fail(f"output: {name} is a folder; give a file name (or use --format dir)")
+        fail(f"output: {name} is a folder; give a file name{folder_hint}")
     why = _unusable_parent(output)
     if why:
         fail(f"output: cannot write {output} ({why})")

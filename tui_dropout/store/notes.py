@@ -12,7 +12,7 @@ from .files import DamagedFile, file_lock, read_json, write_json_atomic
 
 NAME_MAX = 80
 NOTE_MAX = 10_000
-TAG = re.compile(r"^[\w.+/=@-]{1,40}$")  # one word: letters, digits and . + / = @ - _
+TAG = re.compile(r"^(?!-)[\w.+/=@-]{1,40}$")  # one word: letters, digits and . + / = @ - _ (not first: -)
 NOTES_LOCK = ".notes.lock"
 
 
@@ -51,7 +51,8 @@ def check_tags(tags: list[str] | str) -> list[str]:
     for tag in tags:
         tag = tag.strip()
         if not TAG.match(tag):
-            raise NotesError(f"tag: {tag!r} is not a tag (one word of at most 40 letters, digits or ._-+/=@)")
+            raise NotesError(f"tag: {tag!r} is not a tag (one word of at most 40 letters, digits or ._-+/=@, "
+                             "not starting with -)")
         if tag not in out:
             out.append(tag)
     return out

@@ -7,7 +7,6 @@ holds the run's flock on this host refuses it too."""
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import shutil
 from contextlib import contextmanager
@@ -17,25 +16,10 @@ from typing import Iterator
 from .files import DamagedFile, file_lock, read_json
 from .liveness import ACTIVE, effective_state
 from .queue import QueueFolder
-from .rundir import EVALUATE_LOCK, STATUS, STATUS_LOCK, TRAINER_LOCK, RunBusy, RunDir, owner_text
+from .rundir import EVALUATE_LOCK, STATUS, STATUS_LOCK, TRAINER_LOCK, RunBusy, RunDir, lock_held, owner_text
 
 ARCHIVE = ".archive"
 TRASH = ".trash"  # a run being deleted: renamed here first, so a delete that fails half-way leaves no half run
-
-
-def _held(path: Path) -> bool:
-    """True when another process holds an flock on `path` (a trainer or an evaluation at work)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 @contextmanager
@@ -50,9 +34,9 @@ def stopped(run: RunDir) -> Iterator[None]:
         if state in ACTIVE:
             raise RunBusy(owner_text(run.run_id, status, state).replace("it already has a trainer",
                                                                          "cancel it first"))
-        if _held(run.path / TRAINER_LOCK):
+        if lock_held(run.path / TRAINER_LOCK):
             raise RunBusy(f"run: {run.run_id} has a trainer starting on this host; cancel it first")
-        if _held(run.path / EVALUATE_LOCK):
+        if lock_held(run.path / EVALUATE_LOCK):
             raise RunBusy(f"run: {run.run_id} is being evaluated; wait for the evaluation to end")
         if status.get("backend") == "queue":  # a run left waiting by a queue holder that died: out of the queue
             QueueFolder(run.path.parent).remove(status.get("queue_seq"), run.run_id)

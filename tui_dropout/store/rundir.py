@@ -38,6 +38,21 @@ TRAINER_LOCK = ".trainer.lock"  # held (flock) by the one trainer that owns the 
 EVALUATE_LOCK = ".evaluate.lock"  # held (flock) by the one process evaluating the run's checkpoint
 
 
+def lock_held(path: Path) -> bool:
+    """True when another process holds an flock on `path` (a trainer or an evaluation at work)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 class RunBusy(RuntimeError):
     """The run already has a trainer (queued or running); the message says which and where."""
 
@@ -126,6 +141,8 @@ class RunDir:
             state = effective_state(status)
             if state in ACTIVE:
                 raise RunBusy(owner_text(self.run_id, status, state))
+            if lock_held(self.path / EVALUATE_LOCK):  # a trainer would rewrite the checkpoint under it
+                raise RunBusy(f"run: {self.run_id} is being evaluated; wait for the evaluation to end")
             now = time.time()
             status.update({key: None for key in PER_LAUNCH})  # where the last launch put it no longer holds
             status.update(state="queued", claim=token, queued=now, heartbeat=now, updated=now, error=None, ended=None,

@@ -278,7 +278,10 @@ class MainScreen(Screen):
     def action_mark_study(self) -> None:
         """Mark every run launched in the selected run's study (unmark them when all are marked)."""
         watched = self.watcher.runs.get(self.selected) if self.selected else None
-        study = watched.info.config.get("study") if watched else None
+        if watched is None:
+            self.notify("no run selected", severity="warning")
+            return
+        study = watched.info.config.get("study")
         if not study:
             self.notify("this run was launched alone, not in a study: space marks it", severity="warning")
             return
@@ -563,6 +566,7 @@ class MainScreen(Screen):
         """Ask, then archive or delete the marked runs (or the selected one); a running run is refused."""
         infos = [self.watcher.runs[r].info for r in self.chosen() if r in self.watcher.runs]
         if not infos:
+            self.notify("no run selected", severity="warning")
             return
         listed = {i.run_id for i in self.shown}
         hidden = sum(i.run_id not in listed for i in infos)
