@@ -91,7 +91,9 @@ def test_a_killed_holder_leaves_every_run_visible_and_the_next_launch_takes_them
     assert wait_for(lambda: len(metric_epochs(runs_dir / waiting)) >= 1, 120)
     for run_id in (waiting, *more):
         cli("cancel", run_id, "--runs-dir", runs_dir)
-    assert wait_for(lambda: all(s.get("state") in ("cancelled", "finished") for s in statuses(runs_dir, ids + more)), 60)
+    assert wait_for(lambda: all(s.get("state") in ("cancelled", "finished") for s in statuses(runs_dir, ids + more)),
+                    60), [{k: s.get(k) for k in ("state", "pid", "queue_pid", "error", "queue_seq")}
+                          for s in statuses(runs_dir, ids + more)]
 
 
 def test_two_hundred_waiting_runs_cost_one_small_holder(runs_dir):

@@ -50,7 +50,9 @@ def cancel(run: RunDir) -> str:
             run.clear_cancel_request()
             run.log("cancelled (no live trainer)")
             return "cancelled"
-    pid = proven_process(status)
+    # only a trainer that says "running" has its SIGTERM handler in place: one still starting (queued, with a
+    # pid) would die of the signal and leave the run lost; it sees the request within a second of starting
+    pid = proven_process(status) if state == "running" else None
     if pid is not None:
         try:
             if os.getpgid(pid) == pid:
