@@ -3,6 +3,7 @@ why, where no cluster answers. Runs are submitted with submitit as job arrays fr
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -67,6 +68,10 @@ def test_a_preempted_job_checkpoints_is_requeued_and_resumes_then_cancel_ends_it
     assert read_status(path)["state"] == "queued"
     assert "requeued to resume" in (path / "train.log").read_text()
     assert wait_for(lambda: job_state(job) == "PENDING", 60)
+    # slurmd refuses a job credential issued in the same second as the one the requeue revoked ("Job credential
+    # revoked": the job then fails and never runs); Slurm's own requeue delay avoids that, and so does this wait
+    requeued = read_status(path)["requeued"]
+    assert wait_for(lambda: time.time() > requeued + 2, 10)
     subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], check=True)  # skip Slurm's requeue delay
     assert wait_for(lambda: "resumed after epoch" in (path / "train.log").read_text(), 180)
     done = len(metric_epochs(path))
