@@ -170,6 +170,8 @@ class MainScreen(Screen):
     # ----- what the app's tick reports ------------------------------------------------------------
     def runs_changed(self, change: str) -> None:
         """The watcher saw "structure" (runs came, went, changed state), "progress" or nothing ("")."""
+        if not self.is_attached or not self.query(RunsTable):  # quitting: the widgets are gone, a tick may still come
+            return
         self._progress_pending |= change == "progress"
         if change == "structure":
             self.refresh_list()
