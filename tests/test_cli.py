@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import make_run_folder, run_paths, write_cifar_batches, write_image_folder
+from conftest import make_run_folder, run_paths, wait_for, write_cifar_batches, write_image_folder
 from tui_dropout.cli.main import app
 
 runner = CliRunner()
@@ -108,12 +108,7 @@ def test_detach_prints_the_run_id_and_trains_in_the_background(runs_dir):
     assert result.exit_code == 0
     run_id = result.stdout.strip()  # stdout holds the id alone; notes go to stderr
     assert (runs_dir / run_id / "config.json").exists()
-    import time
-
-    end = time.time() + 60
-    while time.time() < end and json.loads((runs_dir / run_id / "status.json").read_text())["state"] != "finished":
-        time.sleep(0.2)
-    assert json.loads((runs_dir / run_id / "status.json").read_text())["state"] == "finished"
+    assert wait_for(lambda: json.loads((runs_dir / run_id / "status.json").read_text())["state"] == "finished", 60)
 
 
 def test_help_does_not_import_torch():
@@ -139,12 +134,7 @@ def console_script(*args, cwd=None, env=None, timeout=120):
 
 
 def poll(condition, timeout=60.0):
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.05)
-    return True
+    return wait_for(condition, timeout)
 
 
 def one_error_line(stderr: str, field: str) -> str:

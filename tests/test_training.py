@@ -2,11 +2,10 @@
 import os
 import signal
 import threading
-import time
 
 import pytest
 
-from conftest import tiny_config
+from conftest import tiny_config, wait_for
 from tui_dropout.trainer.engine import Trainer
 from tui_dropout.launch import TrainerProcess, resume_group
 from tui_dropout.store import RunStore, effective_state
@@ -16,13 +15,6 @@ def _new(runs_dir, **overrides):
     return RunStore(runs_dir).create(tiny_config(**overrides).to_dict())
 
 
-def _wait_for(predicate, timeout=60.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_short_run_writes_every_file_of_the_contract(runs_dir):
@@ -89,7 +81,7 @@ def test_detached_trainer_survives_sigterm_as_cancelled_and_kill9_as_lost_then_r
     proc = TrainerProcess([run])
     pid = proc.start()
     assert os.getpgid(pid) == pid  # own session and group: a closed console leaves it alone
-    assert _wait_for(lambda: len(run.read_metrics()) >= 2)
+    assert wait_for(lambda: len(run.read_metrics()) >= 2)
     os.kill(pid, signal.SIGKILL)
     proc.wait(10)
     assert effective_state(run.read_status()) == "lost"
@@ -98,7 +90,7 @@ def test_detached_trainer_survives_sigterm_as_cancelled_and_kill9_as_lost_then_r
     group = resume_group(RunStore(runs_dir), run)
     again = TrainerProcess(group, resume=True)
     pid2 = again.start()
-    assert _wait_for(lambda: len(run.read_metrics()) >= done_before + 2)
+    assert wait_for(lambda: len(run.read_metrics()) >= done_before + 2)
     os.killpg(pid2, signal.SIGTERM)
     assert again.wait(30) == 0
     status = run.read_status()
