@@ -460,9 +460,25 @@ def test_results_prints_the_newest_study_with_mean_and_spread_over_seeds(runs_di
     assert out.exit_code == 0, out.output
     assert "study 20260101-000000-s1: 4 runs" in out.output and "lone" not in out.output
     spread = [line.split() for line in out.output.splitlines() if line.strip().startswith("D p_fc=") and "±" in line]
-    assert [row[:3] for row in spread] == [["D", "p_fc=0.1", "2"], ["D", "p_fc=0.5", "2"]]
+    assert [row[:3] for row in spread] == [["D", "p_fc=0.1", "2/2"], ["D", "p_fc=0.5", "2/2"]]
     assert "52.0±2.8" in out.output and "65.0±7.1" in out.output  # final test: mean ± sample std over 2 seeds
     assert invoke("results", "--study", "nomatch", "--runs-dir", runs_dir).exit_code == 2
+
+
+def test_results_group_figures_count_finished_runs_only_and_list_the_others_with_their_state(runs_dir):
+    study = {"preset": "D", "epochs": 40, "placement": "all", "dataset": "digits", "study": "20260102-000000-s2"}
+    for i, (seed, state, epoch, acc) in enumerate([(0, "finished", 40, 0.60), (1, "finished", 40, 0.70),
+                                                   (2, "cancelled", 5, 0.10)]):
+        make_run_folder(runs_dir, f"20260102-00000{i}-D-000{i}",
+                        {"state": state, "epoch": epoch, "final_test_acc": acc, "final_train_acc": acc,
+                         "best_test_acc": acc, "best_test_epoch": epoch, "final_loss": 1.0},
+                        config={**study, "seed": seed, "label": f"D seed={seed}"})
+    out = invoke("results", "--runs-dir", runs_dir)
+    assert out.exit_code == 0, out.output
+    row = next(line for line in out.output.splitlines() if line.strip().startswith("D ") and "±" in line)
+    assert "2/3" in row.split() and "65.0±7.1" in row  # the cancelled run's 10% stays out of mean and spread
+    assert "D n=2/3, left out: seed=2 cancelled 5/40" in out.output
+    assert "sample standard deviation (n-1)" in out.output
 
 
 def test_grid_ranges_end_at_their_high_value_and_seeds_stay_out_of_the_grid():

@@ -58,8 +58,19 @@ class SeedGroup:
     def n(self) -> int:
         return len(self.runs)
 
-    def figure(self, name: str) -> Spread:
-        return spread([getattr(info, name) for info in self.runs])
+    @property
+    def finished(self) -> list[RunInfo]:
+        """The runs that trained to their end: the only ones a study's figures may average."""
+        return [info for info in self.runs if info.state == "finished"]
+
+    @property
+    def unfinished(self) -> list[RunInfo]:
+        return [info for info in self.runs if info.state != "finished"]
+
+    def figure(self, name: str, finished_only: bool = False) -> Spread:
+        """Mean and sample std of a figure over the group's runs (only the finished ones when asked: a run
+        cancelled at epoch 5 of 40 is no sample of the experiment)."""
+        return spread([getattr(info, name) for info in (self.finished if finished_only else self.runs)])
 
     @property
     def seeds(self) -> list[Any]:

@@ -33,21 +33,47 @@ def print_results(runs: list[RunDir]) -> None:
                       number_text(row["final_loss"], ".4f"), seconds_text(row["wall_seconds"]))
     console = Console()
     console.print(table)
-    groups = seed_groups(infos)
-    if any(g.n > 1 for g in groups):
-        spread_table = Table(title="over seeds: mean±std (n)", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
-        for col in ("network", "n", "train", "test", "best train", "best test", "loss"):
-            spread_table.add_column(col, no_wrap=col != "network", justify="left" if col == "network" else "right")
-        for g in groups:
-            loss = g.figure("final_loss")
-            spread_table.add_row(g.name, str(g.n), *(g.figure(f).text() for f in FIGURES[:4]),
-                                 loss.text(scale=1.0, digits=4))
-        console.print(spread_table)
+    print_groups(console, seed_groups(infos))
     print_evaluations(console, infos)
     for info in infos:
         console.print(f"  {run_label(info)}: {info.run_id}", highlight=False, soft_wrap=True)
         if info.error or info.problem:
             console.print(f"  error: {info.error or info.problem}", highlight=False, markup=False, soft_wrap=True)
+
+
+SPREAD_NOTE = ("mean±std over each group's finished runs only (n = finished/all); std is the sample standard "
+               "deviation (n-1)")
+
+
+def print_groups(console: Console, groups: list) -> None:
+    """Each seed group's mean±std over its finished runs only, `n` as finished of all, and the runs left out
+    beside it with their state (a cancelled 5/40 run is no sample of the experiment)."""
+    from rich import box
+    from rich.table import Table
+
+    if not any(g.n > 1 for g in groups):
+        return
+    spread_table = Table(title="over seeds: mean±std (n finished/all)", box=box.SIMPLE_HEAD, pad_edge=False,
+                         padding=(0, 0))
+    for col in ("network", "n", "train", "test", "best train", "best test", "loss"):
+        spread_table.add_column(col, no_wrap=col != "network", justify="left" if col == "network" else "right")
+    for g in groups:
+        loss = g.figure("final_loss", finished_only=True)
+        spread_table.add_row(g.name, f"{len(g.finished)}/{g.n}",
+                             *(g.figure(f, finished_only=True).text() for f in FIGURES[:4]),
+                             loss.text(scale=1.0, digits=4))
+    console.print(spread_table)
+    console.print(f"  {SPREAD_NOTE}", highlight=False, soft_wrap=True)
+    for g in groups:
+        if g.n > 1 and g.unfinished:
+            left_out = ", ".join(f"{seed_text(info)} {info.state} {info.epoch}/{info.epochs}" for info in g.unfinished)
+            console.print(f"  {g.name} n={len(g.finished)}/{g.n}, left out: {left_out}", highlight=False,
+                          markup=False, soft_wrap=True)
+
+
+def seed_text(info) -> str:
+    seed = info.config.get("seed")
+    return f"seed={seed}" if isinstance(seed, int) and not isinstance(seed, bool) else info.run_id
 
 
 def print_evaluations(console: Console, infos: list) -> None:
