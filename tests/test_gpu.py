@@ -43,3 +43,23 @@ def test_gpu_run_resumes_after_a_mid_epoch_stop(runs_dir):
 def test_compiled_fused_study_runs_on_the_gpu(runs_dir):
     runs = _runs(runs_dir, ("none", "all"), epochs=2, compile=True)
     assert Trainer(runs).run() == ["finished"] * 2
+
+
+def _moved(run, device: str) -> None:
+    """The run's config names another device, as a resume on another machine or queue slot would train it."""
+    run.write_config({**run.read_config(), "device": device})
+
+
+@pytest.mark.parametrize("first,then", [("cuda", "cpu"), ("cpu", "cuda")])
+def test_a_checkpoint_moves_between_the_gpu_and_the_cpu_in_its_own_data_order(runs_dir, first, then):
+    (run,) = _runs(runs_dir, epochs=4, checkpoint_every=1)
+    _moved(run, first)
+    stop = threading.Event()
+    Trainer([run], stop=stop, progress=lambda e: stop.set() if e["kind"] == "epoch" and e["epoch"] >= 2 else None
+            ).run()
+    assert run.read_status()["state"] == "cancelled"
+    _moved(run, then)
+    assert Trainer([run], resume=True).run() == ["finished"]
+    assert [r["epoch"] for r in run.read_metrics()] == [1, 2, 3, 4]
+    assert run.read_status()["device"].startswith(then)
+    assert "drawn from seed" not in (run.path / "train.log").read_text()  # the order went on exactly

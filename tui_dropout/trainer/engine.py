@@ -130,8 +130,9 @@ class Trainer:
             m.epochs_done = c["epoch"]
         rng = ckpts[0]["rng"]
         torch.set_rng_state(rng["torch"].cpu())
-        order.load([c["rng"]["perm"] for c in ckpts])
-        if "cuda" in rng and self.device.type == "cuda":
+        for note in order.load([c["rng"]["perm"] for c in ckpts], ckpts[0]["epoch"]):
+            self._note(note)
+        if "cuda" in rng and self.device.type == "cuda":  # dropout masks: CUDA's stream goes on where it was
             torch.cuda.set_rng_state(rng["cuda"].cpu(), self.device)
         partial = _merge_partials(partials, order, self.device)
         return ckpts[0]["epoch"], partial

@@ -1,0 +1,61 @@
+"""Runs across devices, as users meet them: a checkpoint from a GPU resumes on a CPU, and the reproducibility
+settings are applied and recorded. No GPU here: a CUDA checkpoint is faked the way CUDA writes one."""
+import threading
+
+import torch
+
+from conftest import tiny_config
+from tui_dropout.store import RunStore
+from tui_dropout.trainer import checkpoints
+from tui_dropout.trainer.engine import Trainer
+from tui_dropout.trainer.order import CPU_STATE_BYTES, BatchOrder
+
+
+def _stopped_after(runs_dir, epoch: int, **overrides):
+    run = RunStore(runs_dir).create(tiny_config(epochs=4, checkpoint_every=1, **overrides).to_dict())
+    stop = threading.Event()
+    progress = lambda e: stop.set() if e["kind"] == "epoch" and e["epoch"] >= epoch else None  # noqa: E731
+    assert Trainer([run], stop=stop, progress=progress).run() == ["cancelled"]
+    return run
+
+
+def cuda_generator_state(seed: int, offset: int) -> torch.Tensor:
+    """What torch.cuda's Philox generator returns from get_state(): its seed and offset, 16 uint8 bytes."""
+    return torch.tensor([seed, offset], dtype=torch.int64).view(torch.uint8).clone()
+
+
+def test_the_data_order_is_drawn_on_the_cpu_so_its_state_fits_every_device():
+    order = BatchOrder([3, 4], 50, torch.device("cpu"))
+    assert order.state(0).numel() == CPU_STATE_BYTES and order.state(0).device.type == "cpu"
+    first = order.next_epoch()
+    again = BatchOrder([3, 4], 50, torch.device("cpu"))
+    again.load([order.state(0), order.state(1)], epoch=1)
+    fresh = BatchOrder([3, 4], 50, torch.device("cpu"))
+    fresh.next_epoch()
+    assert torch.equal(again.next_epoch(), fresh.next_epoch()) and not torch.equal(first, fresh.next_epoch())
+
+
+def test_a_checkpoint_written_on_a_gpu_resumes_on_the_cpu_with_every_epoch_once(runs_dir):
+    run = _stopped_after(runs_dir, 2, device="auto")
+    ckpt = torch.load(run.checkpoint_path, weights_only=True)
+    ckpt["rng"]["perm"] = cuda_generator_state(0, 4 * 256)  # as a GPU run wrote it before orders moved to the CPU
+    ckpt["rng"]["cuda"] = cuda_generator_state(0, 123456)
+    checkpoints.save(run.checkpoint_path, ckpt)
+    assert Trainer([run], resume=True).run() == ["finished"]
+    assert [r["epoch"] for r in run.read_metrics()] == [1, 2, 3, 4]
+    log = (run.path / "train.log").read_text()
+    assert "resumed after epoch 2" in log and "drawn from seed 0 and the epoch" in log
+    # and the next checkpoint holds a CPU state again: portable from here on
+    assert torch.load(run.checkpoint_path, weights_only=True)["rng"]["perm"].numel() == CPU_STATE_BYTES
+
+
+def test_a_foreign_order_state_is_drawn_again_the_same_way_every_time(runs_dir):
+    finals = []
+    for _ in range(2):
+        run = _stopped_after(runs_dir, 2, device="auto")
+        ckpt = torch.load(run.checkpoint_path, weights_only=True)
+        ckpt["rng"]["perm"] = cuda_generator_state(0, 1024)
+        checkpoints.save(run.checkpoint_path, ckpt)
+        assert Trainer([run], resume=True).run() == ["finished"]
+        finals.append(run.read_metrics()[-1]["loss"])
+    assert finals[0] == finals[1]
