@@ -59,3 +59,29 @@ def test_a_foreign_order_state_is_drawn_again_the_same_way_every_time(runs_dir):
         assert Trainer([run], resume=True).run() == ["finished"]
         finals.append(run.read_metrics()[-1]["loss"])
     assert finals[0] == finals[1]
+
+
+def test_the_run_applies_and_records_its_numerics_and_where_it_ran(runs_dir):
+    store = RunStore(runs_dir)
+    strict = store.create(tiny_config(epochs=2, deterministic=True, tf32=True).to_dict())
+    assert Trainer([strict]).run() == ["finished"]
+    status = strict.read_status()
+    assert status["deterministic"] is True and status["tf32"] == {"matmul": True, "cudnn": True}
+    assert status["torch"] == torch.__version__ and status["cuda"] == torch.version.cuda and status["device_name"]
+    assert strict.read_config()["deterministic"] is True and strict.read_config()["tf32"] is True
+    again = store.create(tiny_config(epochs=2, deterministic=True, tf32=True).to_dict())
+    assert Trainer([again]).run() == ["finished"]
+    assert [r["loss"] for r in again.read_metrics()] == [r["loss"] for r in strict.read_metrics()]  # bit for bit
+    plain = store.create(tiny_config(epochs=1).to_dict())  # the next run in this process inherits nothing
+    assert Trainer([plain]).run() == ["finished"]
+    status = plain.read_status()
+    assert status["deterministic"] is False and status["tf32"] == {"matmul": False, "cudnn": False}
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_numerics_fields_are_set_from_the_cli_and_checked(runs_dir):
+    from conftest import cli
+
+    bad = cli("train", "--preset", "quick", "--set", "deterministic=maybe", "--runs-dir", str(runs_dir))
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: deterministic: 'maybe' is not true or false"
+    assert not runs_dir.exists() or not list(runs_dir.iterdir())

@@ -63,3 +63,16 @@ def test_a_checkpoint_moves_between_the_gpu_and_the_cpu_in_its_own_data_order(ru
     assert [r["epoch"] for r in run.read_metrics()] == [1, 2, 3, 4]
     assert run.read_status()["device"].startswith(then)
     assert "drawn from seed" not in (run.path / "train.log").read_text()  # the order went on exactly
+
+
+def test_a_deterministic_gpu_run_repeats_bit_for_bit(runs_dir):
+    """The README's promise: deterministic=true, same GPU model, same software, same config: the same figures."""
+    losses = []
+    for _ in range(2):
+        (run,) = _runs(runs_dir, ("all",), epochs=2, deterministic=True)
+        assert Trainer([run]).run() == ["finished"], run.read_status().get("error")
+        losses.append([(r["loss"], r["test_acc"]) for r in run.read_metrics()])
+        status = run.read_status()
+        assert status["deterministic"] is True and status["tf32"] == {"matmul": False, "cudnn": False}
+        assert status["device_name"] == torch.cuda.get_device_name(0) and status["cuda"] == torch.version.cuda
+    assert losses[0] == losses[1]

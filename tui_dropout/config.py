@@ -53,6 +53,8 @@ class RunConfig:
     seed: int = 0  # seeds weights, dropout masks and the data order
     channels_last: bool = True  # NHWC memory layout for images and conv weights (benchmarks/epoch_speed.py)
     compile: bool = False  # torch.compile the training forward pass (slower on CPU; see docs/benchmarks.md)
+    deterministic: bool = False  # deterministic kernels only (GPU runs repeat bit for bit; README: Reproducibility)
+    tf32: bool = False  # TF32 math (10-bit mantissa) for GPU matmuls and convolutions; False: FP32 everywhere
     study: str = ""  # id of the study (presets x grid x seeds) this run was launched with; empty for a lone run
     label: str = ""  # readable name within its study, e.g. "D p_fc=0.3 seed=2"; empty: the preset
     extra: dict[str, Any] = field(default_factory=dict)  # filled in by the trainer: versions, resolved paths

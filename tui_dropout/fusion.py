@@ -6,7 +6,7 @@ from .config import RunConfig
 # Settings fused members must share: one dataset on one device, stepped batch for batch. The seed is not
 # among them: each member keeps its own initial weights and data order (trainer/order.py).
 SHARED_FIELDS = ("dataset", "data_dir", "train_limit", "batch_size", "epochs", "eval_every", "eval_batch_size",
-                 "checkpoint_every", "device", "channels_last", "compile")
+                 "checkpoint_every", "device", "channels_last", "compile", "deterministic", "tf32")
 FUSABLE_CONV_KINDS = ("dropout", "dropout2d")
 FUSABLE_FC_KINDS = ("dropout",)
 

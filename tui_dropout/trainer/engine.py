@@ -20,7 +20,7 @@ from ..store import RunBusy, RunDir, host_and_pid
 from ..store.files import sweep_temp_files
 from . import checkpoints
 from .devicedata import DeviceData, normalize
-from .devices import check_device_present, resolve_device
+from .devices import apply_numerics, check_device_present, numerics_record, resolve_device
 from .fused import FusedStepper
 from .members import Heartbeat, Member
 from .order import BatchOrder
@@ -216,6 +216,7 @@ class Trainer:
         cfg = self.cfg
         check_device_present(cfg.device)
         self.device = resolve_device(cfg.device)
+        apply_numerics(cfg)
         self.progress({"kind": "status", "text": f"loading {cfg.dataset}"})
         arrays = load_arrays(cfg.dataset, cfg.data_dir, progress=lambda t: self.progress({"kind": "status", "text": t}),
                              warn=self._note)
@@ -238,8 +239,8 @@ class Trainer:
                           f"device {self.device}")
         if bs > n:
             self._note(f"batch_size {bs} is larger than the training set ({n} images): each step uses the whole set")
-        self._status_all(device=str(self.device), torch=torch.__version__, python=platform.python_version(),
-                         version=__version__, train_size=n)
+        self._status_all(device=str(self.device), python=platform.python_version(), version=__version__,
+                         train_size=n, **numerics_record(self.device))
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
             lrs = stepper.set_epoch(epoch)
             stepper.train()
