@@ -77,7 +77,7 @@ class FusedLeNet5(torch.nn.Module):
         return [getattr(self, n.replace(".", "_")) for n in PARAM_NAMES]
 
     def member_params(self, k: int) -> dict[str, torch.Tensor]:
-        return {name: p.detach().view(self.k, *_member_shape(p, self.k))[k].clone()
+        return {name: member_slice(p.detach(), k, self.k).clone(memory_format=torch.contiguous_format)
                 for name, p in zip(PARAM_NAMES, self.ordered_params())}
 
 
@@ -85,6 +85,21 @@ def _member_shape(p: torch.Tensor, k: int) -> tuple[int, ...]:
     if p.shape[0] == k:  # fc tensors are stacked on a new leading axis
         return tuple(p.shape[1:])
     return (p.shape[0] // k, *p.shape[1:])  # conv tensors are concatenated member-major
+
+
+def member_slice(p: torch.Tensor, k: int, members: int) -> torch.Tensor:
+    """Member k's part of a stacked tensor, as a view in the tensor's own memory layout (channels_last
+    weights cannot be viewed flat)."""
+    if p.shape[0] == members:
+        return p[k]
+    rows = p.shape[0] // members
+    return p[k * rows:(k + 1) * rows]
+
+
+def per_member(values: torch.Tensor, p: torch.Tensor, members: int) -> torch.Tensor:
+    """A (K,) per-member value shaped to broadcast over a stacked tensor like `p`: row r gets its member's."""
+    rows = values if p.shape[0] == members else values.repeat_interleave(p.shape[0] // members)
+    return rows.view(-1, *([1] * (p.dim() - 1)))
 
 
 class FusedStepper:
@@ -98,17 +113,24 @@ class FusedStepper:
         self.cfgs = cfgs
         self.members = len(cfgs)
         self.model = FusedLeNet5(members, cfgs).to(device)
+        if cfgs[0].channels_last:  # the images come NHWC (DeviceData): the conv weights must match, as solo
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.params = self.model.ordered_params()
         self.train_forward = torch.compile(self.model) if cfgs[0].compile else self.model
-        self.momentum = torch.tensor([c.momentum for c in cfgs], device=device).view(-1, 1)
-        self.weight_decay = torch.tensor([c.weight_decay for c in cfgs], device=device).view(-1, 1)
-        self.lr = torch.tensor([c.lr for c in cfgs], device=device).view(-1, 1)
-        self.buffers: list[torch.Tensor | None] = [None] * len(self.params)
+        k = len(cfgs)
+        momentum = torch.tensor([c.momentum for c in cfgs], device=device)
+        decay = torch.tensor([c.weight_decay for c in cfgs], device=device)
+        self.momentum = [per_member(momentum, p, k) for p in self.params]
+        self.weight_decay = [per_member(decay, p, k) for p in self.params]
+        self.lr = torch.tensor([c.lr for c in cfgs], device=device)
+        self.lrs = [per_member(self.lr, p, k) for p in self.params]
+        self.buffers: list[torch.Tensor] | None = None  # momentum buffers, shaped and laid out as the params
         self.any_decay = any(c.weight_decay for c in cfgs)
 
     def set_epoch(self, epoch: int) -> list[float]:
         lrs = [lr_at(c, epoch) for c in self.cfgs]
-        self.lr.copy_(torch.tensor(lrs).view(-1, 1))
+        self.lr.copy_(torch.tensor(lrs))
+        self.lrs = [per_member(self.lr, p, self.members) for p in self.params]
         return lrs
 
     def train(self) -> None:
@@ -127,19 +149,17 @@ class FusedStepper:
 
     @torch.no_grad()
     def _sgd(self) -> None:
-        """torch.optim.SGD's update (momentum, no dampening), with lr, momentum and decay per member."""
-        k = self.members
-        for i, p in enumerate(self.params):
-            grad = p.grad.view(k, -1)
-            flat = p.view(k, -1)
-            if self.any_decay:
-                grad = grad + self.weight_decay * flat
-            buf = self.buffers[i]
-            if buf is None:
-                buf = self.buffers[i] = grad.clone()
-            else:
-                buf.mul_(self.momentum).add_(grad)
-            flat.sub_(self.lr * buf)
+        """torch.optim.SGD's update (momentum, no dampening), with lr, momentum and decay per member, as a few
+        foreach kernels over all parameters rather than a Python loop over them."""
+        grads = [p.grad for p in self.params]
+        if self.any_decay:
+            grads = torch._foreach_add(grads, torch._foreach_mul(self.params, self.weight_decay))
+        if self.buffers is None:
+            self.buffers = [g.clone() for g in grads]
+        else:
+            torch._foreach_mul_(self.buffers, self.momentum)
+            torch._foreach_add_(self.buffers, grads)
+        torch._foreach_sub_(self.params, torch._foreach_mul(self.buffers, self.lrs))
 
     def eval_logits(self, x: torch.Tensor) -> torch.Tensor:
         self.model.eval()
@@ -150,9 +170,9 @@ class FusedStepper:
         model = self.model.member_params(k)
         cfg = self.cfgs[k]
         state = {}
-        for i, p in enumerate(self.params):
-            if self.buffers[i] is not None:
-                state[i] = {"momentum_buffer": self.buffers[i][k].view(_member_shape(p, self.members)).clone()}
+        for i, buf in enumerate(self.buffers or []):
+            state[i] = {"momentum_buffer": member_slice(buf, k, self.members).clone(
+                memory_format=torch.contiguous_format)}
         group = {"lr": float(self.lr[k]), "momentum": cfg.momentum, "dampening": 0,
                  "weight_decay": cfg.weight_decay, "nesterov": False, "maximize": False, "foreach": None,
                  "differentiable": False, "fused": None, "params": list(range(len(self.params)))}
@@ -162,9 +182,9 @@ class FusedStepper:
     def load_member_state(self, k: int, state: dict[str, Any]) -> None:
         n = self.members
         for i, (name, p) in enumerate(zip(PARAM_NAMES, self.params)):
-            p.view(n, *_member_shape(p, n))[k].copy_(state["model"][name])
+            member_slice(p, k, n).copy_(state["model"][name].reshape(_member_shape(p, n)))
             buf = state["optimizer"]["state"].get(i, state["optimizer"]["state"].get(str(i)))
             if buf is not None:
-                if self.buffers[i] is None:
-                    self.buffers[i] = torch.zeros_like(p).view(n, -1)
-                self.buffers[i][k].copy_(buf["momentum_buffer"].reshape(-1))
+                if self.buffers is None:
+                    self.buffers = [torch.zeros_like(q) for q in self.params]
+                member_slice(self.buffers[i], k, n).copy_(buf["momentum_buffer"].reshape(_member_shape(p, n)))
