@@ -148,21 +148,71 @@ def run_paths(runs_dir: Path) -> list[Path]:
     return sorted(p for p in Path(runs_dir).iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+FAKE_NVML_SOURCE = """
+import types as _types
+
+
+def _index(h):
+    return next(i for i, d in enumerate(DEVICES) if d is h)
+
+
+def nvmlInit():
+    pass
+
+
+def nvmlDeviceGetCount():
+    return len(DEVICES)
+
+
+def nvmlDeviceGetHandleByIndex(i):
+    return DEVICES[i]
+
+
+def nvmlDeviceGetName(h):
+    return h["name"]
+
+
+def nvmlDeviceGetUUID(h):
+    return h.get("uuid") or "GPU-%08x-1111-2222-3333-444444444444" % _index(h)
+
+
+def nvmlDeviceGetPciInfo(h):
+    return _types.SimpleNamespace(busId=h.get("bus") or "00000000:%02X:00.0" % (_index(h) + 1))
+
+
+def nvmlDeviceGetUtilizationRates(h):
+    return _types.SimpleNamespace(gpu=h.get("util", 0), memory=0)
+
+
+def nvmlDeviceGetMemoryInfo(h):
+    return _types.SimpleNamespace(used=h.get("used", 0), total=h.get("total", 80 * 2**30), free=0)
+
+
+def nvmlDeviceGetComputeRunningProcesses(h):
+    return [_types.SimpleNamespace(pid=p, usedGpuMemory=0) for p in h.get("pids", [])]
+"""
+
+
 def fake_nvml_module(devices: list[dict], on_init=None):
-    """A stand-in `pynvml` over `devices` ({"name", "util", "used", "total", "pids"}): the only NVML a machine
-    without a GPU can run. Install with monkeypatch.setitem(sys.modules, "pynvml", ...), then gpustats.reset()."""
+    """A stand-in `pynvml` over `devices` ({"name", "util", "used", "total", "pids", "uuid"?, "bus"?}): the only
+    NVML a machine without a GPU can run. Install with monkeypatch.setitem(sys.modules, "pynvml", ...), then
+    gpustats.reset()."""
     import types
 
     mod = types.ModuleType("pynvml")
-    mod.nvmlInit = on_init or (lambda: None)
-    mod.nvmlDeviceGetCount = lambda: len(devices)
-    mod.nvmlDeviceGetHandleByIndex = lambda i: devices[i]
-    mod.nvmlDeviceGetName = lambda h: h["name"]
-    mod.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=h["util"], memory=0)
-    mod.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=h["used"], total=h["total"], free=0)
-    mod.nvmlDeviceGetComputeRunningProcesses = lambda h: [types.SimpleNamespace(pid=p, usedGpuMemory=0)
-                                                         for p in h["pids"]]
+    mod.DEVICES = devices
+    exec(FAKE_NVML_SOURCE, mod.__dict__)
+    if on_init:
+        mod.nvmlInit = on_init
     return mod
+
+
+def fake_nvml_path(folder: Path, devices: list[dict]) -> dict[str, str]:
+    """The same fake NVML as a `pynvml.py` in `folder`, for a CLI subprocess: the env that puts it first on its
+    path (the CLI then finds these GPUs as it would find real ones through nvidia-ml-py)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pynvml.py").write_text(f"DEVICES = {devices!r}\n" + FAKE_NVML_SOURCE)
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))}
 
 
 POLL_SECONDS = 0.02  # how often `until` looks again

@@ -133,7 +133,11 @@ def held_queue(runs_dir):
     return queue
 
 
-async def test_the_queue_backend_queues_every_run_shows_places_and_cancel_leaves_the_queue(runs_dir, held_queue):
+async def test_the_queue_backend_queues_every_run_shows_places_and_cancel_leaves_the_queue(runs_dir, held_queue,
+                                                                                          monkeypatch):
+    two_gpus = [{"name": "NVIDIA H100 80GB HBM3"}, {"name": "NVIDIA H100 80GB HBM3"}]
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml_module(two_gpus))  # GPU 0 and 1 exist, to NVML
+    monkeypatch.setitem(gpustats._state, "ready", None)  # NVML is looked for afresh, and forgotten after
     app = RecordingConsole(runs_dir=runs_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         form = await open_form(pilot, app, f_epochs="3", f_device="cpu", f_p_fc="0.2,0.4", seeds="3")

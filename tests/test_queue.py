@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import cli, metric_epochs, read_status, wait_for
+from conftest import cli, fake_nvml_path, metric_epochs, read_status, wait_for
 from tui_dropout.store import effective_state, process_start_time
 from tui_dropout.store.queue import QueueFolder
 
@@ -17,8 +17,14 @@ SHORT = ["--epochs", "2", "--set", "train_limit=200", "--set", "eval_every=1", "
 LONG = ["--epochs", "300", "--set", "train_limit=300", "--batch-size", "32", "--device", "cpu"]
 
 
+TWO_GPUS = [{"name": "NVIDIA H100 80GB HBM3"}, {"name": "NVIDIA H100 80GB HBM3"}]
+
+
 def queue_study(runs_dir, *args):
-    out = cli("study", "quick", *args, "--backend", "queue", "--runs-dir", runs_dir)
+    # GPUs 0 and 1 through a fake NVML (this machine may have none): their trainers see no GPU and, with
+    # device cpu, train on the CPU
+    env = fake_nvml_path(runs_dir.parent / "fake-nvml", TWO_GPUS)
+    out = cli("study", "quick", *args, "--backend", "queue", "--runs-dir", runs_dir, env=env)
     assert out.returncode == 0, out.stderr
     return out.stdout.split()
 

@@ -20,7 +20,7 @@ _lock = threading.Lock()
 _state = {"ready": None}  # None: not tried yet; False: no NVML here; True: initialised
 
 
-def _nvml():
+def nvml():
     """The pynvml module, initialised once; None when it is missing or no driver answers."""
     with _lock:
         if _state["ready"] is False:
@@ -41,17 +41,17 @@ def _nvml():
 
 
 def read_gpus() -> list[GpuStat] | None:
-    nvml = _nvml()
-    if nvml is None:
+    lib = nvml()
+    if lib is None:
         return None
     try:
         stats = []
-        for i in range(nvml.nvmlDeviceGetCount()):
-            handle = nvml.nvmlDeviceGetHandleByIndex(i)
-            name = nvml.nvmlDeviceGetName(handle)
-            util = nvml.nvmlDeviceGetUtilizationRates(handle)
-            mem = nvml.nvmlDeviceGetMemoryInfo(handle)
-            procs = nvml.nvmlDeviceGetComputeRunningProcesses(handle)
+        for i in range(lib.nvmlDeviceGetCount()):
+            handle = lib.nvmlDeviceGetHandleByIndex(i)
+            name = lib.nvmlDeviceGetName(handle)
+            util = lib.nvmlDeviceGetUtilizationRates(handle)
+            mem = lib.nvmlDeviceGetMemoryInfo(handle)
+            procs = lib.nvmlDeviceGetComputeRunningProcesses(handle)
             stats.append(GpuStat(i, name.decode() if isinstance(name, bytes) else str(name), int(util.gpu),
                                  mem.used / 2**20, mem.total / 2**20, [int(p.pid) for p in procs]))
         return stats

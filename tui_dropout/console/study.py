@@ -9,7 +9,6 @@ from typing import Any, Callable
 
 from ..config import FIELD_TYPES, OPTIONAL_FIELDS, ConfigError, RunConfig, list_presets, load_preset, problems
 from ..data import DataError, check_available
-from ..gpus import driver_gpus
 from ..launch.plan import MAX_FUSED, MAX_RUNS, expand, group_configs, parse_seeds, parse_values
 from ..launch.queue import CPU, QueueSettings, settings_from
 from ..preflight import preflight_problems
@@ -205,12 +204,8 @@ def launch_settings(launch: dict[str, str], device: str | None, errors: dict[str
                                  max_fused if max_fused is not None and 1 <= max_fused <= 64 else MAX_FUSED)
     except ConfigError as exc:
         errors[exc.field] = exc.reason
-    if settings is not None and settings.gpus != [CPU]:
-        shown = len(driver_gpus())
-        missing = [g for g in settings.gpus if int(g) >= shown]
-        if missing:
-            note = (f"no GPU {','.join(missing)} here: "
-                    "device auto or cpu trains on the CPU")
+    if settings is not None and settings.note:
+        note = settings.note  # auto found no GPU: the queue trains on the CPU, and says so
     if device is not None and device.startswith("cuda:") and device != "cuda:0":
         errors["device"] = "the queue gives each trainer the one GPU of its slot: use auto or cuda"
     return backend, settings, max_fused or MAX_FUSED, note

@@ -155,7 +155,7 @@ class Holder:
         token = secrets.token_hex(8)
         gpu = slot.split("#")[0].removeprefix("gpu")
         taken = [r for r in runs if r.take_from_queue(self.queue, token, slot=slot,
-                                                      gpu=None if gpu == CPU else int(gpu))]
+                                                      gpu=int(gpu) if gpu.isdigit() else None)]
         if not taken:
             return
         # a CPU slot hides every GPU (device auto then trains on the CPU, as the slot says)

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 
 from ..config import ConfigError
-from ..gpus import driver_gpus
+from ..gpus import machine_gpus, visible_gpus
 from ..store import RunDir, RunStore, process_start_time
 from ..store.queue import QueueFolder
 from .base import Group
@@ -20,44 +20,62 @@ CPU = "cpu"
 
 @dataclass
 class QueueSettings:
-    gpus: list[str]  # GPU indices as the driver numbers them (PCI bus order), or ["cpu"] on a machine without one
+    gpus: list[str]  # GPU indices as the driver numbers them (PCI bus order), MIG UUIDs, or ["cpu"]
     per_gpu: int = 1  # trainer processes at once on each GPU
     max_fused: int = MAX_FUSED  # runs packed into one trainer when they can train fused
+    note: str = ""  # why the queue trains on the CPU when it was not asked to (not saved with the holder)
 
     def slots(self) -> list[str]:
         return [f"{'gpu' + g if g != CPU else CPU}#{k}" for g in self.gpus for k in range(self.per_gpu)]
 
     def describe(self) -> str:
         where = "the CPU" if self.gpus == [CPU] else "GPU " + ",".join(self.gpus)
-        return f"{len(self.slots())} slot(s) on {where}"
+        return f"{len(self.slots())} slot(s) on {where}" + (f" ({self.note})" if self.note else "")
 
 
-def parse_gpus(text: str | None) -> list[str]:
-    """`auto` (every GPU the driver shows, else the CPU), `cpu`, or indices `0,2,3`."""
-    text = (text or "auto").strip().lower()
-    if text == "auto":  # every GPU the driver shows, or those CUDA_VISIBLE_DEVICES already names
-        mask = [p.strip() for p in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if p.strip()]
-        if "CUDA_VISIBLE_DEVICES" in os.environ and all(p.isdigit() for p in mask):
-            return mask or [CPU]
-        return [str(i) for i in range(len(driver_gpus()))] or [CPU]
-    if text == CPU:
-        return [CPU]
+NO_GPU_NOTE = "no GPU found (neither NVML nor /proc/driver/nvidia shows one): training on the CPU"
+
+
+def parse_gpus(text: str | None) -> tuple[list[str], str]:
+    """`auto` (every GPU CUDA would see here, else the CPU, saying so), `cpu`, or GPUs by index `0,2,3` or UUID;
+    with the note that explains a fall back to the CPU. A GPU this machine does not show is refused."""
+    text = (text or "auto").strip()
+    if text.lower() == "auto":
+        names = [gpu.name for gpu in visible_gpus()]
+        return (names, "") if names else ([CPU], NO_GPU_NOTE)
+    if text.lower() == CPU:
+        return [CPU], ""
     parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts or not all(p.isdigit() for p in parts):
+    if not parts or not all(p.isdigit() or p.startswith(("GPU-", "MIG-")) for p in parts):
         raise ConfigError("gpus", f"expected auto, cpu or GPU indices like 0,2,3, got {text!r}")
-    if len(set(parts)) != len(parts):
+    gpus = machine_gpus()
+    names = []
+    for part in parts:
+        if part.isdigit():
+            found = int(part) < len(gpus)
+            name = str(int(part))
+        elif part.startswith("GPU-"):
+            matches = [g for g in gpus if g.uuid.startswith(part)]
+            found, name = len(matches) == 1, (matches[0].name if len(matches) == 1 else part)
+        else:
+            found, name = bool(gpus), part  # a MIG instance: CUDA takes it by its UUID
+        if not found:
+            shown = ",".join(g.name for g in gpus) if gpus else "none"
+            raise ConfigError("gpus", f"no GPU {part} on this machine (GPUs shown: {shown})")
+        names.append(name)
+    if len(set(names)) != len(names):
         raise ConfigError("gpus", f"{text!r} names a GPU twice")
-    return parts
+    return names, ""
 
 
 CPU_MAX_FUSED = 1  # on a CPU, fusing gains nothing (benchmarks/fused_members.py): runs take slots one each
 
 
 def settings_from(gpus: str | None, per_gpu: int | None, max_fused: int | None = None) -> QueueSettings:
-    names = parse_gpus(gpus)
+    names, note = parse_gpus(gpus)
     default_fused = CPU_MAX_FUSED if names == [CPU] else MAX_FUSED
     settings = QueueSettings(names, per_gpu if per_gpu is not None else 1,
-                             max_fused if max_fused is not None else default_fused)
+                             max_fused if max_fused is not None else default_fused, note)
     if not 1 <= settings.per_gpu <= 64:
         raise ConfigError("per_gpu", f"must be 1 to 64, got {settings.per_gpu}")
     if not 1 <= settings.max_fused <= 64:
