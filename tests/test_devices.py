@@ -85,3 +85,31 @@ def test_numerics_fields_are_set_from_the_cli_and_checked(runs_dir):
     bad = cli("train", "--preset", "quick", "--set", "deterministic=maybe", "--runs-dir", str(runs_dir))
     assert bad.returncode == 2 and bad.stderr.strip() == "error: deterministic: 'maybe' is not true or false"
     assert not runs_dir.exists() or not list(runs_dir.iterdir())
+
+
+def test_the_device_check_fails_when_a_gpu_test_fails_though_tee_succeeds(tmp_path):
+    """benchmarks/device_check.sh with stand-ins for nvidia-smi and python3 (a pytest that fails, benchmarks
+    that pass): the check runs the benchmarks still, and exits with pytest's status."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    (stubs / "nvidia-smi").write_text("#!/bin/sh\necho 'NVIDIA H200, 143771 MiB, 570.00'\n")
+    (stubs / "python3").write_text('#!/bin/sh\necho "python3 $*" >> "$OUT/calls"\n'
+                                   'case "$*" in *pytest*) echo "1 failed"; exit 1;; esac\nexit 0\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    out = tmp_path / "out"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "device_check.sh"
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "OUT": str(out)})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "GPU tests failed (pytest exit 1)" in result.stderr
+    calls = (out / "calls").read_text()
+    assert "gpu_study.py" in calls and "fused_step.py" in calls  # the benchmarks ran after the failed tests
+    (stubs / "python3").write_text('#!/bin/sh\nexit 0\n')
+    passing = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "OUT": str(out)})
+    assert passing.returncode == 0, passing.stderr
