@@ -1,0 +1,93 @@
+"""The fused trainer's step, before and after two changes, side by side in one run: the SGD update as foreach
+kernels against a Python loop over the parameters, and conv weights in channels_last (matching the NHWC
+images) against NCHW weights.
+
+    python benchmarks/fused_step.py [--device cpu|cuda] [--k 4] [--steps 40] [--rounds 3]
+
+Each variant is warmed up, then timed in alternating rounds (best of its rounds); prints seconds per fused step
+and the ratios (old / new: >1 means the change pays)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tui_dropout.config import RunConfig  # noqa: E402
+from tui_dropout.trainer.fused import FusedStepper  # noqa: E402
+
+PLACEMENTS = ("none", "fc", "conv", "all")
+
+
+class LoopSGDStepper(FusedStepper):
+    """The fused stepper with its SGD as it was: one Python iteration per parameter tensor."""
+
+    @torch.no_grad()
+    def _sgd(self) -> None:
+        if self.buffers is None:
+            self.buffers = [None] * len(self.params)
+        for i, p in enumerate(self.params):
+            grad = p.grad
+            if self.any_decay:
+                grad = grad + self.weight_decay[i] * p
+            if self.buffers[i] is None:
+                self.buffers[i] = grad.clone()
+            else:
+                self.buffers[i].mul_(self.momentum[i]).add_(grad)
+            p.sub_(self.lrs[i] * self.buffers[i])
+
+
+def variant(name: str, k: int, device: torch.device) -> FusedStepper:
+    cfgs = [RunConfig(placement=PLACEMENTS[i % 4], seed=i, weight_decay=5e-4) for i in range(k)]
+    stepper = (LoopSGDStepper if name == "loop SGD" else FusedStepper)(cfgs, 3, 10, device)
+    if name == "NCHW weights":
+        stepper.model.to(memory_format=torch.contiguous_format)  # parameters keep their identity: .data swapped
+    stepper.set_epoch(1)
+    stepper.train()
+    return stepper
+
+
+def timed(stepper: FusedStepper, x, y, steps: int, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        stepper.step(x, y)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=256)
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    x = torch.randn(args.batch, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (args.batch,), device=device)
+    names = ("now", "loop SGD", "NCHW weights")
+    steppers = {name: variant(name, args.k, device) for name in names}
+    for stepper in steppers.values():
+        timed(stepper, x, y, 5, device)  # warm-up
+    best = dict.fromkeys(names, float("inf"))
+    for _ in range(args.rounds):
+        for name in names:
+            best[name] = min(best[name], timed(steppers[name], x, y, args.steps, device))
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"{where}, torch {torch.__version__}, K={args.k} members, batch {args.batch}, best of {args.rounds} rounds "
+          f"of {args.steps} steps")
+    for name in names:
+        print(f"  {name:13} {best[name] * 1000:8.2f} ms/step")
+    print(f"foreach SGD:          loop / foreach      = {best['loop SGD'] / best['now']:.2f}x")
+    print(f"channels_last weights: NCHW / NHWC weights = {best['NCHW weights'] / best['now']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
