@@ -68,7 +68,8 @@ def test_train_a_on_a_cifar_folder(runs_dir, tmp_path):
 def test_study_runs_presets_and_prints_the_table(runs_dir):
     result = invoke("study", "quick", "quick", *TINY, "--no-fuse", "--runs-dir", runs_dir)
     assert result.exit_code == 0, result.output
-    assert result.output.count("finished") == 2 and "best test" in result.output
+    states = [line.split()[1] for line in result.output.splitlines() if line.strip().startswith("quick ") and "@" in line]
+    assert states == ["finished", "finished"] and "best test" in result.output
     rows = [line for line in result.output.splitlines() if line.strip().startswith("quick ") and "finished" in line]
     assert len(rows) == 2 and all("@" in row and "2/2" in row for row in rows)  # final and best with its epoch
 
