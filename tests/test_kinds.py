@@ -11,7 +11,7 @@ def test_every_row_has_its_torch_class_and_no_class_lacks_a_row():
     for name, row in KINDS.items():
         cls = DROPOUT_CLASSES[name]
         assert issubclass(cls, nn.Module)
-        assert f"nn.{cls.__name__}" == row.module
+        assert row.module.endswith(cls.__name__)  # "nn.Dropout", or a class of our own
         assert isinstance(make_dropout(name, 0.3), cls)
 
 
