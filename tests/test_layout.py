@@ -1,5 +1,6 @@
-"""Folder rules anyone can see, checked: only the trainer package imports torch; the engine imports no UI."""
+"""Folder rules anyone can see, checked: only the trainer package imports torch; the engine imports no UI; no import cycle."""
 import ast
+import graphlib
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tui_dropout"
@@ -56,3 +57,39 @@ def test_the_engine_side_imports_no_ui():
                 if name.split(".")[0] in ui:
                     offenders.append(f"{path.relative_to(PACKAGE)}: {name}")
     assert offenders == []
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_module(name: str) -> bool:
+    rel = Path(*name.split("."))
+    return (PACKAGE.parent / rel.with_suffix(".py")).is_file() or (PACKAGE.parent / rel / "__init__.py").is_file()
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every tui_dropout module this file imports, at the top or inside a function."""
+    here = _module_name(path)
+    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            for alias in node.names:  # `from pkg import mod` imports the module pkg.mod
+                out.add(f"{base}.{alias.name}" if _is_module(f"{base}.{alias.name}") else base)
+    return {m for m in out if m.split(".")[0] == PACKAGE.name and m != here}
+
+
+def test_no_import_cycle_in_the_package():
+    graph = {_module_name(p): _imported_modules(p) for p in sorted(PACKAGE.rglob("*.py"))}
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .kinds import KINDS
+
 PLACEMENTS = ("none", "fc", "conv", "all")
-CONV_KINDS = ("dropout", "dropout2d", "dropout3d", "alpha", "feature_alpha")
-FC_KINDS = ("dropout", "dropout2d", "dropout3d", "alpha", "feature_alpha")
+CONV_KINDS = tuple(KINDS)
+FC_KINDS = tuple(KINDS)
 DATASETS = ("cifar10", "digits", "imagefolder")
 
 
@@ -229,13 +231,13 @@ def _combination_problems(cfg: RunConfig) -> list[tuple[str, str]]:
     """Dropout settings that cannot mean anything on LeNet-5's shapes."""
     out = []
     if cfg.uses_fc_dropout:
-        if cfg.fc_kind in ("dropout2d", "dropout3d", "feature_alpha"):
+        if cfg.fc_kind in KINDS and KINDS[cfg.fc_kind].channels:
             out.append(("fc_kind", f"{cfg.fc_kind} drops whole channels of a feature map; "
                         "the fc hidden layer is a plain (N, 84) vector: use dropout or alpha"))
         if cfg.p_fc >= 1.0:
             out.append(("p_fc", "p=1 zeroes every fc unit: the network could not learn"))
     if cfg.uses_conv_dropout:
-        if cfg.conv_kind == "dropout3d":
+        if cfg.conv_kind in KINDS and KINDS[cfg.conv_kind].map_dims != 4:
             out.append(("conv_kind", "dropout3d expects 5-D (N, C, D, H, W) volumes; "
                         "LeNet-5's conv maps are 4-D (N, C, H, W): use dropout2d"))
         if cfg.p_conv >= 1.0:

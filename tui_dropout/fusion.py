@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from .config import RunConfig
+from .kinds import KINDS
 
 # Settings fused members must share: one dataset on one device, stepped batch for batch. The seed is not
 # among them: each member keeps its own initial weights and data order (trainer/order.py).
 SHARED_FIELDS = ("dataset", "data_dir", "train_limit", "batch_size", "epochs", "eval_every", "eval_batch_size",
                  "checkpoint_every", "device", "channels_last", "compile", "deterministic", "tf32")
-FUSABLE_CONV_KINDS = ("dropout", "dropout2d")
-FUSABLE_FC_KINDS = ("dropout",)
+FUSABLE_CONV_KINDS = tuple(k.name for k in KINDS.values() if k.fuse_conv)
+FUSABLE_FC_KINDS = tuple(k.name for k in KINDS.values() if k.fuse_fc)
 
 
 def fusion_blocker(cfgs: list[RunConfig]) -> str | None:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from .arrays import DataError, ImageArrays
+from .places import cache_root
 
 FOLDER = "cifar-10-batches-py"
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -106,8 +107,6 @@ def read(data_dir: Path, warn: Callable[[str], None] | None = None) -> ImageArra
 
 def by_hand(data_dir: Path | None = None) -> str:
     """How to place the files without this command, in one sentence."""
-    from .locate import cache_root
-
     names = ", ".join([*TRAIN_FILES, *TEST_FILES])
     where = f"{data_dir}/" if data_dir else "DIR/"
     return (f"to place it by hand, unpack {ARCHIVE} (from {URL}) so that {where}{FOLDER}/ holds {names}; "

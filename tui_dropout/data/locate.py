@@ -8,15 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import DataError
+from .places import cache_root
 
 if TYPE_CHECKING:
     from .arrays import ImageArrays
-
-
-def cache_root() -> Path:
-    if os.environ.get("TUI_DROPOUT_CACHE"):
-        return Path(os.environ["TUI_DROPOUT_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tui_dropout"
 
 
 def resolve_data_dir(dataset: str, data_dir: str | None) -> Path | None:

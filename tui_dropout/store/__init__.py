@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import time
 from datetime import datetime
@@ -25,7 +24,7 @@ __all__ = ["ACTIVE", "CANCEL", "CHECKPOINT", "CONFIG", "DamagedFile", "EVALUATIO
            "effective_state", "host_and_pid", "json_safe", "new_run_id", "process_alive", "process_start_time",
            "proven_process", "read_json", "write_json_atomic"]
 
-RUN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a run folder's name: no separators, never . or ..
+from .names import RUN_NAME  # noqa: E402 (re-exported: callers import it from here)
 
 
 class RunsFolderError(RuntimeError):

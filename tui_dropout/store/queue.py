@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 from .files import DamagedFile, file_lock, read_json, write_json_atomic
 from .liveness import process_alive
+from .names import RUN_NAME  # a marker names a run folder inside the runs folder, never `..`
 
 QUEUE_DIR = ".queue"
 HOLDER = "holder.json"
@@ -68,7 +69,6 @@ class QueueFolder:
             names = sorted(os.listdir(self.pending))
         except OSError:
             return []
-        from . import RUN_NAME  # a marker names a run folder inside the runs folder, never `..`
 
         out = []
         for name in names:

@@ -7,17 +7,7 @@ import torch.nn.functional as F
 
 from ..config import RunConfig
 
-DROPOUT_CLASSES: dict[str, type[nn.Module]] = {
-    "dropout": nn.Dropout,
-    "dropout2d": nn.Dropout2d,
-    "dropout3d": nn.Dropout3d,
-    "alpha": nn.AlphaDropout,
-    "feature_alpha": nn.FeatureAlphaDropout,
-}
-
-
-def make_dropout(kind: str, p: float) -> nn.Module:
-    return DROPOUT_CLASSES[kind](p=p)
+from .kinds import DROPOUT_CLASSES, make_dropout  # noqa: F401 (callers import them from here)
 
 
 class LeNet5(nn.Module):

@@ -12,9 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
 from ...config import CONV_KINDS
+from ...kinds import KINDS
 
-KIND_NAMES = {"dropout": "nn.Dropout", "dropout2d": "nn.Dropout2d", "dropout3d": "nn.Dropout3d",
-              "alpha": "nn.AlphaDropout", "feature_alpha": "nn.FeatureAlphaDropout"}
+KIND_NAMES = {k.name: k.module for k in KINDS.values()}
 INPUT_SEED = 1234  # the randn input stays the same while masks are redrawn (ctrl+r changes only the mask's seed)
 SHAPE_HELP = "shape: enter 1 to 5 positive whole sizes, e.g. 2,3,4,4"
 
