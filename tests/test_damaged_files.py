@@ -548,17 +548,17 @@ def test_self_referencing_links_in_the_runs_folder_and_in_a_run():
         with run_folder(**{name: None}) as (root, path):
             os.symlink(name, path / name)
             info, series, *_ = read_everything(root, path)
-            assert info.state == "finished"
+            assert info.state == "corrupt" and name in info.problem and "link" in info.problem
 
 
-def test_a_link_out_of_the_runs_folder_is_read_like_a_file():
+def test_a_link_out_of_the_runs_folder_is_never_followed():
     with run_folder() as (root, path):
         outside = root.parent / "elsewhere.json"
         outside.write_text(json.dumps(STATUS))
         (path / "status.json").unlink()
-        os.symlink(outside, path / "status.json")  # a file outside the runs folder: read like any other
+        os.symlink(outside, path / "status.json")  # a neighbour's link to a file outside the runs folder
         info, *_ = read_everything(root, path)
-        assert info.state == "finished"
+        assert info.state == "corrupt" and "status.json" in info.problem and "link" in info.problem
 
 
 def test_files_that_are_folders_or_fifos_do_not_block_or_crash():

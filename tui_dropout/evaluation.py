@@ -65,7 +65,7 @@ def device_problem(device: str | None) -> str | None:
 def lock(run: RunDir) -> int:
     """The run's evaluation lock, taken without waiting: an open descriptor, or Refused when it is held."""
     try:
-        fd = os.open(run.file(LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(run.file(LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)  # never through a link
     except OSError as exc:
         raise Refused(f"run: cannot write to {run.path} ({exc.strerror or exc})") from None
     try:

@@ -2,6 +2,8 @@
 No torch."""
 from __future__ import annotations
 
+from .store.files import open_regular
+
 import csv
 import io
 import json
@@ -142,8 +144,12 @@ def export_folder(run: RunDir, dest: Path) -> Path:
         (new / "metrics.jsonl").write_text(metrics_jsonl(rows))
         (new / "metrics.md").write_text(metrics_markdown(run))
         for name in (LOG, CONFIG, SUMMARY, NOTES, EVALUATION):
-            if run.file(name).is_file():
-                shutil.copyfile(run.file(name), new / name)
+            try:  # never through a link: the run's own file or nothing (OSError names it)
+                with open_regular(run.file(name)) as src, open(new / name, "wb") as out:
+                    shutil.copyfileobj(src, out)
+            except OSError:  # missing, a link, a FIFO or a folder: not the run's file, left out
+                (new / name).unlink(missing_ok=True)
+                continue
         swap_in(new, target, old)
     finally:
         for tmp in (new, old):

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import evaluation
 from .query import FIGURES
+from .safetext import safe
 from .store import RunInfo
 
 # Config keys that are bookkeeping, not hyperparameters.
@@ -94,7 +95,7 @@ def cell_text(raw: Any, key: str) -> str:
         return f"{raw:.4f}"
     if isinstance(raw, float):
         return f"{raw:g}"
-    return str(raw)
+    return safe(raw)  # config text and labels from a run folder: shown, never acted on by a terminal
 
 
 def table(infos: list[RunInfo]) -> tuple[list[str], list[list[str]]]:

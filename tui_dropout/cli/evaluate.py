@@ -12,7 +12,8 @@ from .. import evaluation
 from ..config import ConfigError
 from ..gpus import check_device_listed
 from ..store import EVALUATION, RunDir, RunNotFound
-from .options import RunsDir, fail, open_store
+from ..safetext import safe
+from .options import echo, RunsDir, fail, open_store
 
 
 def evaluate(run_refs: list[str] = typer.Argument(..., metavar="RUN", help="Runs to evaluate (ids, unique parts or list numbers)."),
@@ -56,7 +57,7 @@ def evaluate(run_refs: list[str] = typer.Argument(..., metavar="RUN", help="Runs
                 proc = evaluation.start(run, passes, device, detach=True)
             except evaluation.Refused as exc:
                 fail(str(exc))
-            typer.echo(f"{run.run_id}: evaluating in the background (pid {proc.pid}, MC dropout x{passes}); "
+            echo(f"{run.run_id}: evaluating in the background (pid {proc.pid}, MC dropout x{passes}); "
                        f"results in {run.file(EVALUATION)}")
         return
     failed = 0
@@ -93,7 +94,7 @@ def _foreground(run: RunDir, passes: int, device: str | None, reliability: bool)
     except KeyboardInterrupt:  # the child had the same Ctrl-C (or our SIGTERM): it records the interruption, ends
         proc.wait()
         shown.close()
-        typer.echo(f"{run.run_id}: evaluation interrupted", err=True)
+        echo(f"{run.run_id}: evaluation interrupted", err=True)
         raise typer.Exit(130)
     finally:
         signal.signal(signal.SIGTERM, before)
@@ -104,7 +105,7 @@ def _foreground(run: RunDir, passes: int, device: str | None, reliability: bool)
     if code != 0 or not data or data.get("state") != "finished":
         why = (data or {}).get("last_error") or (data or {}).get("error") or (data or {}).get("problem") or errors \
             or f"exit status {code}"
-        typer.echo(f"error: {run.run_id}: evaluation failed: {' '.join(str(why).split())}", err=True)
+        echo(f"error: {run.run_id}: evaluation failed: {' '.join(str(why).split())}", err=True)
         return False
     print_evaluation(run, data, reliability)
     return True
@@ -154,24 +155,24 @@ def print_evaluation(run: RunDir, data: dict[str, Any], reliability: bool = Fals
     passes = mc.get("passes") or data.get("mc_passes")
     mc_head = f"MC x{passes}" if data.get("dropout", True) else "MC (= off)"
     epoch = data.get("checkpoint_epoch")
-    typer.echo(f"{run.run_id}  {info.label}, checkpoint of epoch {epoch}"
-               + (" (mid-epoch)" if data.get("mid_epoch") else "")
-               + f", {data.get('test_size', '?')} test images, {data.get('device')}, {_num(data.get('seconds'), 1)}s")
+    echo(safe(f"{run.run_id}  {info.label}, checkpoint of epoch {epoch}"
+              + (" (mid-epoch)" if data.get("mid_epoch") else "")
+              + f", {data.get('test_size', '?')} test images, {data.get('device')}, {_num(data.get('seconds'), 1)}s"))
     if not data.get("dropout", True):
-        typer.echo("  no dropout in this network: MC dropout is the network itself")
+        echo("  no dropout in this network: MC dropout is the network itself")
     rows = [("accuracy %", _pc(det.get("accuracy")), _pc(mc.get("accuracy"))),
             ("entropy", _num(det.get("entropy"), 4), _num(mc.get("entropy"), 4)),
             ("NLL", _num(det.get("nll"), 4), _num(mc.get("nll"), 4)),
             ("ECE %", _pc(det.get("ece")), _pc(mc.get("ece")))]
-    typer.echo(f"  {'':12} {'dropout off':>12} {mc_head:>12}")
+    echo(f"  {'':12} {'dropout off':>12} {mc_head:>12}")
     for name, a, b in rows:
-        typer.echo(f"  {name:12} {a:>12} {b:>12}")
+        echo(f"  {name:12} {a:>12} {b:>12}")
     if reliability:
-        typer.echo(f"  reliability ({len(det.get('reliability') or [])} confidence bins; conf and acc in %)")
-        typer.echo(f"  {'bin':>11} {'off n':>7} {'conf':>6} {'acc':>6} {'MC n':>7} {'conf':>6} {'acc':>6}")
+        echo(f"  reliability ({len(det.get('reliability') or [])} confidence bins; conf and acc in %)")
+        echo(f"  {'bin':>11} {'off n':>7} {'conf':>6} {'acc':>6} {'MC n':>7} {'conf':>6} {'acc':>6}")
         for d, m in zip(det.get("reliability") or [], mc.get("reliability") or []):
             lo, hi = d["bin"]
-            typer.echo(f"  {lo:5.3f}-{hi:5.3f} {d['count']:7d} {_bin(d, 'confidence')} {_bin(d, 'accuracy')} "
+            echo(f"  {lo:5.3f}-{hi:5.3f} {d['count']:7d} {_bin(d, 'confidence')} {_bin(d, 'accuracy')} "
                        f"{m['count']:7d} {_bin(m, 'confidence')} {_bin(m, 'accuracy')}")
 
 

@@ -14,7 +14,7 @@ from . import queue as queue_cmds
 from . import results as results_cmds
 from . import runs as runs_cmds
 from . import train as train_cmds
-from .options import GLOBAL_OPTIONS, RunsDir, fail, open_store
+from .options import echo, GLOBAL_OPTIONS, RunsDir, fail, open_store
 
 app = typer.Typer(help="A terminal experiment console for dropout studies in PyTorch.", no_args_is_help=False,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -63,16 +63,16 @@ def presets() -> None:
         try:
             cfg = load_preset(name)
         except ConfigError as exc:
-            typer.echo(f"{name:{width}} broken: {exc.reason}")
+            echo(f"{name:{width}} broken: {exc.reason}")
             continue
         found = {k: v for k, v in problems(cfg).items() if k != "data_dir"}  # data_dir can come at train time
         if found:
             field, reason = next(iter(found.items()))
-            typer.echo(f"{name:{width}} broken: {entries[name]}: {field} {reason}")
+            echo(f"{name:{width}} broken: {entries[name]}: {field} {reason}")
             continue
-        typer.echo(f"{name:{width}} {cfg.dataset:11} placement={cfg.placement:4} p_conv={cfg.p_conv:g} "
+        echo(f"{name:{width}} {cfg.dataset:11} placement={cfg.placement:4} p_conv={cfg.p_conv:g} "
                    f"p_fc={cfg.p_fc:g} epochs={cfg.epochs} batch={cfg.batch_size}  {' '.join(cfg.description.split())}")
-        typer.echo(f"{'':{width}} {entries[name]}")
+        echo(f"{'':{width}} {entries[name]}")
 
 
 DATASETS_TEXT = ("cifar10 (fetched by this command), digits (ships with scikit-learn: nothing to fetch), "
@@ -89,7 +89,7 @@ def data_fetch(dataset: str = typer.Argument("cifar10"),
 
     if dataset in ("digits", "imagefolder"):
         what = "ships with scikit-learn" if dataset == "digits" else "is your own folder (--data-dir)"
-        typer.echo(f"{dataset} {what}: nothing to fetch")
+        echo(f"{dataset} {what}: nothing to fetch")
         return
     if dataset != "cifar10":
         fail(f"dataset: unknown dataset {dataset!r}; the datasets are {DATASETS_TEXT}")
@@ -109,14 +109,14 @@ def data_fetch(dataset: str = typer.Argument("cifar10"),
     except OSError as exc:  # a name too long, a link loop
         fail(f"data_dir: {root} cannot be used ({(exc.strerror or str(exc)).lower()})")
     if not missing:
-        typer.echo(f"CIFAR-10 already in {cifar10.folder(root)}")
+        echo(f"CIFAR-10 already in {cifar10.folder(root)}")
         return
-    typer.echo(f"downloading CIFAR-10 into {root} (network timeout {seconds:g}s)", err=True)
+    echo(f"downloading CIFAR-10 into {root} (network timeout {seconds:g}s)", err=True)
     try:
         path = cifar10.fetch(Path(root), seconds, progress=_download_progress())
     except DataError as exc:
         fail(str(exc), code=2 if str(exc).startswith(("timeout:", "data_dir:")) else 1)
-    typer.echo(str(path))
+    echo(str(path))
 
 
 def _download_progress():
@@ -163,11 +163,11 @@ def run() -> None:
         sys.exit(130)
     except OSError as exc:
         line, code = _os_error_line(exc)
-        typer.echo(f"error: {line}", err=True)
+        echo(f"error: {line}", err=True)
         sys.exit(code)
     except Exception as exc:
         if getattr(exc, "exit_code", None) == 2 and hasattr(exc, "format_message"):  # click's UsageError family
-            typer.echo(f"error: {_usage_line(exc)}", err=True)
+            echo(f"error: {_usage_line(exc)}", err=True)
             sys.exit(2)
         raise
     sys.exit(code if isinstance(code, int) else 0)

@@ -11,7 +11,8 @@ from ..hparams import csv_text, table
 from ..store import ACTIVE, RunBusy, RunDir, RunNotFound, RunStore
 from ..store import prune
 from ..store.notes import NotesError, update_notes
-from .options import RunsDir, archive_store, fail, open_store
+from ..safetext import safe
+from .options import echo, RunsDir, archive_store, fail, open_store
 from .runs import Filter, Reverse, _table, _write_file, found
 
 Runs = typer.Argument(..., metavar="RUN...", help="Run ids (or a unique part, or the number `runs` shows).")
@@ -41,7 +42,7 @@ def label(run_refs: list[str] = Runs, runs_dir: RunsDir = None,
         for run in runs:
             info = run.info()
             damage = f"  ({info.problem})" if info.problem and "notes.json" in info.problem else ""
-            typer.echo(f"{run.run_id}  name={info.name!r} tags={' '.join(info.tags) or '-'} note={info.note!r}{damage}")
+            echo(safe(f"{run.run_id}  name={info.name!r} tags={' '.join(info.tags) or '-'} note={info.note!r}{damage}"))
         return
     store = open_store(runs_dir, write=True)
     for run in runs:
@@ -53,7 +54,7 @@ def label(run_refs: list[str] = Runs, runs_dir: RunsDir = None,
             fail(f"run: cannot write to {run.path} ({exc.strerror or exc})")
         said = [repr(notes["name"]) if notes["name"] else "", " ".join("#" + t for t in notes["tags"]),
                 f"note: {notes['note']!r}" if notes["note"] else ""]
-        typer.echo(f"{run.run_id}: {'  '.join(filter(None, said)) or 'no name, tags or note'}")
+        echo(safe(f"{run.run_id}: {'  '.join(filter(None, said)) or 'no name, tags or note'}"))
 
 
 def _describe(run: RunDir) -> str:
@@ -74,10 +75,10 @@ def _move(runs: list[RunDir], act, verb: str, refused: list[str] | None = None) 
         except OSError as exc:
             refused.append(f"run: {run.run_id} cannot be {verb} ({exc.strerror or exc})")
             continue
-        typer.echo(f"{verb} {run.run_id}" + (f" -> {dest}" if dest else ""))
+        echo(f"{verb} {run.run_id}" + (f" -> {dest}" if dest else ""))
     if refused:
         for line in refused[:-1]:
-            typer.echo(f"error: {line}", err=True)
+            echo(f"error: {line}", err=True)
         fail(refused[-1])
 
 
@@ -108,9 +109,9 @@ def rm(run_refs: list[str] = Runs, runs_dir: RunsDir = None,
     if not runs:
         _move([], None, "deleted", refused)
     if not yes:
-        typer.echo(f"delete {len(runs)} run{'s' * (len(runs) != 1)} and every file in {'them' if len(runs) > 1 else 'it'}:")
+        echo(f"delete {len(runs)} run{'s' * (len(runs) != 1)} and every file in {'them' if len(runs) > 1 else 'it'}:")
         for run in runs:
-            typer.echo(_describe(run))
+            echo(_describe(run))
         if not sys.stdin.isatty():
             fail("rm: not deleting without a terminal to ask on; add --yes")
         if not typer.confirm("delete?", default=False):
@@ -135,21 +136,21 @@ def hparams(runs_dir: RunsDir = None, filter_text: Filter = None,
     infos = found([info for info in listed if not info.damaged], filter_text, sort, reverse)
     damaged = sum(info.damaged for info in listed)
     if damaged:  # a damaged run has no figures to tabulate: say so rather than drop it silently
-        typer.echo(f"{damaged} damaged run{'s' * (damaged > 1)} left out (dropout-tui runs names what is wrong)",
+        echo(f"{damaged} damaged run{'s' * (damaged > 1)} left out (dropout-tui runs names what is wrong)",
                    err=True)
     if not infos:
         what = "runs match" if filter_text else "runs to tabulate" if damaged else "runs"
-        typer.echo(f"no {what} in {store.root.absolute()}", err=True)
+        echo(f"no {what} in {store.root.absolute()}", err=True)
         return
     if csv == "":
         fail("csv: needs a file name (or - for stdout)")
     if csv is not None:
         if csv == "-":
-            typer.echo(csv_text(infos), nl=False)
+            echo(csv_text(infos), nl=False)
         else:
             _write_file(csv, csv_text(infos), force, folder_hint="")
         return
     header, rows = table(infos)
     # the note column of _table is cut to fit: here every column matters, so a blank last column takes that role
     lines = _table(header + [""], [row + [""] for row in rows], max(shutil.get_terminal_size().columns, 10_000))
-    typer.echo("\n".join(line.rstrip() for line in lines))
+    echo("\n".join(line.rstrip() for line in lines))

@@ -6,6 +6,7 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
+from ..safetext import safe, safe_lines
 from ..store import RunStore, RunsFolderError
 
 RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Runs folder \\[default: $TUI_DROPOUT_RUNS or ./runs]")]
@@ -23,8 +24,14 @@ Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Any config fie
 Detach = Annotated[bool, typer.Option("--detach", help="Train in the background and print the run id.")]
 
 
+def echo(text: object = "", err: bool = False, nl: bool = True) -> None:
+    """Every line the CLI prints: run-folder text in it (labels, errors, log lines, paths) can hold escapes, so
+    controls and bidi characters are shown as visible escapes (line breaks and tabs kept)."""
+    typer.echo(safe_lines(text), err=err, nl=nl)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    echo(f"error: {' '.join(safe(message).split())}", err=True)  # one line, whatever a run's file said
     raise typer.Exit(code)
 
 

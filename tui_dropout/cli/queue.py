@@ -8,7 +8,8 @@ import typer
 from ..launch.queue import QueueSettings
 from ..store import RunDir
 from ..store.queue import QueueFolder
-from .options import RunsDir, open_store
+from ..safetext import safe
+from .options import echo, RunsDir, open_store
 
 
 def queue(runs_dir: RunsDir = None, show: int = typer.Option(20, "--show", min=0, help="Waiting runs to list.")
@@ -19,28 +20,28 @@ def queue(runs_dir: RunsDir = None, show: int = typer.Option(20, "--show", min=0
     record = folder.holder()
     waiting = folder.waiting()
     if not record:
-        typer.echo(f"no queue in {store.root.absolute()} (study --backend queue starts one)")
+        echo(f"no queue in {store.root.absolute()} (study --backend queue starts one)")
         return
     settings = QueueSettings([str(g) for g in record.get("gpus") or ["cpu"]], int(record.get("per_gpu") or 1),
                              int(record.get("max_fused") or 1))
     alive = folder.holder_alive()
-    who = f"pid {record.get('pid')} on {record.get('host')}" if alive else "nobody (it left or was killed)"
-    typer.echo(f"held by {who}; {settings.describe()}, {settings.per_gpu} per GPU, "
+    who = safe(f"pid {record.get('pid')} on {record.get('host')}") if alive else "nobody (it left or was killed)"
+    echo(f"held by {who}; {settings.describe()}, {settings.per_gpu} per GPU, "
                f"up to {settings.max_fused} fused runs a trainer")
     busy: dict[str, list[str]] = {}
     for info in store.list():
         slot = info.status.get("slot")
         if info.status.get("backend") == "queue" and isinstance(slot, str) and info.state in ("queued", "running") \
                 and info.status.get("pid"):
-            busy.setdefault(slot, []).append(f"{info.label} ({info.run_id[-4:]}, epoch {info.epoch}/{info.epochs})")
+            busy.setdefault(slot, []).append(f"{safe(info.label)} ({info.run_id[-4:]}, epoch {info.epoch}/{info.epochs})")
     width = shutil.get_terminal_size().columns
     for slot in settings.slots():
         runs = busy.get(slot, [])
         line = f"  {slot:10} " + (f"{len(runs)} fused: " if len(runs) > 1 else "") + ("; ".join(runs) or "free")
-        typer.echo(line if len(line) < width else line[:width - 4] + "...")
-    typer.echo(f"{len(waiting)} waiting" + (":" if waiting and show else ""))
+        echo(line if len(line) < width else line[:width - 4] + "...")
+    echo(f"{len(waiting)} waiting" + (":" if waiting and show else ""))
     for place, (_, run_id) in enumerate(waiting[:show], 1):
         info = RunDir(store.root / run_id).info()
-        typer.echo(f"  #{place:<4} {run_id}  {info.label}")
+        echo(f"  #{place:<4} {run_id}  {safe(info.label)}")
     if len(waiting) > show:
-        typer.echo(f"  ... and {len(waiting) - show} more")
+        echo(f"  ... and {len(waiting) - show} more")

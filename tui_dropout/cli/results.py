@@ -5,12 +5,19 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from .. import evaluation
 from ..export import acc_text, number_text, results_row, seconds_text
 from ..groups import FIGURES, run_label, seed_groups, spread
 from ..store import RunDir, RunNotFound
-from .options import RunsDir, fail, open_store
+from ..safetext import safe
+from .options import echo, RunsDir, fail, open_store
+
+
+def plain(text: object) -> Text:
+    """Run-folder text as a table cell: escapes shown, no markup read from it."""
+    return Text(safe(text))
 
 
 def print_results(runs: list[RunDir]) -> None:
@@ -26,7 +33,7 @@ def print_results(runs: list[RunDir]) -> None:
         table.add_column(col, no_wrap=col != "network", justify="left" if col in ("network", "state") else "right")
     for info in infos:
         row = results_row(info)
-        table.add_row(run_label(info), row["state"], f"{row['epoch']}/{row['epochs']}",
+        table.add_row(plain(run_label(info)), row["state"], f"{row['epoch']}/{row['epochs']}",
                       acc_text(row["final_train_acc"]), acc_text(row["final_test_acc"]),
                       acc_text(row["best_train_acc"], row["best_train_epoch"]),
                       acc_text(row["best_test_acc"], row["best_test_epoch"]),
@@ -36,9 +43,9 @@ def print_results(runs: list[RunDir]) -> None:
     print_groups(console, seed_groups(infos))
     print_evaluations(console, infos)
     for info in infos:
-        console.print(f"  {run_label(info)}: {info.run_id}", highlight=False, soft_wrap=True)
+        console.print(plain(f"  {run_label(info)}: {info.run_id}"), highlight=False, soft_wrap=True)
         if info.error or info.problem:
-            console.print(f"  error: {info.error or info.problem}", highlight=False, markup=False, soft_wrap=True)
+            console.print(plain(f"  error: {info.error or info.problem}"), highlight=False, soft_wrap=True)
 
 
 SPREAD_NOTE = ("mean±std over each group's finished runs only (n = finished/all); std is the sample standard "
@@ -59,7 +66,7 @@ def print_groups(console: Console, groups: list) -> None:
         spread_table.add_column(col, no_wrap=col != "network", justify="left" if col == "network" else "right")
     for g in groups:
         loss = g.figure("final_loss", finished_only=True)
-        spread_table.add_row(g.name, f"{len(g.finished)}/{g.n}",
+        spread_table.add_row(plain(g.name), f"{len(g.finished)}/{g.n}",
                              *(g.figure(f, finished_only=True).text() for f in FIGURES[:4]),
                              loss.text(scale=1.0, digits=4))
     console.print(spread_table)
@@ -67,8 +74,8 @@ def print_groups(console: Console, groups: list) -> None:
     for g in groups:
         if g.n > 1 and g.unfinished:
             left_out = ", ".join(f"{seed_text(info)} {info.state} {info.epoch}/{info.epochs}" for info in g.unfinished)
-            console.print(f"  {g.name} n={len(g.finished)}/{g.n}, left out: {left_out}", highlight=False,
-                          markup=False, soft_wrap=True)
+            console.print(plain(f"  {g.name} n={len(g.finished)}/{g.n}, left out: {left_out}"), highlight=False,
+                          soft_wrap=True)
 
 
 def seed_text(info) -> str:
@@ -101,7 +108,7 @@ def print_evaluations(console: Console, infos: list) -> None:
             passes = str(data.get("state"))  # running, failed, lost
         else:
             passes = f"x{data.get('mc_passes')}" if data.get("dropout", True) else "none"
-        table.add_row(run_label(info), str(passes), acc_text(cols["det_acc"]), acc_text(cols["mc_acc"]),
+        table.add_row(plain(run_label(info)), plain(passes), acc_text(cols["det_acc"]), acc_text(cols["mc_acc"]),
                       acc_text(cols["det_ece"]), acc_text(cols["mc_ece"]), number_text(cols["mc_entropy"], ".3f"))
     console.print(table)
     groups = [g for g in seed_groups(infos)
@@ -116,7 +123,7 @@ def print_evaluations(console: Console, infos: list) -> None:
         cols = [evaluation.columns(found.get(i.run_id)) for i in g.runs]
         cols = [c for c in cols if c["mc_acc"] is not None]
         figures = [spread([c[key] for c in cols]) for key in ("det_acc", "mc_acc", "det_ece", "mc_ece")]
-        spread_table.add_row(g.name, str(len(cols)), *(f.text() for f in figures))
+        spread_table.add_row(plain(g.name), str(len(cols)), *(f.text() for f in figures))
     console.print(spread_table)
 
 
@@ -144,5 +151,5 @@ def results(run_refs: Optional[list[str]] = typer.Argument(None, metavar="[RUN].
         else:
             fail(f"study: no study in {store.root.absolute()} (dropout-tui study ... --grid/--seeds makes one)")
         runs = [RunDir(i.path) for i in reversed(infos) if i.config.get("study") == wanted]  # launch order
-        typer.echo(f"study {wanted}: {len(runs)} runs")
+        echo(f"study {safe(wanted)}: {len(runs)} runs")
     print_results(runs)

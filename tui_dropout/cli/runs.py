@@ -15,7 +15,8 @@ from ..launch import cancel as cancel_run
 from ..query import QueryError, filter_runs, sort_runs
 from ..store import RunDir, RunNotFound, RunStore
 from ..store.files import write_text_atomic
-from .options import RunsDir, archive_store, fail, open_store, output_width
+from ..safetext import safe
+from .options import echo, RunsDir, archive_store, fail, open_store, output_width
 
 
 def _find(store: RunStore, ref: str) -> RunDir:
@@ -26,7 +27,7 @@ def _find(store: RunStore, ref: str) -> RunDir:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    return " ".join(safe(text).split())
 
 
 def _table(header: list[str], rows: list[list[str]], width: int) -> list[str]:
@@ -77,7 +78,7 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
     if not infos:
         where = store.root.absolute()
         what = "runs match" if filter_text else "archived runs" if archived else "runs"
-        typer.echo(f"no {what} in {where}" + ("" if where.exists() or filter_text else " (no such folder)"))
+        echo(f"no {what} in {where}" + ("" if where.exists() or filter_text else " (no such folder)"))
         return
     rows = [[str(place[info.run_id]), info.run_id, info.state_text, f"{info.epoch}/{info.epochs}",
              pct(info.final_test_acc), pct(info.best_test_acc), _one_line(" | ".join(filter(None, (
@@ -86,7 +87,7 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
             for info in infos]
     lines = _table(["#", "run", "state", "epoch", "test", "best", "name | tags | note"], rows,
                    output_width())
-    typer.echo("\n".join(lines))
+    echo("\n".join(lines))
 
 
 def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = None,
@@ -100,35 +101,35 @@ def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = 
         fail(f"lines: must be between 0 and 100000, got {count}")
     run = _find(open_store(runs_dir), run_ref)
     info = run.info()
-    typer.echo(f"run      {run.run_id}\nfolder   {run.path.absolute()}")
+    echo(f"run      {run.run_id}\nfolder   {run.path.absolute()}")
     if info.label != info.preset:
-        typer.echo(f"name     {' · '.join(n for n in dict.fromkeys((info.name, info.study_label)) if n)}")
+        echo(f"name     {_one_line(' · '.join(n for n in dict.fromkeys((info.name, info.study_label)) if n))}")
     if info.tags:
-        typer.echo(f"tags     {' '.join('#' + t for t in info.tags)}")
+        echo(f"tags     {' '.join('#' + t for t in info.tags)}")
     if info.note:
-        typer.echo("note     " + "\n         ".join(info.note.splitlines()))
-    typer.echo(f"state    {info.state}\nepoch    {info.epoch}/{info.epochs}")
-    typer.echo(f"final    train {pct(info.final_train_acc)}  test {pct(info.final_test_acc)}  "
+        echo("note     " + "\n         ".join(map(safe, info.note.splitlines())))
+    echo(f"state    {info.state}\nepoch    {info.epoch}/{info.epochs}")
+    echo(f"final    train {pct(info.final_train_acc)}  test {pct(info.final_test_acc)}  "
                f"loss {number_text(info.final_loss, '.4f')}  time {seconds_text(info.elapsed)}")
-    typer.echo(f"best     train {pct(info.best_train_acc)} (epoch {info.best_train_epoch or '-'})  "
+    echo(f"best     train {pct(info.best_train_acc)} (epoch {info.best_train_epoch or '-'})  "
                f"test {pct(info.best_test_acc)} (epoch {info.best_test_epoch or '-'})")
     if info.error or info.problem:
-        typer.echo(f"error    {_one_line(info.error or info.problem)}")
+        echo(f"error    {_one_line(info.error or info.problem)}")
     for n, line in enumerate(evaluation.describe(evaluation.read(run.path))):
-        typer.echo(("eval     " if n == 0 else "         ") + line.removeprefix("eval  ").strip())
+        echo(("eval     " if n == 0 else "         ") + safe(line.removeprefix("eval  ").strip()))
     if info.config:
         cfg = {k: v for k, v in info.config.items() if k not in ("extra", "description")}
-        typer.echo("config   " + _pairs(cfg))
+        echo("config   " + _pairs(cfg))
     if count:
         for line in run.log_tail(count, max_bytes=max(16384, count * 400)):
-            typer.echo("  " + line)
+            echo("  " + safe(line))
 
 
 def _pairs(values: dict, width: int = 100) -> str:
     """key=value pairs wrapped under one another, for a dict printed in a terminal."""
     lines, line = [], ""
     for key, value in values.items():
-        item = f"{key}={json.dumps(value) if isinstance(value, (dict, list)) else value}"
+        item = safe(f"{key}={json.dumps(value) if isinstance(value, (dict, list)) else value}")
         if line and len(line) + len(item) + 1 > width - 9:
             lines.append(line)
             line = item
@@ -149,7 +150,7 @@ def cancel(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir 
         fail(str(exc) if str(exc).startswith("run:") else f"run: {run.run_id}: {exc}")
     except OSError as exc:
         fail(f"run: cannot write to {run.path} ({exc.strerror or exc})")
-    typer.echo(f"{run.run_id}: {what}")
+    echo(f"{run.run_id}: {what}")
 
 
 def _unusable_parent(path: Path) -> str | None:
@@ -186,7 +187,7 @@ def export(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir 
     except (OSError, ValueError) as exc:
         fail(f"run: {run.run_id} cannot be read ({exc})")
     if output is None or output == "-":
-        typer.echo(text, nl=False)
+        echo(text, nl=False)
         return
     _write_file(output, text, force)
 
@@ -210,7 +211,7 @@ def _export_dir_checked(run: RunDir, dest: Path, force: bool) -> None:
     if target.is_symlink() or target.exists() and not target.is_dir():
         fail(f"output: {target} is not a folder; remove it first")
     try:
-        typer.echo(str(export_folder(run, dest)))
+        echo(str(export_folder(run, dest)))
     except OSError as exc:
         fail(f"output: cannot write into {dest} ({exc.strerror or exc})")
 
@@ -232,7 +233,7 @@ def _export_tensorboard(run: RunDir, target: Path, force: bool) -> None:
                 fail(f"output: {target} holds other files ({others[0]}...); choose an empty or new folder")
             if any(target.iterdir()) and not force:
                 fail(f"output: {target} exists; add --force to replace it")
-        typer.echo(str(export_tensorboard(run, target)))
+        echo(str(export_tensorboard(run, target)))
     except MissingExtra as exc:
         fail(f"format: {exc}")
     except OSError as exc:
@@ -277,4 +278,4 @@ def _write_file_checked(name: str, text: str, force: bool, folder_hint: str) -> 
             except OSError:
                 break
         fail(f"output: cannot write {output} ({exc.strerror or exc})")
-    typer.echo(f"wrote {output}", err=True)
+    echo(f"wrote {output}", err=True)

@@ -22,7 +22,8 @@ from ..preflight import build_config, preflight
 from ..store import RunBusy, RunDir, RunStore
 from ..store.notes import NotesError, check_name, check_note, check_tags
 from .results import print_results
-from .options import (BatchSize, DataDir, Dataset, Detach, Device, Epochs, Lr, P, RunsDir, Seed, Sets, fail,
+from ..safetext import safe
+from .options import (echo, BatchSize, DataDir, Dataset, Detach, Device, Epochs, Lr, P, RunsDir, Seed, Sets, fail,
                       open_store, parse_sets, runs_dir_flag)
 
 
@@ -93,7 +94,7 @@ def run_foreground(runs: list[RunDir], resume: bool = False, claim: str | None =
             if event["kind"] == "status":
                 bar.update(task, info=event["text"])
             elif event["kind"] == "warning":
-                bar.console.print(f"warning: {event['text']}", highlight=False, markup=False, soft_wrap=True)
+                bar.console.print(f"warning: {safe(event['text'])}", highlight=False, markup=False, soft_wrap=True)
             elif event["kind"] == "step":
                 bar.update(task, info=f"epoch {event['epoch']}: batch {event['step']}/{event['steps']}")
             elif event["kind"] == "epoch":
@@ -115,7 +116,7 @@ def _finish(store: RunStore, runs: list[RunDir], states: list[str]) -> None:
     if any(s == "failed" for s in states):
         raise typer.Exit(1)
     if any(s == "cancelled" for s in states):
-        typer.echo(f"stopped; resume with: dropout-tui resume {runs[0].run_id}{runs_dir_flag(store)}")
+        echo(f"stopped; resume with: dropout-tui resume {runs[0].run_id}{runs_dir_flag(store)}")
         raise typer.Exit(130)
 
 
@@ -197,18 +198,18 @@ def _launch(store: RunStore, cfgs: list[RunConfig], launcher, detach: bool, fuse
         except ConfigError as exc:  # a launcher that refuses (slurm: sbatch said no, a folder the nodes cannot see)
             fail(str(exc))
         for run in launched.runs:
-            typer.echo(run.run_id)
-        typer.echo(f"{launched.note}; watch with: dropout-tui{runs_dir_flag(store)} "
+            echo(run.run_id)
+        echo(f"{launched.note}; watch with: dropout-tui{runs_dir_flag(store)} "
                    "(or dropout-tui runs)", err=True)
         return
     groups = prepare(store, cfgs, fuse=fuse, max_members=limit, notes=notes)
     if len(cfgs) > 1 and len(groups) > 1:
         why = "--no-fuse" if not fuse else fusable(cfgs) or f"at most {limit} runs a fused trainer (--max-fused)"
-        typer.echo(f"{len(groups)} trainers one after another (not one fused pass: {why})", err=True)
+        echo(f"{len(groups)} trainers one after another (not one fused pass: {why})", err=True)
     states: list[str] = []
     for i, group in enumerate(groups):
         for run in group.runs:
-            typer.echo(f"run {run.run_id} in {run.path}", err=True)
+            echo(f"run {run.run_id} in {run.path}", err=True)
         states += run_foreground(group.runs, claim=group.claim)
         if "cancelled" in states:
             for later in groups[i + 1:]:  # never started: say so rather than leave them to read as lost
@@ -279,14 +280,14 @@ def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id pr
     except (KeyError, ValueError, RunBusy) as exc:
         fail(str(exc))
     if not all(r.has_checkpoint() for r in runs):
-        typer.echo(f"{runs[0].run_id}: no checkpoint yet; starting over from epoch 1", err=True)
+        echo(f"{runs[0].run_id}: no checkpoint yet; starting over from epoch 1", err=True)
     if launcher.name != "local" or detach:
         try:
             note = launcher.start(store, [Group(runs, token)], resume=True)
         except ConfigError as exc:
             fail(str(exc))
         for run in runs:
-            typer.echo(run.run_id)
-        typer.echo(note, err=True)
+            echo(run.run_id)
+        echo(note, err=True)
         return
     _finish(store, runs, run_foreground(runs, resume=True, claim=token))

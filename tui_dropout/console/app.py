@@ -10,6 +10,7 @@ from textual.app import App
 from ..config import ConfigError
 from ..launch import Group, Launcher, LocalLauncher, prepare
 from ..launch.queue import QueueLauncher
+from ..safetext import safe, safe_lines
 from ..store import RunDir, RunStore
 from ..watch import RunsWatcher
 from .messages import LaunchRequest
@@ -35,6 +36,12 @@ class DropoutConsole(App):
         self.launcher = LocalLauncher()  # the one launch path (tui_dropout/launch); its processes are reaped here
         self.processes_lock = threading.Lock()  # the launch worker adds processes, the tick reaps them
         self.form: dict[str, str] = {}  # the new-run form as last launched: it reopens so
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notification: its text often names run-folder text (a name, a damaged file's error), so it is shown
+        with escapes visible and no markup read from it."""
+        super().notify(safe_lines(message), title=safe(title), severity=severity, timeout=timeout, markup=False)
 
     def get_default_screen(self) -> MainScreen:
         self.watcher.refresh()

@@ -5,6 +5,7 @@ import math
 
 from rich.text import Text
 
+from ..safetext import safe
 from ..store import RunInfo
 
 STATE_STYLES = {"running": "bold green", "queued": "cyan", "finished": "blue", "failed": "bold red",
@@ -59,6 +60,7 @@ def started_text(run_id: str) -> str:
 
 def cut(text: str, width: int) -> str:
     """`text` in at most `width` cells: cut short with an ellipsis (the details pane shows it whole)."""
+    text = safe(text)
     return text if len(text) <= width else text[:max(0, width - 1)] + "…"
 
 
@@ -66,6 +68,7 @@ def fit_label(label: str, width: int) -> str:
     """A run's label (or name) in `width` cells. Too long, it loses the words before its grid fields first (a name,
     the preset: `…p_fc=0.7 seed=2`; the grid point and seed tell a study's rows apart, the details pane shows it
     whole), then its fields' names (`…0.01 0.3 seed=3`, `…0.01 0.3 s3`), then its end (`…` marks every cut)."""
+    label = safe(label)
     if len(label) <= width:
         return label
     words = label.split()
@@ -87,4 +90,4 @@ def run_names(infos: list[RunInfo]) -> dict[str, str]:
     counts: dict[str, int] = {}
     for info in infos:
         counts[info.label] = counts.get(info.label, 0) + 1
-    return {i.run_id: i.label if counts[i.label] == 1 else f"{i.label}·{tails[i.run_id]}" for i in infos}
+    return {i.run_id: safe(i.label if counts[i.label] == 1 else f"{i.label}·{tails[i.run_id]}") for i in infos}

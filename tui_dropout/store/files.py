@@ -16,6 +16,9 @@ from typing import Any
 from .liveness import process_alive
 
 # Every temporary file a writer leaves while it works: .<name>.<pid>[.<thread>].tmp
+# Run-folder files are never opened through a link: a neighbour's link to a file outside the runs folder would
+# be read, written or created as the reader. ELOOP is what O_NOFOLLOW answers for a link.
+NOFOLLOW = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 TEMP_NAME = re.compile(r"^\..+?\.(\d+)(\.\d+)?\.tmp$")
 
 
@@ -45,8 +48,9 @@ def temp_path(path: Path) -> Path:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write beside, then rename over: a reader sees the old file or the new one, never half of one."""
     tmp = temp_path(path)
+    tmp.unlink(missing_ok=True)  # litter (or a planted link) of that name: O_EXCL below then creates a new file
     try:
-        with open(tmp, "w") as f:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o644), "w") as f:
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -104,11 +108,26 @@ def nesting(value: Any) -> int:
     return deepest
 
 
+def _open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
+    """os.open that refuses a link as the last part of `path` (OSError ELOOP, worded "a link, not a file")."""
+    try:
+        return os.open(path, flags | NOFOLLOW, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "a link, not a file (links are not followed)", str(path)) from None
+        raise
+
+
+def open_append(path: Path):
+    """`path` opened to append text (created when missing), never through a link."""
+    return os.fdopen(_open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a")
+
+
 def open_regular(path: Path):
     """`path` opened for binary reading when it is a regular file; OSError for anything else, at once.
 
     A FIFO would block the reader until some writer came, a device like /dev/zero never ends."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    fd = _open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -125,7 +144,7 @@ def open_regular(path: Path):
 def _read_regular(path: Path, limit: int) -> bytes:
     """The whole file when it is a regular one of at most `limit` bytes; three syscalls for a small file
     (a list of thousands of runs reads three of these per run)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    fd = _open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -181,7 +200,7 @@ def read_json(path: Path) -> dict[str, Any] | None:
 @contextmanager
 def file_lock(path: Path):
     """An flock across processes: launchers, the trainer and cancel all update status.json."""
-    with open(path, "a") as f:
+    with os.fdopen(_open_nofollow(path, os.O_RDWR | os.O_CREAT), "r+") as f:  # a dangling link creates nothing
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield

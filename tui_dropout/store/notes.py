@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..safetext import BIDI, SEPARATORS
 from .files import DamagedFile, file_lock, read_json, write_json_atomic
 
 NAME_MAX = 80
@@ -24,6 +25,8 @@ def _no_control(field: str, text: str, allowed: str = "") -> None:
     """Control characters (an escape sequence would reach every terminal that lists the run) are refused."""
     if any((ord(c) < 32 or 127 <= ord(c) < 160) and c not in allowed for c in text):
         raise NotesError(f"{field}: control characters are not allowed")
+    if any(c in BIDI or c in SEPARATORS for c in text):  # shown reversed or broken across lines
+        raise NotesError(f"{field}: bidi controls and line separators (U+202E and the like) are not allowed")
 
 
 def check_name(name: str) -> str:

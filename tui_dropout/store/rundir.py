@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .files import (DamagedFile, dumps, file_lock, open_regular, read_json, sweep_temp_files, write_json_atomic,
+from .files import (NOFOLLOW, DamagedFile, dumps, file_lock, open_append, open_regular, read_json, sweep_temp_files, write_json_atomic,
                     write_text_atomic)
 from .info import RunInfo, fill_figures, typed
 from .liveness import ACTIVE, effective_state, host_and_pid
@@ -36,12 +36,14 @@ PER_LAUNCH = ("backend", "job_id", "slot", "gpu", "queue_pid", "queue_pid_start"
               "queue_max_fused", "dispatched", "requeued", "pid", "pid_start")
 TRAINER_LOCK = ".trainer.lock"  # held (flock) by the one trainer that owns the run, for its whole life
 EVALUATE_LOCK = ".evaluate.lock"  # held (flock) by the one process evaluating the run's checkpoint
+RUN_FILES = {CONFIG, STATUS, METRICS, LOG, CHECKPOINT, SUMMARY, WORKER_OUT, NOTES, EVALUATION, CANCEL, STATUS_LOCK,
+             TRAINER_LOCK, EVALUATE_LOCK, ".notes.lock", "evaluate.out"}
 
 
 def lock_held(path: Path) -> bool:
     """True when another process holds an flock on `path` (a trainer or an evaluation at work)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW)
     except OSError:
         return False
     try:
@@ -157,7 +159,7 @@ class RunDir:
         The flock is the hard rule on this host; the claim token, in the folder, is the rule across hosts."""
         if self._owner_fd is not None:
             return  # this process owns it already (the worker takes it before importing torch)
-        fd = os.open(self.path / TRAINER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path / TRAINER_LOCK, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -228,7 +230,7 @@ class RunDir:
 
     # ----- metrics and log ----------------------------------------------------------------------
     def append_metric(self, row: dict[str, Any]) -> None:
-        with open(self.file(METRICS), "a") as f:
+        with open_append(self.file(METRICS)) as f:
             f.write(dumps(row, sort_keys=True) + "\n")
             f.flush()
 
@@ -243,7 +245,7 @@ class RunDir:
 
     def log(self, line: str) -> None:
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        with open(self.file(LOG), "a") as f:
+        with open_append(self.file(LOG)) as f:
             f.write(f"[{stamp}] {line}\n")
 
     def log_tail(self, lines: int = 20, max_bytes: int = 16384) -> list[str]:
@@ -259,6 +261,14 @@ class RunDir:
             return []
         return text.splitlines()[-lines:]
 
+    def linked_files(self) -> list[str]:
+        """The run's own files that are links (d_type from one listing, no stat per file); none is ever followed."""
+        try:
+            with os.scandir(self.path) as entries:
+                return sorted(e.name for e in entries if e.name in RUN_FILES and e.is_symlink())
+        except OSError:
+            return []
+
     # ----- what lists show ------------------------------------------------------------------------
     def info(self) -> RunInfo:
         """Status, config and summary folded into one RunInfo; a damaged folder gives state "corrupt"."""
@@ -273,6 +283,11 @@ class RunDir:
             return info
         if config is None:
             info.state, info.problem = "corrupt", "corrupt run folder: config.json missing"
+            return info
+        linked = self.linked_files()
+        if linked:
+            info.state, info.problem = "corrupt", ("corrupt run folder: " + ", ".join(linked) +
+                                                   " is a link, not a file (links are not followed)")
             return info
         problems: list[str] = []
         info.status, info.config, info.summary = status, config, summary

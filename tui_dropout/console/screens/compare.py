@@ -19,6 +19,7 @@ from ...export import config_differences, number_text, results_row, seconds_text
 from ...groups import SeedGroup, seed_groups
 from ...charts import chart
 from ...series import RunSeries, step_smoothing
+from ...safetext import safe, safe_markup
 from ...store import RunInfo
 from ...watch import RunsWatcher
 from ..group_series import BandSeries, band
@@ -49,7 +50,7 @@ def entries_for(infos: list[RunInfo], grouped: bool) -> list[Entry]:
     not grouped, every run alone. Names are labels (`D p_fc=0.3`, `D p_fc=0.3 seed=2`), told apart by id tails."""
     names = run_names(infos)
     if not grouped:
-        return [Entry(names[i.run_id], [i.run_id]) for i in infos]
+        return [Entry(names[i.run_id], [i.run_id]) for i in infos]  # run_names makes them safe
     out = []
     tails = short_ids([i.run_id for i in infos])
     groups = seed_groups(infos)
@@ -61,7 +62,7 @@ def entries_for(infos: list[RunInfo], grouped: bool) -> list[Entry]:
         if len(ids) == 1:
             out.append(Entry(names[ids[0]], ids))
         else:
-            name = g.name if counts[g.name] == 1 else f"{g.name}·{tails[ids[0]]}"
+            name = safe(g.name if counts[g.name] == 1 else f"{g.name}·{tails[ids[0]]}")
             out.append(Entry(f"{name} n={len(ids)}", ids))
     return out
 
@@ -88,7 +89,7 @@ def results_table(infos: list[RunInfo]) -> Table:
         table.add_column(header, justify="right", no_wrap=True)
     for info in infos:
         row = results_row(info)
-        table.add_row(fit_label(names[info.run_id], NAME_WIDTH), state_text(info),
+        table.add_row(Text(fit_label(names[info.run_id], NAME_WIDTH)), state_text(info),
                       epochs_text(row["epoch"], row["epochs"]),
                       acc(row["final_train_acc"]), acc_at(row["best_train_acc"], row["best_train_epoch"]),
                       acc(row["final_test_acc"]), acc_at(row["best_test_acc"], row["best_test_epoch"]),
@@ -107,7 +108,7 @@ def groups_table(groups: list[SeedGroup]) -> Table:
         table.add_column(header, justify="right", no_wrap=True)
     for g in groups:
         done = g.figure("final_test_acc").n
-        table.add_row(fit_label(g.name, NAME_WIDTH), str(g.n) if done == g.n else f"{done}/{g.n}",
+        table.add_row(Text(fit_label(g.name, NAME_WIDTH)), str(g.n) if done == g.n else f"{done}/{g.n}",
                       *(g.figure(f).text() for f in ("final_train_acc", "best_train_acc", "final_test_acc",
                                                      "best_test_acc")),
                       g.figure("final_loss").text(scale=1.0, digits=4))
@@ -128,7 +129,7 @@ def evaluation_table(infos: list[RunInfo]) -> Table | None:
     for header in ("off\ntest%", "MC\ntest%", "off\nECE%", "MC\nECE%", "MC\nentropy"):
         table.add_column(header, justify="right", no_wrap=True)
     for info, cols in rows:
-        table.add_row(fit_label(names[info.run_id], NAME_WIDTH), acc(cols["det_acc"]), acc(cols["mc_acc"]),
+        table.add_row(Text(fit_label(names[info.run_id], NAME_WIDTH)), acc(cols["det_acc"]), acc(cols["mc_acc"]),
                       acc(cols["det_ece"]), acc(cols["mc_ece"]), number_text(cols["mc_entropy"], ".3f"))
     return table
 
@@ -249,17 +250,17 @@ class CompareScreen(Screen):
         """The config fields that differ: between the groups (one run stands for each), then the seeds."""
         if not self.partnered:
             diffs = config_differences(infos)
-            lines = [f"{k}: " + " | ".join(str(v) for v in values) for k, values in diffs.items()]
+            lines = [safe_markup(f"{k}: " + " | ".join(str(v) for v in values)) for k, values in diffs.items()]
             return "\n".join(["[b]config fields that differ[/b]", *lines]) if diffs else "configs are identical"
         groups = seed_groups(infos)
         diffs = {k: v for k, v in config_differences([g.runs[0] for g in groups]).items() if k not in NOT_COMPARED}
         lines = [Text("config fields that differ between the groups", style="bold")]
-        lines += [Text(f"{k}: " + " | ".join(str(v) for v in values)) for k, values in diffs.items()]
+        lines += [Text(safe(f"{k}: " + " | ".join(str(v) for v in values))) for k, values in diffs.items()]
         if not diffs:
             lines.append(Text("none: the groups differ in seeds only"))
         seeds = {tuple(g.seeds) for g in groups if g.n > 1}
         lines.append(Text("seeds: " + (" ".join(map(str, next(iter(seeds)))) if len(seeds) == 1 else
-                                       "; ".join(f"{g.name}: {' '.join(map(str, g.seeds))}" for g in groups))))
+                                       safe("; ".join(f"{g.name}: {' '.join(map(str, g.seeds))}" for g in groups)))))
         return RenderGroup(*lines)
 
     def progress(self) -> tuple:

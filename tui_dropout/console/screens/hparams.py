@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -11,6 +12,7 @@ from textual.widgets import DataTable, Static
 
 from ...hparams import FIGURE_COLUMNS, cell_text, columns, csv_text, evaluations, value
 from ...query import sort_by
+from ...safetext import safe, safe_markup
 from ...store import RunInfo
 from ...store.files import write_text_atomic
 from ..widgets.key_bar import KeyBar
@@ -51,7 +53,7 @@ class HParamsScreen(Screen[str | None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for key, header in self.cols:
-            table.add_column(header, key=key)
+            table.add_column(Text(safe(header)), key=key)  # a config key is run-folder text
         self.fill()
         table.focus()
 
@@ -62,11 +64,11 @@ class HParamsScreen(Screen[str | None]):
         table = self.query_one(DataTable)
         table.clear()
         for info in self.sorted_infos():
-            table.add_row(*[cell_text(value(info, key, self.evaluated), key) for key, _ in self.cols],
+            table.add_row(*[Text(cell_text(value(info, key, self.evaluated), key)) for key, _ in self.cols],
                           key=info.run_id)
         header = dict(self.cols).get(self.sort_key, self.sort_key)
         self.query_one("#hp-title", Static).update(
-            f" {len(self.infos)} runs{self.title_text} | sorted by {header} {'desc' if self.descending else 'asc'}"
+            f" {len(self.infos)} runs{safe_markup(self.title_text)} | sorted by {safe_markup(header)} {'desc' if self.descending else 'asc'}"
             f" | left/right: columns")
 
     def action_sort(self) -> None:

@@ -6,6 +6,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from ...safetext import safe_markup
 from ...store.notes import NotesError, check_name, check_note, check_tags
 
 
@@ -31,7 +32,7 @@ class LabelScreen(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.title_text)
+            yield Static(safe_markup(self.title_text))
             yield Static("name")
             yield Input(self.start["name"], placeholder="(none)" if not self.several else "(leave as is)", id="name")
             yield Static("tags (space separated; -tag removes one)" if self.several else "tags (space separated)")

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Log, Static
 
+from ...safetext import safe
 from ...store import LOG, RunDir
 from ...store.tail import LogTail
 from ..widgets.key_bar import KeyBar
@@ -65,7 +66,7 @@ class LogViewerScreen(Screen):
         if self.tail.take_reset():
             log.clear()
         if lines:
-            log.write_lines([line or " " for line in lines])  # scrolls with them only while at the end
+            log.write_lines([safe(line) or " " for line in lines])  # scrolls with them only while at the end
         self.show_title()
 
     def show_title(self) -> None:

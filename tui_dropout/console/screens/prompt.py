@@ -6,6 +6,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from ...safetext import safe_markup
+
 
 class PromptScreen(ModalScreen[str | None]):
     BINDINGS = [("escape", "dismiss(None)", "Close")]
@@ -21,7 +23,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.question)
+            yield Static(safe_markup(self.question, keep_lines=True))
             yield Input(self.value, placeholder=self.placeholder, id="answer")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

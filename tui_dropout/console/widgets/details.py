@@ -8,6 +8,7 @@ from textual.widget import Widget
 
 from ... import evaluation
 from ...export import number_text, seconds_text
+from ...safetext import safe
 from ...store import RunDir, RunInfo
 from ..labels import acc, acc_at, state_text
 
@@ -36,19 +37,19 @@ class RunDetails(Widget):
         train = Text(f"train {_pct(info.final_train_acc)}" + _best(info.best_train_acc, info.best_train_epoch))
         test = Text(f"test  {_pct(info.final_test_acc)}" + _best(info.best_test_acc, info.best_test_epoch))
         loss = Text(f"loss  {number_text(info.final_loss, '.4f')}")
-        evaluated = [Text(line, style="magenta") for line in evaluation.describe(evaluation.read(run.path))]
+        evaluated = [Text(safe(line), style="magenta") for line in evaluation.describe(evaluation.read(run.path))]
         lines = [head, progress, train, test, *evaluated, loss]  # the calibration beside the accuracy
         named = [n for n in dict.fromkeys((info.name, info.study_label)) if n and n != info.preset]
         if named:  # the user's name for the run, and a study's readable label for it
-            lines.insert(1, Text(" · ".join(named), style="italic"))
+            lines.insert(1, Text(safe(" · ".join(named)), style="italic"))
         if info.tags:
-            lines.insert(2 if named else 1, Text(" ".join("#" + t for t in info.tags), style="cyan"))
+            lines.insert(2 if named else 1, Text(safe(" ".join("#" + t for t in info.tags)), style="cyan"))
         if info.note:
-            lines += [Text(line, style="italic dim") for line in info.note.splitlines()[:3]]
+            lines += [Text(safe(line), style="italic dim") for line in info.note.splitlines()[:3]]
         if info.error or info.problem:
-            lines.append(Text(f"error: {info.error or info.problem}", style="red"))
-        config = Text(" ".join(f"{k}={info.config.get(k)}" for k in SHOWN if k in info.config), style="dim")
-        log = [LOG_STAMP.sub(r"\1 ", line) for line in run.log_tail(LOG_LINES)]
+            lines.append(Text(safe(f"error: {info.error or info.problem}"), style="red"))
+        config = Text(safe(" ".join(f"{k}={info.config.get(k)}" for k in SHOWN if k in info.config)), style="dim")
+        log = [safe(LOG_STAMP.sub(r"\1 ", line)) for line in run.log_tail(LOG_LINES)]
         self._set(lines, config, log)
 
     def _set(self, head: list[Text], config: Text, log: list[str]) -> None:

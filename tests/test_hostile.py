@@ -1,0 +1,86 @@
+"""A run folder written by a hostile neighbour: escape, bidi and markup payloads in every string, links for files."""
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from tui_dropout.cli.main import app
+from tui_dropout.safetext import safe, safe_lines
+from tui_dropout.store import RunDir, RunStore
+from tui_dropout.store.notes import NotesError, check_name, check_note, update_notes
+
+PAYLOAD = "x\x1b]0;pwned\x07\x1b[2J\x1b[H\x9b31m\u202eevil\u2066[red]x[/][/]\x7fy"
+RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_safe_shows_every_control_as_a_visible_escape():
+    out = safe(PAYLOAD)
+    assert not RAW.search(out) and "\n" not in out
+    assert "\\x1b]0;pwned\\x07" in out and "\\x9b" in out and "\\u202e" in out and "\\u2066" in out
+    assert "[red]x[/][/]" in out and safe(out) == out
+    assert safe_lines("a\nb\tc\x1b") == "a\nb\tc\\x1b"
+    assert safe("плато 学习 é") == "плато 学习 é"  # printable text of any script is kept
+
+
+def test_names_tags_and_notes_refuse_bidi_controls(tmp_path):
+    for bad in ("a\u202eb", "a\u2066b", "a\u200fb"):
+        with pytest.raises(NotesError, match="bidi"):
+            check_name(bad)
+        with pytest.raises(NotesError, match="bidi"):
+            check_note(bad)
+    with pytest.raises(NotesError):
+        update_notes(tmp_path, tags=["a\u202eb"])
+
+
+def hostile_run(root):
+    run = RunStore(root).create({"preset": "A", "epochs": 2, "label": PAYLOAD, "study": PAYLOAD, "note": PAYLOAD})
+    run.update_status(state="failed", error=PAYLOAD, epoch=1, pid=None, ended=1.0)
+    run.append_metric({"epoch": 1, "loss": 1.0, "lr": 0.01, "seconds": 1.0, "test_acc": 0.5})
+    with open(run.file("train.log"), "w") as f:
+        f.write(f"epoch 1 {PAYLOAD}\n")
+    (run.file("notes.json")).write_text(json.dumps({"name": PAYLOAD, "tags": [PAYLOAD], "note": PAYLOAD}))
+    return run
+
+
+@pytest.mark.parametrize("args", [["runs"], ["show", "1"], ["results", "1"], ["hparams"], ["label", "1"],
+                                  ["queue"], ["export", "1", "--format", "md", "-o", "-"]])
+def test_no_cli_command_prints_a_raw_escape_or_bidi_character(tmp_path, args):
+    hostile_run(tmp_path / "runs")
+    result = CliRunner().invoke(app, [*args, "--runs-dir", str(tmp_path / "runs")])
+    out = result.output
+    assert not RAW.search(out), (args, out)
+    assert "Traceback" not in out
+
+
+def test_links_in_a_run_folder_make_it_corrupt_and_nothing_outside_is_touched(tmp_path):
+    outside = tmp_path / "outside"
+    for name in ("metrics.jsonl", "train.log", "status.json", "config.json", "summary.json", "notes.json",
+                 "evaluation.json", ".status.lock", ".notes.lock", "checkpoint.pt"):
+        root = tmp_path / f"runs-{name}"
+        run = RunStore(root).create({"preset": "A", "epochs": 2})
+        run.update_status(state="finished", pid=None, ended=1.0)
+        target = outside / f"{name}.target"  # dangling: nothing may create it
+        run.file(name).unlink(missing_ok=True)
+        os.symlink(target, run.file(name))
+        info = RunDir(run.path).info()
+        assert info.state == "corrupt" and name in info.problem, (name, info.problem)
+        runner = CliRunner()
+        for args in (["runs"], ["show", "1"], ["label", "1", "--name", "n"], ["archive", "1"]):
+            result = runner.invoke(app, [*args, "--runs-dir", str(root)])
+            assert "Traceback" not in result.output, (name, args, result.output)
+        assert not outside.exists(), name
+
+
+def test_a_log_line_written_through_a_train_log_link_is_refused(tmp_path):
+    run = RunStore(tmp_path / "runs").create({"preset": "A", "epochs": 2})
+    elsewhere = tmp_path / "elsewhere.log"
+    elsewhere.write_text("")
+    os.symlink(elsewhere, run.file("train.log"))
+    with pytest.raises(OSError):
+        run.log("appended through a link")
+    assert elsewhere.read_text() == ""
+    assert run.log_tail(5) == []  # nor read through it
