@@ -17,7 +17,7 @@ from ..config import ConfigError, RunConfig
 from ..export import pct
 from ..fusion import fusable
 from ..launch import Group, LocalLauncher, claim_group, launch, prepare, resume_group
-from ..launch.plan import MAX_FUSED, expand, parse_grid, parse_seeds
+from ..launch.plan import MAX_FUSED, check_max_fused, expand, parse_grid, parse_seeds
 from ..preflight import build_config, preflight
 from ..store import RunBusy, RunDir, RunStore
 from ..store.notes import NotesError, check_name, check_note, check_tags
@@ -162,6 +162,7 @@ def _launcher(opts: BackendOptions):
     if opts.backend != "slurm" and given:
         fail(f"{next(iter(given))}: Slurm options go with --backend slurm")
     try:
+        check_max_fused(opts.max_fused)  # every backend: 0 or -5 would pack nothing, or without bound
         if opts.backend == "queue":
             from ..launch.queue import QueueLauncher, settings_from
 

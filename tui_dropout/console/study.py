@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..config import FIELD_TYPES, OPTIONAL_FIELDS, ConfigError, RunConfig, list_presets, load_preset, problems
 from ..data import DataError, check_available
-from ..launch.plan import MAX_FUSED, MAX_RUNS, expand, group_configs, parse_seeds, parse_values
+from ..gpus import driver_gpus
+from ..launch.plan import (MAX_FUSED, MAX_RUNS, check_max_fused, expand, grid_size, group_configs, parse_seeds,
+                           parse_values)
 from ..launch.queue import CPU, QueueSettings, settings_from
 from ..preflight import preflight_problems
 
@@ -66,7 +67,7 @@ class StudyPlan:
 
     @property
     def count(self) -> int:
-        return len(self.bases) * math.prod(len(v) for v in self.grid.values()) * len(self.seeds or [None])
+        return grid_size(len(self.bases), self.grid, self.seeds)
 
     def configs(self, study: str | None = None) -> list[RunConfig]:
         """Every run, labelled and tagged with one study id exactly as `dropout-tui study` does."""
@@ -190,8 +191,10 @@ def launch_settings(launch: dict[str, str], device: str | None, errors: dict[str
     """Backend, queue settings, max fused and a note (GPUs the driver does not show) from the form's text."""
     backend = launch.get("backend", "local")
     max_fused = _whole("max_fused", launch.get("max_fused", str(MAX_FUSED)), errors)
-    if max_fused is not None and not 1 <= max_fused <= 64:
-        errors["max_fused"] = f"must be 1 to 64, got {max_fused}"
+    try:
+        check_max_fused(max_fused)
+    except ConfigError as exc:
+        errors[exc.field] = exc.reason
     if backend not in BACKENDS:
         errors["backend"] = f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})"
         return backend, None, max_fused or MAX_FUSED, ""

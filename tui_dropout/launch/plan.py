@@ -30,11 +30,13 @@ def parse_values(name: str, text: str) -> list[Any]:
         lo_text, _, hi_text = span.partition("..")
         lo, hi = coerce(name, kind, lo_text), coerce(name, kind, hi_text)
         step = coerce(name, kind, step_text) if step_text else (1 if kind is int else None)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (lo, hi, step)):
+            raise ConfigError(name, f"range {text!r}: LOW, HIGH and STEP must be finite numbers")
         if step is None or step <= 0 or hi < lo:
             raise ConfigError(name, f"range {text!r}: write LOW..HIGH:STEP with LOW <= HIGH and STEP > 0")
-        count = math.floor((hi - lo) / step + 1e-9) + 1  # HIGH is the last value, never passed
-        if count > MAX_RUNS:
-            raise ConfigError(name, f"range {text!r} has {count} values")
+        count = range_count(lo, hi, step)
+        if count is None or count > MAX_RUNS:
+            raise ConfigError(name, f"range {text!r} has more than {MAX_RUNS} values")
         values = [lo + i * step for i in range(count)]
         return [round(v, 10) for v in values] if kind is float else values
     values = [coerce(name, kind, part) for part in text.split(",") if part.strip()]
@@ -43,6 +45,32 @@ def parse_values(name: str, text: str) -> list[Any]:
     if len(set(map(repr, values))) != len(values):
         raise ConfigError(name, f"{text!r} repeats a value")
     return values
+
+
+def range_count(lo: float, hi: float, step: float) -> int | None:
+    """How many values LOW..HIGH:STEP holds (HIGH the last, never passed); None when the count is not even a
+    finite number (a step of 1e-320, a span of 1e308 in steps of 1e-300)."""
+    if isinstance(lo, int) and isinstance(hi, int) and isinstance(step, int):
+        return (hi - lo) // step + 1
+    try:
+        steps = (hi - lo) / step
+    except OverflowError:  # an int too large for a float
+        return None
+    if not math.isfinite(steps):
+        return None
+    return math.floor(steps + 1e-9) + 1
+
+
+def grid_size(bases: int, grid: dict[str, list[Any]], seeds: list[int] | None) -> int:
+    """How many runs presets x grid x seeds make, counted from the factors: nothing is built."""
+    return bases * math.prod(len(v) for v in grid.values()) * len(seeds or [None])
+
+
+def check_max_fused(value: int | None) -> int | None:
+    """--max-fused / the form's max fused: 1 to 64 runs a fused trainer (None: not given)."""
+    if value is not None and not 1 <= value <= 64:
+        raise ConfigError("max_fused", f"must be 1 to 64, got {value}")
+    return value
 
 
 def parse_grid(items: list[str] | None) -> dict[str, list[Any]]:
@@ -90,10 +118,10 @@ def expand(bases: list[RunConfig], grid: dict[str, list[Any]], seeds: list[int] 
     """Every base config x every grid point x every seed, each labelled (`D p_fc=0.3 seed=2`) and tagged with one
     study id. A single plain run keeps an empty study and its preset as label."""
     names = list(grid)
-    points = list(itertools.product(*(grid[n] for n in names))) or [()]
-    total = len(bases) * len(points) * len(seeds or [None])
-    if total > MAX_RUNS:
+    total = grid_size(len(bases), grid, seeds)
+    if total > MAX_RUNS:  # counted before a single point is built: a typo in three ranges makes 10^9
         raise ConfigError("grid", f"this would launch {total} runs (at most {MAX_RUNS})")
+    points = list(itertools.product(*(grid[n] for n in names))) or [()]
     many = total > 1
     study = study if study is not None else (new_study_id() if many else "")
     out = []

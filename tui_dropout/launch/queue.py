@@ -12,7 +12,7 @@ from ..gpus import machine_gpus, visible_gpus
 from ..store import RunDir, RunStore, process_start_time
 from ..store.queue import QueueFolder
 from .base import Group
-from .plan import MAX_FUSED
+from .plan import MAX_FUSED, check_max_fused
 from .process import detached
 
 CPU = "cpu"
@@ -78,8 +78,7 @@ def settings_from(gpus: str | None, per_gpu: int | None, max_fused: int | None =
                              max_fused if max_fused is not None else default_fused, note)
     if not 1 <= settings.per_gpu <= 64:
         raise ConfigError("per_gpu", f"must be 1 to 64, got {settings.per_gpu}")
-    if not 1 <= settings.max_fused <= 64:
-        raise ConfigError("max_fused", f"must be 1 to 64, got {settings.max_fused}")
+    check_max_fused(settings.max_fused)
     return settings
 
 

@@ -1,0 +1,59 @@
+"""Control files that lie: the listing index, a holder's record, a waiting run's folder gone, a config edited
+out of range. Each is named or ignored; none crashes a reader or costs another run."""
+import json
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import make_run_folder, until
+from tui_dropout.cli.main import app as cli_app
+from tui_dropout.console.app import DropoutConsole
+from tui_dropout.console.widgets.runs_table import RunsTable
+from tui_dropout.store import RunStore
+
+RUN_ID = "20261126-093012-A-3f9c"
+runner = CliRunner()
+
+# A cached field given a value of the wrong type, as a hand-edited or damaged .index.json would hold it.
+LIES = [
+    {"created": "yesterday"}, {"epoch": "3"}, {"epochs": 2.5}, {"best_test_acc": "high"}, {"tags": "abc"},
+    {"tags": [1, 2]}, {"state": 5}, {"state": "exploded"}, {"status": "x"}, {"config": []}, {"name": ["x"]},
+    {"config": {"preset": "A", "p_fc": "half", "epochs": 10}}, {"status": {"state": "running", "pid": "x"}},
+    {"elapsed": float("nan")}, {"problem": 3},
+]
+
+
+def finished_run(runs_dir):
+    path = make_run_folder(runs_dir, RUN_ID, {"state": "finished", "epoch": 10, "epochs": 10, "best_test_acc": 0.61,
+                                               "best_test_epoch": 9, "ended": time.time()})
+    (path / "summary.json").write_text(json.dumps({"state": "finished", "best_test_acc": 0.61, "epochs_done": 10}))
+    return path
+
+
+def tamper_index(runs_dir, lie):
+    index = runs_dir / ".index.json"
+    data = json.loads(index.read_text())
+    data["runs"][RUN_ID].update(lie)
+    index.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("lie", LIES, ids=lambda lie: next(iter(lie)) + "=" + repr(next(iter(lie.values())))[:12])
+async def test_an_index_entry_of_the_wrong_type_is_ignored_and_rebuilt_from_the_runs_files(runs_dir, lie):
+    finished_run(runs_dir)
+    assert RunStore(runs_dir).list()[0].best_test_acc == 0.61  # the listing writes the index
+    tamper_index(runs_dir, lie)
+    for args in (["runs"], ["show", "1"], ["hparams"]):
+        result = runner.invoke(cli_app, [*args, "--runs-dir", str(runs_dir)])
+        assert result.exit_code == 0 and result.exception is None, (args, result.output, result.exception)
+        assert "finished" in result.output or "0.61" in result.output or "61" in result.output, (args, result.output)
+    entry = json.loads((runs_dir / ".index.json").read_text())["runs"][RUN_ID]
+    assert isinstance(entry["created"], float) and entry["state"] == "finished" and entry["tags"] == []  # rebuilt
+    tamper_index(runs_dir, lie)
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.screen.query(RunsTable) and app.screen.query_one(RunsTable).row_count == 1,
+                    what="the run listed")
+        info = RunStore(runs_dir).list()[0]
+        assert info.state == "finished" and info.best_test_acc == 0.61 and isinstance(info.created, float)
+    assert app.return_code in (0, None)
