@@ -11,7 +11,7 @@ import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .liveness import process_alive
 
@@ -42,12 +42,13 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write beside, then rename over: a reader sees the old file or the new one, never half of one."""
+def write_text_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """Write beside, then rename over: a reader sees the old file or the new one, never half of one. `text` may be
+    pieces (a generator), written as they come."""
     tmp = temp_path(path)
     try:
         with open(tmp, "w") as f:
-            f.write(text)
+            f.writelines([text] if isinstance(text, str) else text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk must not also leave litter behind
