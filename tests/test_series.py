@@ -173,7 +173,7 @@ def test_values_a_chart_cannot_draw_become_gaps():
 def test_clear_empties_every_list():
     s = series_of(rows(range(1, 5)))
     s.clear()
-    assert all(v == [] for v in vars(s).values())
+    assert all(v == [] for v in vars(s).values() if isinstance(v, list)) and s.width == s.acc_width == 1
 
 
 number = st.one_of(st.none(), st.floats(), st.integers(-10**6, 10**6), st.sampled_from([10**400, "x", True]))

@@ -1,5 +1,6 @@
 """Run exports (CSV, JSONL, Markdown, a whole folder, TensorBoard event files) and the seed-style results table.
-No torch."""
+No torch. Rows stream from metrics.jsonl to the output a chunk at a time: an export of a huge run costs memory for
+one chunk, not for the run."""
 from __future__ import annotations
 
 from .store.files import open_regular
@@ -12,7 +13,8 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Any
+from itertools import islice
+from typing import Any, Iterable, Iterator
 
 from .store import CONFIG, EVALUATION, LOG, NOTES, SUMMARY, RunDir, RunInfo
 from .store.files import dumps
@@ -31,17 +33,41 @@ def _cell(value: Any) -> Any:
     return "" if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
 
 
-def metrics_csv(rows: list[dict[str, Any]]) -> str:
+CHUNK_ROWS = 2048  # rows formatted into one piece of text before it is written out
+
+
+def _pieces(lines: Iterable[str]) -> Iterator[str]:
+    """Lines joined into pieces of CHUNK_ROWS lines: a write per piece, not per row, and never the whole text."""
+    lines = iter(lines)
+    while piece := "".join(islice(lines, CHUNK_ROWS)):
+        yield piece
+
+
+def csv_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(row.get(k)) for k in COLUMNS})
-    return out.getvalue()
+    rows = iter(rows)
+    while True:
+        batch = list(islice(rows, CHUNK_ROWS))
+        writer.writerows({k: _cell(row.get(k)) for k in COLUMNS} for row in batch)
+        yield out.getvalue()
+        if not batch:
+            return
+        out.seek(0)
+        out.truncate()
 
 
-def metrics_jsonl(rows: list[dict[str, Any]]) -> str:
-    return "".join(dumps(r, sort_keys=True) + "\n" for r in rows)
+def metrics_csv(rows: Iterable[dict[str, Any]]) -> str:
+    return "".join(csv_chunks(rows))
+
+
+def jsonl_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    return _pieces(dumps(r, sort_keys=True) + "\n" for r in rows)
+
+
+def metrics_jsonl(rows: Iterable[dict[str, Any]]) -> str:
+    return "".join(jsonl_chunks(rows))
 
 
 def pct(value: float | None) -> str:
@@ -84,33 +110,43 @@ MD_FORMATS = {"epoch": lambda v: number_text(v, "d"), "loss": lambda v: number_t
               "train_acc": pct, "test_acc": pct, "elapsed": lambda v: number_text(v, ".1f")}
 
 
-def metrics_markdown(run: RunDir) -> str:
+def markdown_chunks(run: RunDir) -> Iterator[str]:
+    """The run's Markdown page: a head of figures, then its metrics table, row by row as they are read."""
     info = run.info()
     cfg = info.config
     about = ", ".join(f"{k} {value_text(cfg.get(k))}" for k in ("preset", "placement", "p_conv", "p_fc", "dataset",
                                                                "epochs"))
     study = info.config.get("study")
-    lines = [f"# Run {run.run_id}: {info.label}", "",
-             *([f"study {study}", ""] if isinstance(study, str) and study else []),
-             f"{about}, state {info.state}", "",
-             f"final train accuracy {pct(info.final_train_acc)}, final test accuracy {pct(info.final_test_acc)}; "
-             f"best train {pct(info.best_train_acc)} (epoch {info.best_train_epoch or '-'}), "
-             f"best test {pct(info.best_test_acc)} (epoch {info.best_test_epoch or '-'}); "
-             f"final loss {number_text(info.final_loss, '.4f')}", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---:|" * len(COLUMNS)]
-    for r in run.read_metrics():
-        lines.append("| " + " | ".join("" if r.get(c) is None else MD_FORMATS[c](r[c]) for c in COLUMNS) + " |")
-    return "\n".join(lines) + "\n"
+    head = [f"# Run {run.run_id}: {info.label}", "",
+            *([f"study {study}", ""] if isinstance(study, str) and study else []),
+            f"{about}, state {info.state}", "",
+            f"final train accuracy {pct(info.final_train_acc)}, final test accuracy {pct(info.final_test_acc)}; "
+            f"best train {pct(info.best_train_acc)} (epoch {info.best_train_epoch or '-'}), "
+            f"best test {pct(info.best_test_acc)} (epoch {info.best_test_epoch or '-'}); "
+            f"final loss {number_text(info.final_loss, '.4f')}", "",
+            "| " + " | ".join(COLUMNS) + " |", "|" + "---:|" * len(COLUMNS)]
+    yield "\n".join(head) + "\n"
+    yield from _pieces("| " + " | ".join("" if r.get(c) is None else MD_FORMATS[c](r[c]) for c in COLUMNS) + " |\n"
+                       for r in run.iter_metrics())
+
+
+def metrics_markdown(run: RunDir) -> str:
+    return "".join(markdown_chunks(run))
+
+
+def render_chunks(run: RunDir, fmt: str) -> Iterator[str]:
+    """The export in `fmt` (csv, jsonl, md) as pieces of text, read from the run as they are written out."""
+    if fmt == "csv":
+        return csv_chunks(run.iter_metrics())
+    if fmt == "jsonl":
+        return jsonl_chunks(run.iter_metrics())
+    if fmt == "md":
+        return markdown_chunks(run)
+    raise ValueError(f"format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
 def render(run: RunDir, fmt: str) -> str:
-    if fmt == "csv":
-        return metrics_csv(run.read_metrics())
-    if fmt == "jsonl":
-        return metrics_jsonl(run.read_metrics())
-    if fmt == "md":
-        return metrics_markdown(run)
-    raise ValueError(f"format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    return "".join(render_chunks(run, fmt))
 
 
 def swap_in(new: Path, target: Path, old: Path) -> None:
@@ -139,10 +175,9 @@ def export_folder(run: RunDir, dest: Path) -> Path:
     new, old = dest / f".{run.run_id}.{tag}", dest / f".{run.run_id}.old.{tag}"
     try:
         new.mkdir()
-        rows = run.read_metrics()
-        (new / "metrics.csv").write_text(metrics_csv(rows))
-        (new / "metrics.jsonl").write_text(metrics_jsonl(rows))
-        (new / "metrics.md").write_text(metrics_markdown(run))
+        for name, fmt in (("metrics.csv", "csv"), ("metrics.jsonl", "jsonl"), ("metrics.md", "md")):
+            with open(new / name, "w") as f:
+                f.writelines(render_chunks(run, fmt))
         for name in (LOG, CONFIG, SUMMARY, NOTES, EVALUATION):
             try:  # never through a link: the run's own file or nothing (OSError names it)
                 with open_regular(run.file(name)) as src, open(new / name, "wb") as out:
@@ -193,7 +228,7 @@ def export_tensorboard(run: RunDir, target: Path) -> Path:
         raise MissingExtra(f"--format tensorboard needs the tensorboard package: {TENSORBOARD_HINT}") from exc
     target = Path(target)
     info = run.info()
-    rows = run.read_metrics()
+    rows = run.iter_metrics()
     start = info.status.get("started") or info.created
     start = float(start) if isinstance(start, (int, float)) and not isinstance(start, bool) else 0.0
     config = {k: v for k, v in info.config.items() if k not in ("extra", "description")}

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from .series import RunSeries
@@ -15,6 +17,46 @@ SWEEP_SECONDS = 60  # every ended run's status is looked at again within this (a
 RELIST_SECONDS = 60  # the folder is listed this often even when its mtime stays (filesystems with coarse mtimes)
 SWEEP_MIN = 50  # ended runs looked at per refresh, at least
 TICK_GUESS = 1  # refreshes a second, rounded down (the console ticks twice a second): sizes the sweep
+BACKGROUND_BYTES = 4 << 20  # a metrics backlog larger than this (~30k rows, a few tenths of a second) is read off the
+# UI thread, so a huge run never holds up the first paint or a key press
+PUBLISH_SECONDS = 0.5  # how often a background read shows what it has so far
+BATCH_ROWS = 4096  # rows a background read adds between looks at the clock and at a stop request
+
+
+class SeriesLoader(threading.Thread):
+    """Reads a large metrics backlog into a run's series in a thread. While it works, `snapshot` is a copy of the
+    series so far (bounded: a RunSeries thins itself), replaced every PUBLISH_SECONDS; the series and the tail belong
+    to the thread until it ends."""
+
+    def __init__(self, tail: MetricsTail, series: RunSeries):
+        super().__init__(daemon=True, name=f"metrics {tail.path.parent.name}")
+        self.tail, self.series = tail, series
+        self.snapshot = copy_series(series)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        rows = self.tail.iter_new()
+        published = 0.0
+        while not self.stop.is_set():
+            batch = list(islice(rows, BATCH_ROWS))
+            if self.tail.take_reset():  # set by the read itself: the file was replaced since the last read
+                self.series.clear()
+            if not batch:
+                break
+            self.series.add(batch)
+            if time.monotonic() - published >= PUBLISH_SECONDS:
+                self.snapshot, published = copy_series(self.series), time.monotonic()
+        rows.close()
+        if self.stop.is_set():  # stopped part way (the run left the screen): the next look reads it afresh
+            self.series.clear()
+            self.tail.restart()
+
+
+def copy_series(series: RunSeries) -> RunSeries:
+    out = RunSeries(width=series.width, acc_width=series.acc_width)
+    for name in ("epochs", "elapsed", *RunSeries.EPOCH_VALUES, "acc_epochs", "acc_elapsed", *RunSeries.ACC_VALUES):
+        setattr(out, name, list(getattr(series, name)))
+    return out
 
 
 @dataclass
@@ -26,6 +68,7 @@ class WatchedRun:
     tail: MetricsTail | None = None
     series: RunSeries = field(default_factory=RunSeries)
     folder: tuple | None = None  # the folder's own stat: every file written whole (renamed in) changes it
+    loader: SeriesLoader | None = None  # reading a large backlog of metrics in a thread
 
 
 class RunsWatcher:
@@ -44,6 +87,7 @@ class RunsWatcher:
         self._sweep: list[str] = []
         self._touched: set[str] = set()
         self.active: set[str] = set()  # queued or running: looked at on every refresh
+        self._loaders: dict[str, SeriesLoader] = {}  # background reads of large metrics files, by run
 
     def refresh(self) -> str:
         """Re-read what changed on disk: "structure" (runs came, went or changed state), "progress", or ""."""
@@ -53,6 +97,8 @@ class RunsWatcher:
         if root_stamp != self._root_stamp or now - self._listed > RELIST_SECONDS:
             self._root_stamp, self._listed = root_stamp, now
             structure = self._relist(now)
+        if self._loaders:
+            self.stop_loading(self.watch)
         due = self.active | self.watch | self._touched
         self._touched.clear()
         if not self._sweep:
@@ -127,17 +173,49 @@ class RunsWatcher:
         return sorted(infos, key=lambda i: (i.created, i.run_id), reverse=True)
 
     def series(self, run_id: str) -> RunSeries:
-        """The run's series, after reading any new metric lines (only the bytes appended since last time)."""
+        """The run's series, after reading any new metric lines (only the bytes appended since last time).
+
+        A backlog over BACKGROUND_BYTES (a huge run, seen for the first time) is read in a thread: until it is
+        done this returns the series read so far, and `loading(run_id)` is True."""
         watched = self.runs.get(run_id)
         if watched is None:
             return RunSeries()
         if watched.tail is None:
             watched.tail = MetricsTail(watched.run.path / METRICS)
-        rows = watched.tail.read_new()
+        loader = watched.loader
+        if loader is not None:
+            if loader.is_alive():
+                return loader.snapshot
+            watched.loader = None  # done: the series and the tail are ours again, read up to where it stopped
+            self._loaders.pop(run_id, None)
+        elif watched.tail.pending() > BACKGROUND_BYTES:
+            watched.loader = self._loaders[run_id] = SeriesLoader(watched.tail, watched.series)
+            watched.loader.start()
+            return watched.loader.snapshot
+        rows = watched.tail.iter_new()
+        first = list(islice(rows, 1))  # the read notices a replaced file before it hands out a row
         if watched.tail.take_reset():
             watched.series.clear()
+        watched.series.add(first)
         watched.series.add(rows)
         return watched.series
+
+    def loading(self, run_id: str) -> bool:
+        """Whether the run's metrics are still being read in the background."""
+        watched = self.runs.get(run_id)
+        return bool(watched and watched.loader and watched.loader.is_alive())
+
+    def stop_loading(self, keep: set[str]) -> None:
+        """Stop the background reads of runs not in `keep` (no longer on screen): moving the cursor down a list
+        of huge runs must not leave a read running for each. They start again when asked."""
+        for run_id, loader in list(self._loaders.items()):
+            if run_id not in keep or run_id not in self.runs:
+                loader.stop.set()
+                self._loaders.pop(run_id)
+                watched = self.runs.get(run_id)
+                if watched is not None and watched.loader is loader:
+                    loader.join()  # quick once asked to stop: at most one batch; the series is ours again
+                    watched.loader = None
 
     def run(self, run_id: str) -> RunDir | None:
         watched = self.runs.get(run_id)

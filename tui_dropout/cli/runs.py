@@ -4,13 +4,13 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterable, Optional
 
 import typer
 
 from .. import evaluation
 from ..export import (FORMATS, TENSORBOARD_HINT, MissingExtra, export_folder, export_tensorboard, number_text, pct,
-                      render, seconds_text)
+                      render_chunks, seconds_text)
 from ..launch import cancel as cancel_run
 from ..query import QueryError, filter_runs, sort_runs
 from ..store import RunDir, RunNotFound, RunStore
@@ -183,13 +183,14 @@ def export(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir 
         _export_tensorboard(run, Path(output or f"{run.run_id}-tensorboard"), force)
         return
     try:
-        text = render(run, fmt)
+        pieces = render_chunks(run, fmt)  # rows stream from the run to the output: memory for a chunk, not the run
     except (OSError, ValueError) as exc:
         fail(f"run: {run.run_id} cannot be read ({exc})")
     if output is None or output == "-":
-        echo(text, nl=False)
+        for piece in pieces:
+            echo(piece, nl=False)
         return
-    _write_file(output, text, force)
+    _write_file(output, pieces, force)
 
 
 def _export_dir(run: RunDir, dest: Path, force: bool) -> None:
@@ -240,7 +241,7 @@ def _export_tensorboard(run: RunDir, target: Path, force: bool) -> None:
         fail(f"output: cannot write into {target} ({(exc.strerror or str(exc)).lower()})")
 
 
-def _write_file(name: str, text: str, force: bool, folder_hint: str = " (or use --format dir)") -> None:
+def _write_file(name: str, text: str | Iterable[str], force: bool, folder_hint: str = " (or use --format dir)") -> None:
     """One file, written whole (temp file, then rename) or not at all; a device or pipe is written in place."""
     try:
         _write_file_checked(name, text, force, folder_hint)
@@ -248,7 +249,7 @@ def _write_file(name: str, text: str, force: bool, folder_hint: str = " (or use 
         fail(f"output: cannot write {name} ({(exc.strerror or str(exc)).lower()})")
 
 
-def _write_file_checked(name: str, text: str, force: bool, folder_hint: str) -> None:
+def _write_file_checked(name: str, text: str | Iterable[str], force: bool, folder_hint: str) -> None:
     output = Path(name)
     if name.endswith(("/", "/.")) or output.is_dir():
         fail(f"output: {name} is a folder; give a file name{folder_hint}")
@@ -258,7 +259,7 @@ def _write_file_checked(name: str, text: str, force: bool, folder_hint: str) -> 
     if str(output.absolute()).startswith(("/dev/", "/proc/")) or output.is_char_device() or output.is_fifo():
         try:  # /dev/stdout, /dev/null, a named pipe: there is nothing to replace, and no file to half-write
             with open(output, "w") as f:
-                f.write(text)
+                f.writelines([text] if isinstance(text, str) else text)
         except OSError as exc:
             fail(f"output: cannot write {output} ({exc.strerror or exc})")
         return

@@ -11,7 +11,7 @@ import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .liveness import process_alive
 
@@ -45,13 +45,14 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write beside, then rename over: a reader sees the old file or the new one, never half of one."""
+def write_text_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """Write beside, then rename over: a reader sees the old file or the new one, never half of one. `text` may be
+    pieces (a generator), written as they come."""
     tmp = temp_path(path)
     tmp.unlink(missing_ok=True)  # litter (or a planted link) of that name: O_EXCL below then creates a new file
     try:
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o644), "w") as f:
-            f.write(text)
+            f.writelines([text] if isinstance(text, str) else text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk must not also leave litter behind

@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .files import (NOFOLLOW, DamagedFile, dumps, file_lock, open_append, open_regular, read_json, sweep_temp_files, write_json_atomic,
                     write_text_atomic)
@@ -235,7 +235,12 @@ class RunDir:
             f.flush()
 
     def read_metrics(self) -> list[dict[str, Any]]:
+        """Every metrics row, as a list: for short runs. Exports and charts stream instead (iter_metrics)."""
         return MetricsTail(self.file(METRICS)).read_new()
+
+    def iter_metrics(self) -> Iterator[dict[str, Any]]:
+        """Every metrics row, read a chunk at a time: memory stays flat however long the run."""
+        return MetricsTail(self.file(METRICS)).iter_new()
 
     def truncate_metrics(self, last_epoch: int) -> int:
         """Keep rows with epoch <= last_epoch (a resume restarts after its checkpoint); returns rows kept."""

@@ -5,12 +5,13 @@ import math
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .files import loads, open_regular
 
 NUMBER_KEYS = ("loss", "lr", "seconds", "elapsed", "train_acc", "test_acc")
 MAX_EPOCH = 2**31 - 1  # the config's own limit on counts; a larger epoch is a damaged row
+CHUNK_BYTES = 1 << 20  # read this much of a metrics file at a time: memory stays flat whatever its size
 
 
 def clean_row(row: Any) -> dict[str, Any] | None:
@@ -52,33 +53,67 @@ class MetricsTail:
         self.reset_needed = False
 
     def read_new(self) -> list[dict[str, Any]]:
+        """Every whole row appended since the last read, as a list (iter_new streams them instead)."""
+        return list(self.iter_new())
+
+    def restart(self) -> None:
+        """Read the file from its start again, as if new."""
+        self.offset, self._inode, self.bad_lines, self.reset_needed = 0, None, 0, False
+
+    def pending(self) -> int:
+        """Bytes appended since the last read (the whole file when it was replaced): 0 when there is none to read."""
         try:
             st = self.path.stat()
         except OSError:
-            return []
+            return 0
         if not stat.S_ISREG(st.st_mode):
-            return []  # a folder, a FIFO (reading it would block) or a device: nothing to plot
+            return 0
+        if self._inode is not None and (st.st_ino != self._inode or st.st_size < self.offset):
+            return st.st_size
+        return max(0, st.st_size - self.offset)
+
+    def iter_new(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[dict[str, Any]]:
+        """The rows appended since the last read, read `chunk_bytes` at a time: a file of any size costs one chunk
+        of memory. The offset moves past a chunk's whole lines as their rows are handed out; rows appended while
+        it reads wait for the next read."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return
+        if not stat.S_ISREG(st.st_mode):
+            return  # a folder, a FIFO (reading it would block) or a device: nothing to plot
         if self._inode is not None and (st.st_ino != self._inode or st.st_size < self.offset):
             self.offset = 0  # replaced or truncated (a resume rewrites it): start over
             self.reset_needed = True
             self.bad_lines = 0
         self._inode = st.st_ino
         if st.st_size == self.offset:
-            return []
+            return
         try:
             with open_regular(self.path) as f:
                 if os.fstat(f.fileno()).st_ino != st.st_ino:
-                    return []  # replaced since the stat above: the next read starts over on the new file
+                    return  # replaced since the stat above: the next read starts over on the new file
                 f.seek(self.offset)
-                chunk = f.read()
+                end_at = st.st_size  # what the stat saw: rows appended while we read wait for the next read
+                carry = b""
+                while self.offset + len(carry) < end_at:
+                    chunk = f.read(min(chunk_bytes, end_at - self.offset - len(carry)))
+                    if not chunk:
+                        break
+                    chunk = carry + chunk
+                    end = chunk.rfind(b"\n")
+                    if end < 0:
+                        carry = chunk  # one line longer than a chunk: keep reading until it ends
+                        continue
+                    carry = chunk[end + 1:]
+                    lines = chunk[:end].splitlines()
+                    self.offset += end + 1
+                    yield from self._rows(lines)
         except OSError:
-            return []
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            return []
-        self.offset += end + 1
-        rows = []
-        for line in chunk[:end].splitlines():
+            return
+
+    def _rows(self, lines: list[bytes]) -> Iterator[dict[str, Any]]:
+        for line in lines:
             if not line.strip():
                 continue
             try:
@@ -88,8 +123,7 @@ class MetricsTail:
             if row is None:
                 self.bad_lines += 1
             else:
-                rows.append(row)
-        return rows
+                yield row
 
     def take_reset(self) -> bool:
         """True once after the file was replaced, so a reader that accumulates rows can drop them."""

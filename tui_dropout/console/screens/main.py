@@ -226,16 +226,20 @@ class MainScreen(Screen):
         self._drawn_at = time.monotonic()
         try:
             series = self.watcher.series(run_id) if run_id else None
+            # the last epoch held: a long series thins itself and may keep its length as it grows
+            last = (series.epochs[-1] if series.epochs else 0, len(series.acc_epochs)) if series else (0, 0)
             key = (run_id, len(series.epochs) if series else 0, self.axis, self.smoothing,
                    watched.info.state if watched else None, watched.info.epoch if watched else None,
-                   _mtime(watched.run.file(EVALUATION)) if watched else None)  # an evaluation's progress
+                   _mtime(watched.run.file(EVALUATION)) if watched else None,  # an evaluation's progress
+                   last, bool(run_id and self.watcher.loading(run_id)))
             if not force and key == self._drawn:
                 return
             # a live run's charts follow its epochs every CHART_SECONDS (a plotext build is the console's
-            # dearest work); its details every tick; anything else (a key, another run) at once
-            view = (key[0], key[2], key[3], key[4])  # run, axis, smoothing, state: not the epoch count
+            # dearest work); its details every tick; anything else (a key, another run, the end of a
+            # background read of its metrics) at once
+            view = (key[0], key[2], key[3], key[4], key[8])  # run, axis, smoothing, state, loading: not the epochs
             choice = chart_choice(self.app)
-            charts = force or self._drawn is None or view != (self._drawn[0], *self._drawn[2:5]) or \
+            charts = force or self._drawn is None or view != (self._drawn[0], *self._drawn[2:5], self._drawn[8]) or \
                 time.monotonic() - self._charts_at >= CHART_SECONDS or choice.stamp() != self._charts_stamp
             self._drawn = key
             if charts:
