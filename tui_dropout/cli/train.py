@@ -277,6 +277,7 @@ def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id pr
         store = open_store(runs_dir, write=True)
     try:
         runs = resume_group(store, store.find(run_ref))
+        before = [run.read_status() for run in runs]
         token = claim_group(runs)
     except (KeyError, ValueError, RunBusy) as exc:
         fail(str(exc))
@@ -286,6 +287,8 @@ def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id pr
         try:
             note = launcher.start(store, [Group(runs, token)], resume=True)
         except ConfigError as exc:
+            for run, status in zip(runs, before):  # refused: the runs stay as they were, resumable
+                run.update_status_if(lambda now: now.get("claim") == token, **{**status, "claim": None})
             fail(str(exc))
         for run in runs:
             echo(run.run_id)

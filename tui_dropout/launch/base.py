@@ -8,10 +8,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..config import RunConfig
+from ..config import ConfigError, RunConfig
 from ..store import RunDir, RunStore
 from ..store.notes import launch_name
 from .plan import MAX_FUSED, group_configs
+
+
+class LaunchRefused(ConfigError):
+    """The launcher refused the whole launch before anything started (sbatch said no): `launch` removes the run
+    folders it made for it, so a refused launch leaves none behind."""
 
 
 @dataclass
@@ -84,7 +89,10 @@ def launch(store: RunStore, cfgs: list[RunConfig], launcher: Launcher, fuse: boo
     groups = prepare(store, cfgs, fuse and launcher.groups_runs, max_members if launcher.groups_runs else 1, notes)
     try:
         note = launcher.start(store, groups)
-    except BaseException as exc:  # sbatch refused, no process could start: the runs say so, never 'queued'
+    except LaunchRefused:
+        discard_unstarted([run for group in groups for run in group.runs])
+        raise
+    except BaseException as exc:  # no process could start: the runs say so, never 'queued'
         fail_unstarted([run for group in groups for run in group.runs], f"not started: {exc}")
         raise
     return Launched(groups, note)
@@ -100,3 +108,21 @@ def fail_unstarted(runs: list[RunDir], reason: str) -> None:
                                  state="failed", error=reason, ended=time.time(), pid=None)
         except OSError:
             pass
+
+
+def discard_unstarted(runs: list[RunDir]) -> None:
+    """Remove the folders this process made for a launch that was refused whole (still queued and claimed by this
+    process, no trainer, no queue, no job): what never started leaves nothing. Others are marked failed."""
+    import shutil
+
+    me = os.getpid()
+    for run in runs:
+        try:
+            status = run.read_status()
+            if (status.get("state") == "queued" and status.get("pid") == me and not status.get("queue_pid")
+                    and not status.get("job_id") and not run.path.is_symlink()):
+                shutil.rmtree(run.path)
+                continue
+        except (OSError, ValueError):
+            pass
+        fail_unstarted([run], "not started: the launch was refused")

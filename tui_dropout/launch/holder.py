@@ -127,7 +127,10 @@ class Holder:
             seen.add(run_id)
             limit = status.get("queue_max_fused")
             limit = limit if isinstance(limit, int) and limit >= 1 else settings.max_fused
-            candidates.append((run, cfg, bool(status.get("queue_resume")), min(limit, settings.max_fused)))
+            # a run with a checkpoint resumes from it however it was queued (a marker made by hand, a holder that
+            # died): it goes alone, as a resume does
+            resumes = bool(status.get("queue_resume")) or run.has_checkpoint()
+            candidates.append((run, cfg, resumes, min(limit, settings.max_fused)))
         for slot in free:
             if not candidates:
                 return

@@ -5,7 +5,11 @@ line. The runs folder must be visible from the nodes: a local filesystem with no
 refused with one line."""
 from __future__ import annotations
 
+import contextlib
+import io
+import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
+from .base import LaunchRefused
 from ..store import RunStore
 from .base import Group
 
@@ -53,23 +58,64 @@ class SlurmSettings:
         for key in values:
             if key not in known:
                 raise ConfigError("slurm_config", f"{source}: unknown setting {key!r} (known: {', '.join(known)})")
+        delay_given = "signal_delay_s" in values
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
-        settings.check()
+        settings.check(delay_given, source or default)
         return settings
 
-    def check(self) -> None:
+    def check(self, delay_given: bool = True, source: Path | None = None) -> None:
+        """Every setting, before sbatch sees any: sbatch would take some (a negative CPU count) and refuse others
+        in its own words."""
         for name in ("time", "array_parallelism", "signal_delay_s"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            if not _whole(value) or value <= 0:
                 raise ConfigError(name, f"must be a positive whole number, got {value!r}")
-        if isinstance(self.gpus_per_job, bool) or not isinstance(self.gpus_per_job, int) or self.gpus_per_job < 0:
+        if not _whole(self.gpus_per_job) or self.gpus_per_job < 0:
             raise ConfigError("gpus_per_job", f"must be a whole number >= 0, got {self.gpus_per_job!r}")
-        if not isinstance(self.sbatch, dict) or not all(
-                isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in self.sbatch.items()):
+        if self.cpus_per_job is not None and (not _whole(self.cpus_per_job) or self.cpus_per_job <= 0):
+            raise ConfigError("cpus_per_job", f"must be a positive whole number, got {self.cpus_per_job!r}")
+        if self.mem_gb is not None and (isinstance(self.mem_gb, bool) or not isinstance(self.mem_gb, (int, float))
+                                        or not math.isfinite(self.mem_gb) or self.mem_gb <= 0):
+            raise ConfigError("mem_gb", f"must be a positive number of GB, got {self.mem_gb!r}")
+        for name in ("partition", "account", "qos"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not SLURM_NAME.match(value)):
+                raise ConfigError(name, f"must be a Slurm name (letters, digits, - _ . ,), got {value!r}")
+        if not isinstance(self.sbatch, dict):
             raise ConfigError("sbatch", f"must be a table of sbatch options, got {self.sbatch!r}")
+        for key, value in self.sbatch.items():
+            if not isinstance(key, str) or not SBATCH_KEY.match(key):
+                raise ConfigError("sbatch", f"{key!r} is not an sbatch option name (like constraint or mail-type)")
+            if not isinstance(value, (str, int, float, bool)) or (isinstance(value, str) and (
+                    not value or any(ord(c) < 32 or ord(c) == 127 for c in value))):
+                raise ConfigError("sbatch", f"{key}: must be a word, number or true, got {value!r}")
+            if value is False:
+                raise ConfigError("sbatch", f"{key}: false is no sbatch option; leave the key out")
         if self.signal_delay_s >= self.time * 60:
-            raise ConfigError("signal_delay_s", f"{self.signal_delay_s}s is not inside the {self.time}-minute limit")
+            if delay_given:
+                raise ConfigError("signal_delay_s", f"{self.signal_delay_s}s is not inside the {self.time}-minute "
+                                  f"limit: set a smaller signal_delay_s in {source}, or a longer time")
+            self.signal_delay_s = max(1, self.time * 60 // 4)  # the default shrinks to fit a short limit
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+SLURM_NAME = re.compile(r"^[A-Za-z0-9_.,-]+$")
+SBATCH_KEY = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+def sbatch_reason(exc: BaseException) -> str:
+    """sbatch's own reason for a refusal, in one line: its `sbatch:` lines (not the `Try "sbatch --help"` that
+    follows an unknown option), prefixes dropped."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    said = [line.removeprefix("sbatch:").strip().removeprefix("error:").strip() for line in lines
+            if line.startswith("sbatch:")]
+    reason = "; ".join(dict.fromkeys(x for x in said if x)) or next(
+        (line for line in lines if not line.startswith("Try ")), type(exc).__name__)
+    return reason[:300]
 
 
 def filesystem_type(path: Path) -> str:
@@ -115,6 +161,21 @@ def check_shared(root: Path, partition: str | None) -> None:
                           "filesystem they share (NFS, Lustre, GPFS, BeeGFS, CephFS) and pass --runs-dir")
 
 
+def batch_exec_executor():
+    import submitit
+
+    class BatchExecExecutor(submitit.SlurmExecutor):
+        """submitit's executor, with the batch shell replaced by srun (`exec srun`): a signal sent to the batch
+        step (`scancel --batch --signal=USR2`) then reaches srun, which passes it on to the trainer, instead of
+        killing a shell that has no handler for it."""
+
+        def _make_submission_file_text(self, command: str, uid: str) -> str:
+            text = super()._make_submission_file_text(command, uid)
+            return text.replace("\nsrun ", "\nexec srun ", 1)
+
+    return BatchExecExecutor
+
+
 class SlurmLauncher:
     name = "slurm"
     groups_runs = True
@@ -134,13 +195,14 @@ class SlurmLauncher:
         return cls(SlurmSettings.load(config, **overrides))
 
     def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> str:
-        import submitit
-
         from .slurm_job import SlurmTrainer
 
         s = self.settings
-        check_shared(store.root, s.partition)
-        executor = submitit.SlurmExecutor(folder=store.root.resolve() / ".slurm" / "%j", max_num_timeout=1000)
+        try:
+            check_shared(store.root, s.partition)
+        except ConfigError as exc:  # before any job: the launch is refused whole
+            raise LaunchRefused(exc.field, exc.reason) from None
+        executor = batch_exec_executor()(folder=store.root.resolve() / ".slurm" / "%j", max_num_timeout=1000)
         params: dict[str, Any] = {"time": s.time, "array_parallelism": s.array_parallelism,
                                   "signal_delay_s": s.signal_delay_s, "job_name": "dropout-tui"}
         optional = {"partition": s.partition, "gpus_per_node": s.gpus_per_job or None,
@@ -152,9 +214,10 @@ class SlurmLauncher:
         executor.update_parameters(**params)
         fns = [SlurmTrainer([str(r.path.resolve()) for r in g.runs], g.claim, resume=resume) for g in groups]
         try:
-            jobs = executor.submit_array(fns)
+            with contextlib.redirect_stderr(io.StringIO()):  # submitit echoes sbatch's whole stderr there
+                jobs = executor.submit_array(fns)
         except Exception as exc:  # sbatch's refusal, in one line
-            raise ConfigError("backend", f"slurm refused the jobs: {str(exc).strip().splitlines()[-1][:300]}") from None
+            raise LaunchRefused("backend", f"sbatch refused the jobs: {sbatch_reason(exc)}") from None
         for group, job in zip(groups, jobs):
             for run in group.runs:
                 # Hand the run to Slurm unless its job has started already (a fast node writes `running` and its

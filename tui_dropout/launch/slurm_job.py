@@ -1,12 +1,16 @@
 """What a Slurm job runs (pickled by submitit, imported on the node): the trainer for one group of runs.
 
-A job that reaches its time limit or is preempted gets SIGUSR2 from Slurm; submitit then calls `checkpoint`,
-which stops the trainer after its current step (it saves a checkpoint), marks the runs queued again and hands
-submitit a resuming job to requeue. A cancel request in the run folder stops it for good (scancel's SIGTERM is
-ignored by submitit, so the folder is the way)."""
+A job told to stop by Slurm checkpoints and comes back: SIGUSR2 (sent `signal_delay_s` before the time limit,
+or by a preemption set up that way) reaches submitit, which calls `checkpoint`; SIGTERM (a preemption, `scontrol
+requeue`, a node being drained: what most clusters send) is turned into the same. `checkpoint` stops the trainer
+after its current step (it saves a checkpoint), marks the runs queued again and hands submitit a job to requeue;
+the requeued job starts after that checkpoint. A cancel request in the run folder (`dropout-tui cancel`) stops
+it for good: the SIGTERM of the scancel that follows it is a cancel, not a preemption."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import threading
 import time
 
@@ -27,6 +31,9 @@ class SlurmTrainer:
     def __call__(self) -> list[str]:
         from ..trainer.engine import Trainer
 
+        self._stopping = False
+        self._requeue_handler = signal.getsignal(signal.SIGUSR2)  # submitit's: checkpoint, requeue, exit
+        signal.signal(signal.SIGTERM, self._on_sigterm)
         runs = [RunDir(p) for p in self.run_dirs]
         try:
             for run in runs:
@@ -51,12 +58,49 @@ class SlurmTrainer:
             self._thread.join(0.5)
         return self._states
 
+    def _cancel_requested(self) -> bool:
+        return any(RunDir(p).cancel_requested() for p in self.run_dirs)
+
+    def _on_sigterm(self, signum, frame) -> None:
+        """SIGTERM: a cancel when the folder asks for one, else a preemption (checkpoint and requeue, as USR2).
+
+        It may come twice (from slurmd and forwarded by srun): the second finds the first at work."""
+        if self._stopping:
+            return
+        thread = getattr(self, "_thread", None)
+        if self._cancel_requested() or (thread is not None and not thread.is_alive()):
+            stop = getattr(self, "_stop", None)
+            if stop is not None:
+                stop.set()  # the trainer stops as cancelled (or has ended); the job then ends by itself
+            return
+        self._stopping = True
+        handler = self._requeue_handler
+        if not callable(handler):  # not run by submitit (no handler to requeue with): stop with a checkpoint
+            self.checkpoint()
+            return
+        try:
+            handler(signal.SIGUSR2, frame)
+        except subprocess.CalledProcessError:
+            # `scontrol requeue` refused: Slurm is requeueing the job itself (scontrol requeue, preemption) or
+            # ends it (scancel). The runs are checkpointed and queued: back with the job, else `lost`, resumable.
+            raise SystemExit(-1) from None
+
     def checkpoint(self, *args, **kwargs):
-        """Called by submitit on SIGUSR2 (time limit or preemption): stop, checkpoint, and come back resumed."""
+        """Called by submitit on SIGUSR2 (time limit or preemption) and by SIGTERM: stop, checkpoint, and come
+        back resumed. None (no requeue) when the runs ended already or a cancel was asked for."""
         import submitit
 
+        self._stopping = True
         trainer, thread = getattr(self, "_trainer", None), getattr(self, "_thread", None)
+        if self._cancel_requested():
+            if trainer is not None:
+                trainer.stop.set()
+                if thread is not None:
+                    thread.join(600)
+            return None
         if trainer is not None and thread is not None:
+            if not thread.is_alive():
+                return None  # finished (or failed) before the signal: nothing to come back for
             trainer.requeue = True  # it stops as 'queued' (checkpointed), not 'cancelled'
             trainer.stop.set()
             thread.join(600)

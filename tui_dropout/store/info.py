@@ -95,8 +95,14 @@ class RunInfo:
 
     @property
     def state_text(self) -> str:
-        """The state as lists show it: `queued #3` while waiting in the local queue."""
-        return f"{self.state} #{self.queue_position}" if self.state == "queued" and self.queue_position else self.state
+        """The state as lists show it: `queued #3` while waiting in the local queue, `queued (requeued)` while a
+        Slurm job stopped by its time limit or a preemption waits to start again."""
+        if self.state == "queued" and self.queue_position:
+            return f"{self.state} #{self.queue_position}"
+        if self.state == "queued" and self.status.get("backend") == "slurm" and (
+                self.status.get("requeued") or self.status.get("state") == "running"):
+            return "queued (requeued)"
+        return self.state
 
 
 def is_number(value: Any) -> bool:

@@ -9,7 +9,11 @@ from typing import Any
 STATES = ("queued", "running", "finished", "failed", "cancelled", "lost")
 ACTIVE = ("queued", "running")
 HEARTBEAT_SECONDS = 5.0  # how often a live trainer rewrites status.json
-STALE_SECONDS = 120.0  # heartbeat age after which a run on another host counts as lost
+STALE_SECONDS = 120.0
+# Slurm job states (squeue %T): a job that waits to (re)start, and every state in which Slurm still has it
+WAITING_JOB_STATES = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"}
+LIVE_JOB_STATES = WAITING_JOB_STATES | {"CONFIGURING", "RUNNING", "COMPLETING", "RESIZING", "SUSPENDED",
+                                        "STAGE_OUT", "SIGNALING"}  # heartbeat age after which a run on another host counts as lost
 
 
 def process_start_time(pid: int) -> int | None:
@@ -69,18 +73,22 @@ def effective_state(status: dict[str, Any], now: float | None = None) -> str:
 
 
 def _slurm_state(status: dict[str, Any], state: str, now: float) -> str:
-    """A Slurm run: its trainer's pid on this host, else a fresh heartbeat, else whether Slurm still has the job."""
+    """A Slurm run: its trainer's pid on this host, else a fresh heartbeat, else what Slurm says of the job: one
+    waiting in Slurm (pending, or requeued and not started again) is `queued`, whatever its trainer last wrote."""
+    beat_age = now - max(_number(status.get("heartbeat")), _number(status.get("updated")))
     if status.get("pid") and status.get("host") == socket.gethostname():
         if process_alive(status.get("pid"), status.get("pid_start")):
             return state
-    elif status.get("pid") and now - max(_number(status.get("heartbeat")), _number(status.get("updated"))) < STALE_SECONDS:
+    elif status.get("pid") and beat_age < 3 * HEARTBEAT_SECONDS:
         return state
-    from .slurm import job_alive
+    from .slurm import job_state
 
-    alive = job_alive(status["job_id"])
-    if alive is None:  # no squeue here (a console on a laptop over a shared folder): the heartbeat decides
-        return state if now - max(_number(status.get("heartbeat")), _number(status.get("updated"))) < STALE_SECONDS else "lost"
-    return state if alive else "lost"
+    job = job_state(status["job_id"])
+    if job is None:  # no squeue here (a console on a laptop over a shared folder): the heartbeat decides
+        return state if beat_age < STALE_SECONDS else "lost"
+    if job in WAITING_JOB_STATES:
+        return "queued"
+    return state if job in LIVE_JOB_STATES else "lost"
 
 
 def host_and_pid() -> dict[str, Any]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import secrets
 import threading
 import time
@@ -35,6 +36,7 @@ STATUS_LOCK = ".status.lock"
 PER_LAUNCH = ("backend", "job_id", "slot", "gpu", "queue_pid", "queue_pid_start", "queue_seq", "queue_resume",
               "queue_max_fused", "dispatched", "requeued", "pid", "pid_start")
 TRAINER_LOCK = ".trainer.lock"  # held (flock) by the one trainer that owns the run, for its whole life
+LOG_EPOCH = re.compile(rb"^\[[^\]]*\] epoch: (\d+) time: ")  # an epoch's line in train.log
 EVALUATE_LOCK = ".evaluate.lock"  # held (flock) by the one process evaluating the run's checkpoint
 RUN_FILES = {CONFIG, STATUS, METRICS, LOG, CHECKPOINT, SUMMARY, WORKER_OUT, NOTES, EVALUATION, CANCEL, STATUS_LOCK,
              TRAINER_LOCK, EVALUATE_LOCK, ".notes.lock", "evaluate.out"}
@@ -247,6 +249,29 @@ class RunDir:
         rows = [r for r in self.read_metrics() if r["epoch"] <= last_epoch]
         write_text_atomic(self.file(METRICS), "".join(dumps(r, sort_keys=True) + "\n" for r in rows))
         return len(rows)
+
+    def rewind(self, last_epoch: int) -> int:
+        """Cut the run's files back to the end of `last_epoch` (where a restart begins): metric rows and train.log's
+        epoch lines past it go; returns the metric rows kept. The log is rewritten line by line (it may be large)."""
+        kept = self.truncate_metrics(last_epoch)
+        path = self.file(LOG)
+        if not path.is_file():
+            return kept
+        tmp = path.with_name(f".{LOG}.{os.getpid()}.tmp")
+        dropped = 0
+        try:
+            with open_regular(path) as src, open(tmp, "wb") as dst:
+                for line in src:
+                    match = LOG_EPOCH.match(line)
+                    if match and int(match.group(1)) > last_epoch:
+                        dropped += 1
+                        continue
+                    dst.write(line)
+            if dropped:
+                os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return kept
 
     def log(self, line: str) -> None:
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")

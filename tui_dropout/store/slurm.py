@@ -6,9 +6,9 @@ import subprocess
 import threading
 import time
 
+from .liveness import LIVE_JOB_STATES
+
 CACHE_SECONDS = 5.0
-LIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
-               "RESIZING", "SUSPENDED", "STAGE_OUT", "SIGNALING"}
 
 _lock = threading.Lock()
 _cache: tuple[float, dict[str, str] | None] = (0.0, None)
@@ -42,12 +42,18 @@ def forget() -> None:
         _cache = (0.0, None)
 
 
-def job_alive(job_id: str) -> bool | None:
-    """True while Slurm still has the job (pending, running, requeued...), False once it is gone; None: unknown."""
+def job_state(job_id: str) -> str | None:
+    """The job's state as squeue names it (PENDING, RUNNING...), "" once Slurm no longer has it; None: unknown."""
     states = job_states()
     if states is None:
         return None
-    return states.get(job_id, "").strip() in LIVE_STATES
+    return states.get(job_id, "").strip()
+
+
+def job_alive(job_id: str) -> bool | None:
+    """True while Slurm still has the job (pending, running, requeued...), False once it is gone; None: unknown."""
+    state = job_state(job_id)
+    return None if state is None else state in LIVE_JOB_STATES
 
 
 def scancel(job_id: str) -> bool:

@@ -41,7 +41,10 @@ def make_stepper(cfgs: list[RunConfig], channels: int, classes: int, device: tor
 
 
 class Trainer:
-    """Trains the runs in `runs` (one folder each) together; fresh or resumed from their checkpoints."""
+    """Trains the runs in `runs` (one folder each) together; fresh or resumed from their checkpoints.
+
+    Where it starts is decided from the folders alone (`_start_point`); `resume` only says the launch meant to
+    continue the runs, so that a missing checkpoint is warned about."""
 
     def __init__(self, runs: list[RunDir], resume: bool = False, stop: threading.Event | None = None,
                  progress: Progress | None = None, claim: str | None = None):
@@ -137,15 +140,35 @@ class Trainer:
         partial = _merge_partials(partials, order, self.device)
         return ckpts[0]["epoch"], partial
 
-    def _start_over(self) -> None:
-        """A resume with no checkpoint (killed before the first one): epoch 1 again, old rows dropped."""
+    def _start_point(self, stepper: Stepper, order: BatchOrder) -> tuple[int, dict[str, Any] | None]:
+        """Where this (re)start begins, for every start path alike (local, queue, Slurm, foreground, console): after
+        the newest checkpoint when every run has one, else at epoch 1. Each run's folder is cut back to that point
+        (metric rows, train.log's epoch lines, the figures in its status), so no epoch is ever written twice."""
+        have = [m.run.has_checkpoint() for m in self.members]
+        if any(have) and not all(have):
+            raise ValueError("some of these runs have a checkpoint and some do not: resume them one by one")
+        if all(have):
+            start, partial = self._load_checkpoints(stepper, order)
+        else:
+            start, partial = 0, None
+            for m in self.members:
+                m.set_figures({})
+                m.epochs_done, m.train_seconds, m.wall_before = 0, 0.0, 0.0
         for m in self.members:
-            m.set_figures({})
-            m.epochs_done, m.train_seconds, m.wall_before = 0, 0.0, 0.0
-            m.run.truncate_metrics(0)
-            m.run.log("no checkpoint to resume from: starting over from epoch 1 (earlier metric rows dropped)")
-        self._status_all(epoch=0, **self.members[0].figures(), elapsed=0.0)
-        self.progress({"kind": "warning", "text": "no checkpoint: starting over from epoch 1"})
+            before = len(m.run.read_metrics())
+            kept = m.run.rewind(start)
+            if start:
+                m.run.log(f"resumed after epoch {start}" + (" (mid-epoch)" if partial else "")
+                          + f"; {kept} metric rows kept" + (f", {before - kept} later ones dropped" if before > kept
+                                                            else ""))
+            elif before or self.resume:
+                m.run.log(f"no checkpoint to resume from: starting over from epoch 1 ({before} earlier metric rows "
+                          "dropped)")
+        if not start and self.resume:
+            self.progress({"kind": "warning", "text": "no checkpoint: starting over from epoch 1"})
+        for m in self.members:
+            m.run.update_status(epoch=start, elapsed=round(m.wall_before, 3), **m.figures())
+        return start, partial
 
     # ----- the loop -------------------------------------------------------------------------
     def run(self) -> list[str]:
@@ -160,9 +183,8 @@ class Trainer:
                 run.release_ownership()
             raise
         self.t_session = time.time()
-        if self.resume:
-            for m in self.members:  # a resume that fails before its checkpoint loads must not wipe these
-                m.keep_previous(m.run.info())
+        for m in self.members:  # a restart that fails before its checkpoint loads must not wipe these
+            m.keep_previous(m.run.info())
         heartbeat = Heartbeat(self.members, self.stop)
         try:
             now = time.time()
@@ -224,16 +246,8 @@ class Trainer:
         stepper = make_stepper([m.cfg for m in self.members], data.channels, data.num_classes, self.device)
         n, bs = data.train_size, cfg.batch_size
         order = BatchOrder([m.cfg.seed for m in self.members], n, self.device)
-        start_epoch, partial = 0, None
-        if self.resume and all(m.run.has_checkpoint() for m in self.members):
-            start_epoch, partial = self._load_checkpoints(stepper, order)
-            for m in self.members:
-                kept = m.run.truncate_metrics(start_epoch)
-                m.run.log(f"resumed after epoch {start_epoch}" + (" (mid-epoch)" if partial else "")
-                          + f"; {kept} metric rows kept")
-        elif self.resume:
-            self._start_over()
-        else:
+        start_epoch, partial = self._start_point(stepper, order)
+        if not start_epoch:
             for m in self.members:
                 m.run.log(f"start {m.cfg.preset}: {len(data.train_y)} train / {len(data.test_y)} test images, "
                           f"device {self.device}")
