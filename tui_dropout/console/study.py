@@ -8,7 +8,6 @@ from typing import Any, Callable
 
 from ..config import FIELD_TYPES, OPTIONAL_FIELDS, ConfigError, RunConfig, list_presets, load_preset, problems
 from ..data import DataError, check_available
-from ..gpus import driver_gpus
 from ..launch.plan import (MAX_FUSED, MAX_RUNS, check_max_fused, expand, grid_size, group_configs, parse_seeds,
                            parse_values)
 from ..launch.queue import CPU, QueueSettings, settings_from
