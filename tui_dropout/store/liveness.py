@@ -6,14 +6,13 @@ import socket
 import time
 from typing import Any
 
+from . import slurm
+from .slurm import LIVE_JOB_STATES, WAITING_JOB_STATES
+
 STATES = ("queued", "running", "finished", "failed", "cancelled", "lost")
 ACTIVE = ("queued", "running")
 HEARTBEAT_SECONDS = 5.0  # how often a live trainer rewrites status.json
-STALE_SECONDS = 120.0
-# Slurm job states (squeue %T): a job that waits to (re)start, and every state in which Slurm still has it
-WAITING_JOB_STATES = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"}
-LIVE_JOB_STATES = WAITING_JOB_STATES | {"CONFIGURING", "RUNNING", "COMPLETING", "RESIZING", "SUSPENDED",
-                                        "STAGE_OUT", "SIGNALING"}  # heartbeat age after which a run on another host counts as lost
+STALE_SECONDS = 120.0  # heartbeat age after which a run on another host counts as lost
 
 
 def process_start_time(pid: int) -> int | None:
@@ -81,9 +80,7 @@ def _slurm_state(status: dict[str, Any], state: str, now: float) -> str:
             return state
     elif status.get("pid") and beat_age < 3 * HEARTBEAT_SECONDS:
         return state
-    from .slurm import job_state
-
-    job = job_state(status["job_id"])
+    job = slurm.job_state(status["job_id"])
     if job is None:  # no squeue here (a console on a laptop over a shared folder): the heartbeat decides
         return state if beat_age < STALE_SECONDS else "lost"
     if job in WAITING_JOB_STATES:

@@ -6,7 +6,10 @@ import subprocess
 import threading
 import time
 
-from .liveness import LIVE_JOB_STATES
+# Slurm job states (squeue %T): a job that waits to (re)start, and every state in which Slurm still has it
+WAITING_JOB_STATES = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"}
+LIVE_JOB_STATES = WAITING_JOB_STATES | {"CONFIGURING", "RUNNING", "COMPLETING", "RESIZING", "SUSPENDED",
+                                        "STAGE_OUT", "SIGNALING"}
 
 CACHE_SECONDS = 5.0
 
