@@ -168,12 +168,19 @@ def print_evaluation(run: RunDir, data: dict[str, Any], reliability: bool = Fals
     for name, a, b in rows:
         echo(f"  {name:12} {a:>12} {b:>12}")
     if reliability:
-        echo(f"  reliability ({len(det.get('reliability') or [])} confidence bins; conf and acc in %)")
-        echo(f"  {'bin':>11} {'off n':>7} {'conf':>6} {'acc':>6} {'MC n':>7} {'conf':>6} {'acc':>6}")
-        for d, m in zip(det.get("reliability") or [], mc.get("reliability") or []):
-            lo, hi = d["bin"]
-            echo(f"  {lo:5.3f}-{hi:5.3f} {d['count']:7d} {_bin(d, 'confidence')} {_bin(d, 'accuracy')} "
-                       f"{m['count']:7d} {_bin(m, 'confidence')} {_bin(m, 'accuracy')}")
+        print_reliability(data)
+
+
+def print_reliability(data: dict[str, Any]) -> None:
+    """The reliability table of an evaluation (checked by evaluation.read): per confidence bin, how many test
+    images, their mean confidence and their accuracy, dropout off beside MC dropout."""
+    det, mc = data.get("deterministic") or {}, data.get("mc") or {}
+    echo(f"  reliability ({len(det.get('reliability') or [])} confidence bins; conf and acc in %)")
+    echo(f"  {'bin':>11} {'off n':>7} {'conf':>6} {'acc':>6} {'MC n':>7} {'conf':>6} {'acc':>6}")
+    for d, m in zip(det.get("reliability") or [], mc.get("reliability") or []):
+        lo, hi = d["bin"]
+        echo(f"  {lo:5.3f}-{hi:5.3f} {d['count']:7d} {_bin(d, 'confidence')} {_bin(d, 'accuracy')} "
+             f"{m['count']:7d} {_bin(m, 'confidence')} {_bin(m, 'accuracy')}")
 
 
 def _bin(row: dict[str, Any], key: str) -> str:

@@ -13,6 +13,7 @@ from . import notebook as notebook_cmds
 from . import queue as queue_cmds
 from . import results as results_cmds
 from . import runs as runs_cmds
+from . import sweep as sweep_cmds
 from . import train as train_cmds
 from .options import echo, GLOBAL_OPTIONS, RunsDir, fail, open_store
 
@@ -30,6 +31,7 @@ app.command()(runs_cmds.cancel)
 app.command()(runs_cmds.export)
 app.command()(queue_cmds.queue)
 app.command()(results_cmds.results)
+app.command()(sweep_cmds.sweep)
 app.command()(evaluate_cmds.evaluate)
 app.command()(notebook_cmds.label)
 app.command()(notebook_cmds.archive)

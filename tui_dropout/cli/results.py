@@ -40,7 +40,9 @@ def print_results(runs: list[RunDir]) -> None:
                       number_text(row["final_loss"], ".4f"), seconds_text(row["wall_seconds"]))
     console = Console()
     console.print(table)
-    print_groups(console, seed_groups(infos))
+    groups = seed_groups(infos)
+    print_groups(console, groups)
+    print_differences(console, groups)
     print_evaluations(console, infos)
     for info in infos:
         console.print(plain(f"  {run_label(info)}: {info.run_id}"), highlight=False, soft_wrap=True)
@@ -76,6 +78,27 @@ def print_groups(console: Console, groups: list) -> None:
             left_out = ", ".join(f"{seed_text(info)} {info.state} {info.epoch}/{info.epochs}" for info in g.unfinished)
             console.print(plain(f"  {g.name} n={len(g.finished)}/{g.n}, left out: {left_out}"), highlight=False,
                           soft_wrap=True)
+
+
+def print_differences(console: Console, groups: list) -> None:
+    """Each group against the first: the difference of final test accuracy with its 95% interval and p-value
+    (stats.py says which t-test); a pair too small to tell says so instead of a figure."""
+    from rich import box
+    from rich.table import Table
+
+    from .. import stats
+
+    rows = [g for g in groups if g.finished]
+    if len(rows) < 2 or not any(g.n > 1 for g in rows):
+        return
+    table = Table(title=f"against {safe(rows[0].name)}: final test, points (95% interval)", box=box.SIMPLE_HEAD,
+                  pad_edge=False, padding=(0, 1))
+    for col in ("network", "n", "difference", "p", "test"):
+        table.add_column(col, no_wrap=col != "network", justify="left" if col in ("network", "test") else "right")
+    for d in stats.differences(rows):
+        table.add_row(plain(d.b), f"{d.n_b} vs {d.n_a}", d.text(), d.p_text(), plain(d.test or d.note))
+    console.print(table)
+    console.print(f"  {stats.TESTS_NOTE}", highlight=False, soft_wrap=True)
 
 
 def seed_text(info) -> str:
@@ -127,29 +150,34 @@ def print_evaluations(console: Console, infos: list) -> None:
     console.print(spread_table)
 
 
+def chosen_runs(run_refs: Optional[list[str]], study: Optional[str], runs_dir: RunsDir) -> list[RunDir]:
+    """The runs named, else the study named by --study (a unique part of its id), else the newest study; in
+    launch order. Says which study on stderr, so that stdout stays the table (or the JSON)."""
+    store = open_store(runs_dir)
+    if run_refs:
+        try:
+            return [store.find(ref) for ref in run_refs]
+        except RunNotFound as exc:
+            fail(str(exc))
+    infos = store.list()  # newest first
+    studies = [i.config.get("study") for i in infos if isinstance(i.config.get("study"), str)
+               and i.config.get("study")]
+    if study is not None:
+        chosen = sorted({s for s in studies if study in s})
+        if len(chosen) != 1:
+            fail(f"study: {study!r} matches {len(chosen)} studies" + (f" ({', '.join(chosen[:5])})" if chosen else ""))
+        wanted = chosen[0]
+    elif studies:
+        wanted = studies[0]
+    else:
+        fail(f"study: no study in {store.root.absolute()} (dropout-tui study ... --grid/--seeds makes one)")
+    runs = [RunDir(i.path) for i in reversed(infos) if i.config.get("study") == wanted]  # launch order
+    echo(f"study {safe(wanted)}: {len(runs)} runs", err=True)
+    return runs
+
+
 def results(run_refs: Optional[list[str]] = typer.Argument(None, metavar="[RUN]...", help="Runs (default: a study)."),
             study: Optional[str] = typer.Option(None, "--study", help="A study id (or a unique part of one)."),
             runs_dir: RunsDir = None) -> None:
     """Print the results table for a study (default: the newest) or the runs named, with mean±std over seeds."""
-    store = open_store(runs_dir)
-    if run_refs:
-        try:
-            runs = [store.find(ref) for ref in run_refs]
-        except RunNotFound as exc:
-            fail(str(exc))
-    else:
-        infos = store.list()  # newest first
-        studies = [i.config.get("study") for i in infos if isinstance(i.config.get("study"), str)
-                   and i.config.get("study")]
-        if study is not None:
-            chosen = sorted({s for s in studies if study in s})
-            if len(chosen) != 1:
-                fail(f"study: {study!r} matches {len(chosen)} studies" + (f" ({', '.join(chosen[:5])})" if chosen else ""))
-            wanted = chosen[0]
-        elif studies:
-            wanted = studies[0]
-        else:
-            fail(f"study: no study in {store.root.absolute()} (dropout-tui study ... --grid/--seeds makes one)")
-        runs = [RunDir(i.path) for i in reversed(infos) if i.config.get("study") == wanted]  # launch order
-        echo(f"study {safe(wanted)}: {len(runs)} runs")
-    print_results(runs)
+    print_results(chosen_runs(run_refs, study, runs_dir))

@@ -91,7 +91,9 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
 
 
 def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = None,
-         lines: str = typer.Option("10", "--lines", metavar="N", help="Log lines to show (0: none).")) -> None:
+         lines: str = typer.Option("10", "--lines", metavar="N", help="Log lines to show (0: none)."),
+         reliability: bool = typer.Option(False, "--reliability",
+                                          help="Also print the stored evaluation's reliability table.")) -> None:
     """Show a run's state, figures, config and the tail of its log."""
     try:
         count = int(lines)
@@ -101,6 +103,10 @@ def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = 
         fail(f"lines: must be between 0 and 100000, got {count}")
     run = _find(open_store(runs_dir), run_ref)
     info = run.info()
+    stored = evaluation.read(run.path)
+    if reliability and not (stored and evaluation.columns(stored)["det_acc"] is not None):
+        why = "no evaluation" if not stored else f"an evaluation that is {stored.get('problem') or stored.get('state')}"
+        fail(f"reliability: run {run.run_id} has {why} (dropout-tui evaluate {run.run_id} makes one)")
     echo(f"run      {run.run_id}\nfolder   {run.path.absolute()}")
     if info.label != info.preset:
         echo(f"name     {_one_line(' · '.join(n for n in dict.fromkeys((info.name, info.study_label)) if n))}")
@@ -115,8 +121,12 @@ def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = 
                f"test {pct(info.best_test_acc)} (epoch {info.best_test_epoch or '-'})")
     if info.error or info.problem:
         echo(f"error    {_one_line(info.error or info.problem)}")
-    for n, line in enumerate(evaluation.describe(evaluation.read(run.path))):
+    for n, line in enumerate(evaluation.describe(stored)):
         echo(("eval     " if n == 0 else "         ") + safe(line.removeprefix("eval  ").strip()))
+    if reliability:
+        from .evaluate import print_reliability
+
+        print_reliability(stored)
     if info.config:
         cfg = {k: v for k, v in info.config.items() if k not in ("extra", "description")}
         echo("config   " + _pairs(cfg))
