@@ -93,3 +93,18 @@ def test_no_import_cycle_in_the_package():
         tuple(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as exc:
         raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None
+
+
+def test_plots_and_statistics_stay_out_of_the_console_start_up():
+    """matplotlib only in the report's figures (the `report` extra); scipy only inside functions: neither is
+    imported when a module loads, so the console never pays for them."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE)
+        for name, at_top in imports(path):
+            root = name.split(".")[0]
+            if root == "matplotlib" and str(rel) != "report/figures.py":
+                offenders.append(f"{rel}: {name}")
+            if root in ("matplotlib", "scipy") and at_top:
+                offenders.append(f"{rel}: {name} at module level")
+    assert offenders == []

@@ -12,6 +12,7 @@ from . import evaluate as evaluate_cmds
 from . import notebook as notebook_cmds
 from . import queue as queue_cmds
 from . import results as results_cmds
+from . import report as report_cmds
 from . import runs as runs_cmds
 from . import sweep as sweep_cmds
 from . import train as train_cmds
@@ -32,6 +33,7 @@ app.command()(runs_cmds.export)
 app.command()(queue_cmds.queue)
 app.command()(results_cmds.results)
 app.command()(sweep_cmds.sweep)
+app.command()(report_cmds.report)
 app.command()(evaluate_cmds.evaluate)
 app.command()(notebook_cmds.label)
 app.command()(notebook_cmds.archive)
