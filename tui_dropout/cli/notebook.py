@@ -129,7 +129,9 @@ def hparams(runs_dir: RunsDir = None, filter_text: Filter = None,
             reverse: Reverse = False,
             csv: Annotated[Optional[str], typer.Option("--csv", metavar="FILE",
                                                        help="Write CSV to FILE (- : stdout).")] = None,
-            force: Annotated[bool, typer.Option("--force", help="Overwrite an existing CSV file.")] = False) -> None:
+            force: Annotated[bool, typer.Option("--force", help="Overwrite an existing CSV file.")] = False,
+            as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON (docs/json.md).")] = False
+            ) -> None:
     """The hyperparameter table: the config fields that vary as columns, then final/best accuracy and loss."""
     store = open_store(runs_dir)
     listed = store.list()
@@ -138,6 +140,14 @@ def hparams(runs_dir: RunsDir = None, filter_text: Filter = None,
     if damaged:  # a damaged run has no figures to tabulate: say so rather than drop it silently
         echo(f"{damaged} damaged run{'s' * (damaged > 1)} left out (dropout-tui runs names what is wrong)",
                    err=True)
+    if as_json:
+        from ..hparams import varying_fields
+        from ..jsonout import document, run_record
+
+        fields = varying_fields(infos)
+        records = [{**run_record(info), "hparams": {f: info.config.get(f) for f in fields}} for info in infos]
+        typer.echo(document("hparams", fields=fields, runs=records, damaged_left_out=damaged))
+        return
     if not infos:
         what = "runs match" if filter_text else "runs to tabulate" if damaged else "runs"
         echo(f"no {what} in {store.root.absolute()}", err=True)

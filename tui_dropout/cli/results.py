@@ -178,6 +178,19 @@ def chosen_runs(run_refs: Optional[list[str]], study: Optional[str], runs_dir: R
 
 def results(run_refs: Optional[list[str]] = typer.Argument(None, metavar="[RUN]...", help="Runs (default: a study)."),
             study: Optional[str] = typer.Option(None, "--study", help="A study id (or a unique part of one)."),
+            as_json: bool = typer.Option(False, "--json", help="Print the results as JSON (docs/json.md)."),
             runs_dir: RunsDir = None) -> None:
     """Print the results table for a study (default: the newest) or the runs named, with mean±std over seeds."""
-    print_results(chosen_runs(run_refs, study, runs_dir))
+    runs = chosen_runs(run_refs, study, runs_dir)
+    if not as_json:
+        print_results(runs)
+        return
+    from .. import stats
+    from ..jsonout import document, group_record, run_record
+
+    infos = [run.info() for run in runs]
+    groups = seed_groups(infos)
+    finished = [g for g in groups if g.finished]
+    typer.echo(document("results", runs=[run_record(info) for info in infos],
+                        groups=[group_record(g) for g in groups],
+                        differences=[d.as_dict() for d in stats.differences(finished)] if len(finished) > 1 else []))

@@ -67,7 +67,9 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
          sort: Annotated[str, typer.Option("--sort", metavar="COLUMN", help=(
              "newest, test, best, loss, gap, name, state, or a config field."))] = "newest",
          reverse: Reverse = False,
-         archived: Annotated[bool, typer.Option("--archived", help="List the archived runs instead.")] = False) -> None:
+         archived: Annotated[bool, typer.Option("--archived", help="List the archived runs instead.")] = False,
+         as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON (docs/json.md).")] = False
+         ) -> None:
     """List runs, newest first, with their state and final test accuracy."""
     store = open_store(runs_dir)
     if archived:
@@ -75,6 +77,12 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
     infos = store.list()
     place = {info.run_id: n for n, info in enumerate(infos, 1)}  # the number `show 3` takes, whatever the order
     infos = found(infos, filter_text, sort, reverse)
+    if as_json:
+        from ..jsonout import document, run_record
+
+        typer.echo(document("runs", runs_dir=str(store.root.absolute()),
+                            runs=[run_record(info, place[info.run_id]) for info in infos]))
+        return
     if not infos:
         where = store.root.absolute()
         what = "runs match" if filter_text else "archived runs" if archived else "runs"
@@ -93,7 +101,8 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
 def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = None,
          lines: str = typer.Option("10", "--lines", metavar="N", help="Log lines to show (0: none)."),
          reliability: bool = typer.Option(False, "--reliability",
-                                          help="Also print the stored evaluation's reliability table.")) -> None:
+                                          help="Also print the stored evaluation's reliability table."),
+         as_json: bool = typer.Option(False, "--json", help="Print the run as JSON (docs/json.md).")) -> None:
     """Show a run's state, figures, config and the tail of its log."""
     try:
         count = int(lines)
@@ -107,6 +116,16 @@ def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = 
     if reliability and not (stored and evaluation.columns(stored)["det_acc"] is not None):
         why = "no evaluation" if not stored else f"an evaluation that is {stored.get('problem') or stored.get('state')}"
         fail(f"reliability: run {run.run_id} has {why} (dropout-tui evaluate {run.run_id} makes one)")
+    if as_json:
+        from ..jsonout import document, run_record
+
+        record = run_record(info, evaluated=stored)
+        if reliability:
+            record["reliability"] = {"off": stored["deterministic"].get("reliability"),
+                                     "mc": (stored.get("mc") or {}).get("reliability")}
+        log = run.log_tail(count, max_bytes=max(16384, count * 400)) if count else []
+        typer.echo(document("show", run=record, folder=str(run.path.absolute()), log=log))
+        return
     echo(f"run      {run.run_id}\nfolder   {run.path.absolute()}")
     if info.label != info.preset:
         echo(f"name     {_one_line(' · '.join(n for n in dict.fromkeys((info.name, info.study_label)) if n))}")

@@ -89,7 +89,9 @@ def sweep(run_refs: Optional[list[str]] = typer.Argument(None, metavar="[RUN]...
         fail(f"figure: {figure!r} is not one of {', '.join(SWEEP_FIGURES)}")
     found = make_sweep([run.info() for run in chosen_runs(run_refs, study, runs_dir)])
     if as_json:
-        typer.echo(json.dumps(found.as_dict(), default=str, indent=1))  # json.dumps escapes every control
+        from ..jsonout import document
+
+        typer.echo(document("sweep", **found.as_dict()))
         return
     if not found.axes:
         fail("sweep: these runs differ in no field but their seed (a study with --grid sweeps one)")
