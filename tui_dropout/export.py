@@ -11,6 +11,7 @@ import json
 import math
 import os
 import shutil
+import struct
 import threading
 from pathlib import Path
 from itertools import islice
@@ -29,8 +30,29 @@ TENSORBOARD_SCALARS = (("loss", lambda r: r.get("loss")), ("train_acc", lambda r
                        ("lr", lambda r: r.get("lr")), ("epoch_seconds", lambda r: r.get("seconds")))
 
 
-def _cell(value: Any) -> Any:
-    return "" if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
+FLOAT32_COLUMNS = {"loss", "train_acc", "test_acc"}  # measured in float32 by the trainer
+
+
+def float32_text(value: float) -> str:
+    """The shortest decimal that reads back as the same float32: the figure the run measured (0.1005), not the
+    float32's float64 expansion (0.10050000250339508)."""
+    text = repr(value)
+    if len(text) <= 9:
+        return text
+    f32 = struct.unpack("f", struct.pack("f", value))[0]
+    for digits in range(1, 10):
+        short = f"{value:.{digits}g}"
+        if struct.unpack("f", struct.pack("f", float(short)))[0] == f32:
+            return short
+    return text
+
+
+def _cell(value: Any, column: str = "") -> Any:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    if column in FLOAT32_COLUMNS and isinstance(value, float):
+        return float32_text(value)
+    return value
 
 
 CHUNK_ROWS = 2048  # rows formatted into one piece of text before it is written out
@@ -50,7 +72,7 @@ def csv_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     rows = iter(rows)
     while True:
         batch = list(islice(rows, CHUNK_ROWS))
-        writer.writerows({k: _cell(row.get(k)) for k in COLUMNS} for row in batch)
+        writer.writerows({k: _cell(row.get(k), k) for k in COLUMNS} for row in batch)
         yield out.getvalue()
         if not batch:
             return
@@ -116,10 +138,16 @@ def markdown_chunks(run: RunDir) -> Iterator[str]:
     cfg = info.config
     about = ", ".join(f"{k} {value_text(cfg.get(k))}" for k in ("preset", "placement", "p_conv", "p_fc", "dataset",
                                                                "epochs"))
+    if cfg.get("train_limit") is not None:
+        about += f", train_limit {value_text(cfg.get('train_limit'))}"
     study = info.config.get("study")
+    about_user = [f"tags {' '.join('#' + t for t in info.tags)}" if info.tags else "",
+                  f"note: {' '.join(info.note.split())}" if info.note else ""]
+    progress = f" at epoch {info.epoch}/{info.epochs}" if info.state != "finished" else ""
     head = [f"# Run {run.run_id}: {info.label}", "",
             *([f"study {study}", ""] if isinstance(study, str) and study else []),
-            f"{about}, state {info.state}", "",
+            *[text for line in about_user if line for text in (line, "")],
+            f"{about}, state {info.state}{progress}", "",
             f"final train accuracy {pct(info.final_train_acc)}, final test accuracy {pct(info.final_test_acc)}; "
             f"best train {pct(info.best_train_acc)} (epoch {info.best_train_epoch or '-'}), "
             f"best test {pct(info.best_test_acc)} (epoch {info.best_test_epoch or '-'}); "
