@@ -146,3 +146,22 @@ def test_show_reliability_prints_the_stored_table_without_evaluating_again(runs_
     assert [int(r[1]) for r in rows] == [b["count"] for b in table]
     assert [int(r[4]) for r in rows] == [b["count"] for b in data["mc"]["reliability"]]
     assert (run.path / "evaluation.json").stat().st_mtime_ns == before  # read, not measured again
+
+
+def test_results_piped_keeps_each_label_on_one_line_and_says_what_a_train_limit_measured(runs_dir):
+    long = "D " + "p_fc=0.1234567 " * 8
+    for seed in (0, 1):
+        path = study_run(runs_dir, seed, seed=seed, train_limit=512)
+        config = json.loads((path / "config.json").read_text())
+        config["label"] = long + f"seed={seed}"
+        (path / "config.json").write_text(json.dumps(config))
+    out = cli("results", "--runs-dir", runs_dir, env={"COLUMNS": ""})  # a pipe: no terminal width
+    assert out.returncode == 0, out.stderr
+    assert sum(long.strip() in line for line in out.stdout.splitlines()) >= 2  # never wrapped at 80 columns
+    assert "train on its first 512 images, test on the full set" in out.stdout
+
+
+def test_help_shows_no_type_beside_a_flag():
+    out = cli("export", "--help", env={"COLUMNS": "100"})
+    assert out.returncode == 0 and "<bool>" not in out.stdout and "--force" in out.stdout
+    assert "TensorBoard" in out.stdout

@@ -18,6 +18,22 @@ from . import sweep as sweep_cmds
 from . import train as train_cmds
 from .options import echo, GLOBAL_OPTIONS, RunsDir, fail, open_store
 
+def _flags_show_no_type() -> None:
+    """typer's help shows `<bool>` beside every on/off flag (`--help <bool>`), as if it took a value: a flag's
+    type is left out, as click prints it."""
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None or getattr(shown, "_flags_plain", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) and self.metavar is None else shown(self, ctx)
+
+    display_type_rich._flags_plain = True
+    option.display_type_rich = display_type_rich
+
+
+_flags_show_no_type()
 app = typer.Typer(help="A terminal experiment console for dropout studies in PyTorch.", no_args_is_help=False,
                   add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Datasets: fetch them ahead of training.", add_completion=False)

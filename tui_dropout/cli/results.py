@@ -12,7 +12,7 @@ from ..export import acc_text, number_text, results_row, seconds_text
 from ..groups import FIGURES, run_label, seed_groups, spread
 from ..store import RunDir, RunNotFound
 from ..safetext import safe
-from .options import echo, RunsDir, fail, open_store
+from .options import echo, RunsDir, fail, open_store, output_width
 
 
 def plain(text: object) -> Text:
@@ -27,7 +27,10 @@ def print_results(runs: list[RunDir]) -> None:
     from rich.table import Table
 
     infos = [run.info() for run in runs]
-    table = Table(title="results (accuracy % on the full sets; best @ its epoch)", box=box.SIMPLE_HEAD,
+    limits = sorted({i.config.get("train_limit") for i in infos if isinstance(i.config.get("train_limit"), int)})
+    sets = (f", train on its first {'/'.join(map(str, limits))} images, test on the full set" if limits
+            else " on the full sets")
+    table = Table(title=f"results (accuracy %{sets}; best @ its epoch)", box=box.SIMPLE_HEAD,
                   pad_edge=False, padding=(0, 0))
     for col in ("network", "state", "epochs", "train", "test", "best train", "best test", "loss", "time"):
         table.add_column(col, no_wrap=col != "network", justify="left" if col in ("network", "state") else "right")
@@ -38,7 +41,7 @@ def print_results(runs: list[RunDir]) -> None:
                       acc_text(row["best_train_acc"], row["best_train_epoch"]),
                       acc_text(row["best_test_acc"], row["best_test_epoch"]),
                       number_text(row["final_loss"], ".4f"), seconds_text(row["wall_seconds"]))
-    console = Console()
+    console = Console(width=output_width())  # piped, a label is not wrapped at 80 columns
     console.print(table)
     groups = seed_groups(infos)
     print_groups(console, groups)

@@ -197,7 +197,7 @@ def export(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir 
                                                 help="File (a folder for dir and tensorboard); - or none: stdout "
                                                      "(dir: ./exports, tensorboard: ./<run-id>-tensorboard)."),
            force: bool = typer.Option(False, "--force", help="Overwrite an existing output file or folder.")) -> None:
-    """Export a run's metrics (CSV, JSONL or Markdown), or everything into a folder."""
+    """Export a run's metrics (CSV, JSONL or Markdown), TensorBoard event files, or everything into a folder."""
     if fmt not in FORMATS:
         fail(f"format: unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     run = _find(open_store(runs_dir), run_ref)

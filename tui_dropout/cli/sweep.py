@@ -11,7 +11,7 @@ from rich.text import Text
 
 from ..safetext import safe
 from ..sweep import SWEEP_FIGURES, Sweep, sweep as make_sweep
-from .options import RunsDir, fail
+from .options import RunsDir, fail, output_width
 from .results import chosen_runs
 
 FIGURE_HELP = "What to plot: " + ", ".join(SWEEP_FIGURES) + "."
@@ -95,7 +95,7 @@ def sweep(run_refs: Optional[list[str]] = typer.Argument(None, metavar="[RUN]...
         return
     if not found.axes:
         fail("sweep: these runs differ in no field but their seed (a study with --grid sweeps one)")
-    console = Console()
+    console = Console(width=output_width())
     print_points(console, found, figure)
     if len(found.axes) == 2:
         print_cells(console, found, figure)
