@@ -39,13 +39,15 @@ class RunConfig:
     placement: str = "none"  # where dropout goes: none (A) | fc (B) | conv (C) | all (D)
     p_conv: float = 0.5  # drop probability after each conv ReLU, in [0, 1)
     p_fc: float = 0.5  # drop probability on the fc hidden layer, in [0, 1)
-    conv_kind: str = "dropout2d"  # dropout | dropout2d | dropout3d | alpha | feature_alpha
+    conv_kind: str = "dropout2d"  # a name in kinds.py: dropout | dropout2d | ... | gaussian | dropblock
     fc_kind: str = "dropout"  # dropout | alpha (channel kinds make no sense on a vector)
     epochs: int = 1000  # passes over the training set
     batch_size: int = 256  # images per SGD step
     lr: float = 1e-2  # initial learning rate
     momentum: float = 0.9  # SGD momentum factor
     weight_decay: float = 0.0  # L2 penalty per step
+    max_norm: float | None = None  # max-norm: each hidden unit's incoming weights kept at L2 norm <= c after
+    # every step (Srivastava et al. 2014 pair it with dropout, c = 3 to 4); None: off
     lr_step: int = 150  # StepLR period, in epochs
     lr_gamma: float = 0.5  # StepLR factor applied every lr_step epochs
     eval_every: int = 20  # full train+test accuracy every N epochs (and at the last one)
@@ -117,7 +119,7 @@ MAX_INT = 2**31 - 1  # beyond this a size or count is a typo, and torch would ov
 # Fields a user sets (the console form shows these, in this order).
 EDITABLE_FIELDS = (
     "dataset", "data_dir", "train_limit", "placement", "conv_kind", "p_conv", "fc_kind", "p_fc",
-    "epochs", "batch_size", "lr", "momentum", "weight_decay", "lr_step", "lr_gamma", "eval_every",
+    "epochs", "batch_size", "lr", "momentum", "weight_decay", "max_norm", "lr_step", "lr_gamma", "eval_every",
     "device", "seed",
 )
 
@@ -198,6 +200,8 @@ def problems(cfg: RunConfig) -> dict[str, str]:
         bad("momentum", f"must be in [0, 1), got {cfg.momentum!r}")
     if cfg.weight_decay < 0:
         bad("weight_decay", f"must be zero or positive, got {cfg.weight_decay!r}")
+    if cfg.max_norm is not None and not 0.0 < cfg.max_norm < float("inf"):
+        bad("max_norm", f"must be a positive number or empty (off), got {cfg.max_norm!r}")
     if not 0.0 < cfg.lr_gamma <= 1.0:
         bad("lr_gamma", f"must be in (0, 1], got {cfg.lr_gamma!r}")
     if cfg.seed < 0:
@@ -233,7 +237,8 @@ def _combination_problems(cfg: RunConfig) -> list[tuple[str, str]]:
     if cfg.uses_fc_dropout:
         if cfg.fc_kind in KINDS and KINDS[cfg.fc_kind].channels:
             out.append(("fc_kind", f"{cfg.fc_kind} drops whole channels of a feature map; "
-                        "the fc hidden layer is a plain (N, 84) vector: use dropout or alpha"))
+                        "the fc hidden layer is a plain (N, 84) vector: use "
+                        + " or ".join(k.name for k in KINDS.values() if not k.channels)))
         if cfg.p_fc >= 1.0:
             out.append(("p_fc", "p=1 zeroes every fc unit: the network could not learn"))
     if cfg.uses_conv_dropout:

@@ -13,7 +13,9 @@ FUSABLE_FC_KINDS = tuple(k.name for k in KINDS.values() if k.fuse_fc)
 
 
 def fusion_blocker(cfgs: list[RunConfig]) -> str | None:
-    """The dropout kind that keeps these configs from one fused pass, or None."""
+    """The dropout kind (or companion) that keeps these configs from one fused pass, or None."""
+    if any(c.max_norm is not None for c in cfgs):
+        return "max_norm"  # the fused step has no per-unit renorm yet: such runs train one by one
     conv_kinds = {c.conv_kind for c in cfgs if c.uses_conv_dropout and c.p_conv > 0}
     fc_kinds = {c.fc_kind for c in cfgs if c.uses_fc_dropout and c.p_fc > 0}
     if len(conv_kinds) > 1 or not conv_kinds <= set(FUSABLE_CONV_KINDS):

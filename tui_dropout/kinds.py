@@ -23,4 +23,6 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("dropout3d", "nn.Dropout3d", "zeroes whole channels of a 3-D volume", True, 5, False, False),
     Kind("alpha", "nn.AlphaDropout", "keeps mean and variance (for SELU)", False, 4, False, False),
     Kind("feature_alpha", "nn.FeatureAlphaDropout", "alpha dropout of whole channels", True, 4, False, False),
+    Kind("gaussian", "GaussianDropout", "multiplies each unit by N(1, p/(1-p)) noise", False, 4, False, False),
+    Kind("dropblock", "DropBlock", "zeroes 3x3 blocks of each map (torchvision DropBlock2d)", True, 4, False, False),
 )}

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from .noise import DropBlock, GaussianDropout
+
 DROPOUT_CLASSES: dict[str, type[nn.Module]] = {
     "dropout": nn.Dropout,
     "dropout2d": nn.Dropout2d,
     "dropout3d": nn.Dropout3d,
     "alpha": nn.AlphaDropout,
     "feature_alpha": nn.FeatureAlphaDropout,
+    "gaussian": GaussianDropout,
+    "dropblock": DropBlock,
 }
 
 

@@ -20,6 +20,16 @@ def scheduler_state(cfg: RunConfig, epoch: int) -> dict[str, Any]:
             "base_lr": cfg.lr, "next_lr": lr_at(cfg, epoch + 1)}
 
 
+@torch.no_grad()
+def apply_max_norm(model: nn.Module, c: float) -> None:
+    """Each hidden unit's incoming weight vector (a row of a Linear, a filter of a Conv) rescaled to L2 norm at
+    most c; the output layer (the last Linear) is left free, as in Srivastava et al. 2014."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    for layer in layers[:-1]:
+        w = layer.weight
+        w.copy_(torch.renorm(w, p=2, dim=0, maxnorm=c))
+
+
 class Stepper(Protocol):
     members: int
 
@@ -60,6 +70,8 @@ class SoloStepper:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        if self.cfg.max_norm is not None:
+            apply_max_norm(self.model, self.cfg.max_norm)
         return loss.detach().view(1)
 
     def eval_logits(self, x: torch.Tensor) -> torch.Tensor:
