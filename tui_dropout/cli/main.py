@@ -59,14 +59,16 @@ app.command()(notebook_cmds.hparams)
 
 
 @app.callback(invoke_without_command=True)
-def main(ctx: typer.Context, runs_dir: RunsDir = None) -> None:
+def main(ctx: typer.Context, runs_dir: RunsDir = None,
+         bell: bool = typer.Option(True, "--bell/--no-bell", help="Ring the terminal bell when a run ends "
+                                   "(the console; DROPOUT_TUI_BELL=0 also turns it off).")) -> None:
     """With no command, open the console."""
     GLOBAL_OPTIONS["runs_dir"] = runs_dir
     if ctx.invoked_subcommand is None:
         from ..console.app import DropoutConsole
 
         store = open_store(runs_dir)
-        console = DropoutConsole(runs_dir=store.root)
+        console = DropoutConsole(runs_dir=store.root, bell=None if bell else False)
         console.run()
         if console.return_code:  # a crash: Textual has printed the error after closing the screen
             raise typer.Exit(console.return_code)

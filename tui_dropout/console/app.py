@@ -1,6 +1,8 @@
 """The console app: watches the runs folder, launches and reaps trainers; the main view is screens/main.py."""
 from __future__ import annotations
 
+import os
+
 import threading
 from pathlib import Path
 
@@ -28,8 +30,11 @@ class DropoutConsole(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses (tests) live elsewhere
     TITLE = "dropout-tui"
 
-    def __init__(self, runs_dir: Path | str | None = None, exports_dir: Path | str | None = None):
+    def __init__(self, runs_dir: Path | str | None = None, exports_dir: Path | str | None = None,
+                 bell: bool | None = None):
         super().__init__()
+        # the terminal bell when a run ends (`--no-bell`, or DROPOUT_TUI_BELL=0, turns it off)
+        self.bell_on = bell if bell is not None else os.environ.get("DROPOUT_TUI_BELL", "1") not in ("0", "off", "no")
         self.store = RunStore(runs_dir)
         self.exports_dir = Path(exports_dir) if exports_dir else Path("exports")
         self.watcher = RunsWatcher(self.store)

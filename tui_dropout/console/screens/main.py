@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 
 from ... import evaluation
 from ... import gpustats
+from .. import endings
 from ...export import export_folder
 from ...launch import Group, cancel, claim_group, resume_group
 from ...query import SORTS, QueryError, matches, parse_filter, sort_runs
@@ -103,6 +104,7 @@ class MainScreen(Screen):
         self.sort_by = "newest"  # `>` / `<`: the list's order
         self.sort_reverse = False
         self.shown: list[RunInfo] = []  # the runs listed, in list order
+        self._endings = endings.Endings()
 
     @property
     def watcher(self) -> RunsWatcher:
@@ -125,6 +127,7 @@ class MainScreen(Screen):
     def on_mount(self) -> None:
         self.layout_for(self.app.size.width)
         infos = self.watcher.ordered()
+        self._endings.news(infos)  # what has ended already is no news
         self.selected = infos[0].run_id if infos else None
         self.refresh_list()
         self.redraw(force=True)
@@ -174,12 +177,22 @@ class MainScreen(Screen):
             return
         self._progress_pending |= change == "progress"
         if change == "structure":
+            self.tell_endings()
             self.refresh_list()
             self.redraw(force=True)
         elif time.monotonic() - self._drawn_at >= LIVE_REDRAW_SECONDS:
             if self._progress_pending:
                 self.refresh_list()
             self.redraw()
+
+    def tell_endings(self) -> None:
+        """A run this console watched ended: a notification (one per state reached), and the bell."""
+        bell = False
+        for title, text, severity, rings in endings.messages(self._endings.news(self.watcher.ordered())):
+            self.notify(text, title=title, severity=severity, timeout=15 if severity == "information" else 30)
+            bell |= rings
+        if bell and self.app.bell_on:
+            self.app.bell()
 
     def select(self, run_id: str) -> None:
         self.selected = run_id
