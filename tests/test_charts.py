@@ -103,7 +103,8 @@ def test_log_values_and_ticks_in_real_units():
 def test_value_ranges():
     a, b = series_of(rows(4)), series_of(rows(2, loss0=8.0))
     assert value_range([("a", a), ("b", b)], chart("loss")) == (0.5, 8.0)
-    assert value_range([("a", a)], chart("accuracy")) == (0, 100)  # a fixed range
+    assert value_range([("a", a)], chart("accuracy")) == (16.0, 40.0)  # the data's range
+    assert value_range([("a", a)], chart("accuracy"), full=True) == (0, 100)  # z: the whole range
     assert value_range([("a", RunSeries())], chart("gap")) is None
     assert ChartChoice().stamp() != ChartChoice(log=True).stamp()
 
@@ -253,3 +254,33 @@ async def test_y_puts_the_loss_chart_on_a_log_scale_everywhere(two_runs):
         await until(pilot, lambda: not panes(app.screen, "#overlay .loss")[0].log_scale)
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is main and not upper.log_scale)
+
+
+def test_a_linear_axis_follows_the_data_with_evenly_spaced_ticks():
+    (lo, hi), ticks = registry.linear_axis(10.0, 24.0, 4, (0, 100))
+    assert (lo, hi) == (10, 25) and ticks == [10, 15, 20, 25]
+    (lo, hi), ticks = registry.linear_axis(0.04, 2.30, 5)
+    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:])}
+    assert len(steps) == 1 and lo <= 0.04 and hi >= 2.30  # one step, the data inside
+    assert registry.linear_axis(97.5, 100.0, 5, (0, 100))[0][1] == 100  # never past the bound
+
+
+async def test_accuracy_follows_the_data_and_z_shows_all_of_0_to_100_everywhere(runs_dir):
+    climb = [{"epoch": e, "loss": 2.3 - e / 10, "train_acc": 0.10 + e / 100, "test_acc": 0.10 + e / 150}
+             for e in range(1, 21)]  # 11% to 30%: one or two rows of a 0-100 axis
+    make_run_folder(runs_dir, "20260101-000001-A-aaaa", {"state": "finished", "epoch": 20},
+                    metrics="".join(json.dumps(r) + "\n" for r in climb))
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        upper, lower = panes(app.screen)
+        await until(pilot, lambda: lower.points > 0, what="the charts")
+        assert lower.y_ticks[0] >= 10 and lower.y_ticks[-1] <= 35  # the climb fills the pane
+        steps = {round(b - a, 6) for a, b in zip(lower.y_ticks, lower.y_ticks[1:])}
+        assert len(steps) == 1
+        labels = [line.split("┤")[0].strip() for line in str(lower.render()).splitlines() if "┤" in line]
+        assert labels and all(label.isdigit() for label in labels)  # whole percentages, no 2.30 / 1.93
+        await pilot.press("z")
+        await until(pilot, lambda: lower.y_ticks and lower.y_ticks[-1] == 100 and lower.y_ticks[0] == 0,
+                    what="0-100")
+        await pilot.press("z")
+        await until(pilot, lambda: lower.y_ticks and lower.y_ticks[-1] <= 35, what="the data's range again")

@@ -41,7 +41,8 @@ class Chart:
     metric: str  # what "no <metric> recorded" names when no run has a value
     lines: tuple[Line, ...]
     log_ok: bool = False  # `y` may put it on a log scale
-    ylim: tuple[float, float] | None = None  # a fixed y range (percentages)
+    bounds: tuple[float, float] | None = None  # where values can lie (percentages: 0-100): the y axis follows the
+    # data within them, and `z` shows all of them
     group_title: str = ""  # the title with seed groups (only the first line is drawn), if it differs
 
     def has_data(self, series: RunSeries) -> bool:
@@ -52,10 +53,10 @@ class Chart:
 CHARTS: dict[str, Chart] = {c.key: c for c in (
     Chart("loss", "loss", "", "loss", (Line("loss"),), log_ok=True),
     Chart("accuracy", "accuracy %", "%", "accuracy",
-          (Line("test_acc", "test"), Line("train_acc", "train", secondary=True)), ylim=(0, 100),
+          (Line("test_acc", "test"), Line("train_acc", "train", secondary=True)), bounds=(0, 100),
           group_title="test accuracy %"),
-    Chart("test_acc", "test accuracy %", "%", "test accuracy", (Line("test_acc"),), ylim=(0, 100)),
-    Chart("train_acc", "train accuracy %", "%", "train accuracy", (Line("train_acc"),), ylim=(0, 100)),
+    Chart("test_acc", "test accuracy %", "%", "test accuracy", (Line("test_acc"),), bounds=(0, 100)),
+    Chart("train_acc", "train accuracy %", "%", "train accuracy", (Line("train_acc"),), bounds=(0, 100)),
     Chart("gap", "gap train-test pp", "pp", "accuracy gap", (Line("gap"),)),  # percentage points
     Chart("lr", "learning rate", "", "learning rate", (Line("lr"),), log_ok=True),
     Chart("seconds", "epoch time s", "s", "epoch time", (Line("seconds"),)),
@@ -75,6 +76,7 @@ class ChartChoice:
 
     panes: list[str] = field(default_factory=lambda: list(DEFAULT_PANES))
     log: bool = False
+    full: bool = False  # `z`: bounded charts (accuracy) show their whole range (0-100) instead of the data's
 
     def charts(self) -> list[Chart]:
         return [chart(key) for key in self.panes]
@@ -84,7 +86,7 @@ class ChartChoice:
 
     def stamp(self) -> tuple:
         """Changes whenever what the panes show changes (screens redraw when it does)."""
-        return (*self.panes, self.log)
+        return (*self.panes, self.log, self.full)
 
 
 def log_values(values: list[float]) -> list[float]:
@@ -111,3 +113,44 @@ def log_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
     if len(ticks) < 2:  # within one 1-2-5 step: the ends
         ticks = [lo, hi] if hi > lo else [lo]
     return [(t, format(10 ** t, ".3g")) for t in ticks]
+
+
+def nice_step(span: float, most: int) -> float:
+    """The smallest 1-2-5 step (times a power of ten) that covers `span` in at most `most` - 1 steps."""
+    if not (span > 0 and math.isfinite(span)):
+        return 1.0
+    step = 10 ** math.floor(math.log10(span / max(most - 1, 1)))
+    for m in (1, 2, 2.5, 5, 10, 20):
+        if span / (step * m) <= most - 1:
+            return step * m
+    return step * 50
+
+
+def linear_axis(lo: float, hi: float, most: int = 5,
+                bounds: tuple[float, float] | None = None) -> tuple[tuple[float, float], list[float]]:
+    """A y range and evenly spaced ticks for values lo..hi: the range widened to whole steps (within `bounds`),
+    the ticks every step (1, 2, 2.5 or 5 times a power of ten), at most `most` of them."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return (0.0, 1.0), [0.0, 1.0]
+    lo, hi = min(lo, hi), max(lo, hi)
+    if hi - lo < 1e-12:
+        pad = abs(lo) * 0.05 or 1.0
+        lo, hi = lo - pad, hi + pad
+    step = nice_step(hi - lo, most)
+    low, high = math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
+    if bounds:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    ticks = []
+    t = math.ceil(low / step - 1e-9) * step
+    while t <= high + step * 1e-6:
+        ticks.append(round(t, 10))
+        t += step
+    return (low, high), ticks
+
+
+def tick_label(value: float, step: float) -> str:
+    """A tick as short as its step allows: 20, 2.5, 0.04."""
+    digits = max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
+    if step * 10 ** digits % 1 > 1e-6:  # 2.5 and the like need one more
+        digits += 1
+    return f"{value:.{digits}f}"

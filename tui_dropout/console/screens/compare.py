@@ -138,7 +138,7 @@ class CompareScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("o", "toggle_mode", "Overlay/side"),
                 Binding("g", "toggle_groups", "Groups/runs"), Binding("x", "toggle_axis", "Axis"),
                 Binding("s", "smooth(1)", "Smooth+", group=SMOOTH), Binding("S", "smooth(-1)", "Smooth-", group=SMOOTH),
-                Binding("t", "charts", "Charts"), Binding("y", "log_scale", "Log y"),
+                Binding("t", "charts", "Charts"), Binding("y", "log_scale", "Log y"), Binding("z", "full_range", "0-100"),
                 Binding("q", "app.pop_screen", "Back", show=False)]
     DEFAULT_CSS = """
     CompareScreen .charts { height: 1fr; min-height: 8; }
@@ -226,7 +226,7 @@ class CompareScreen(Screen):
                            + [s.low for _, s in named if isinstance(s, BandSeries)], self.axis)
         for row, key in zip(("#side .loss", "#side .acc"), choice.panes):
             spec = chart(key)
-            ylim = value_range(named, spec, choice.log_for(spec))  # one y range across the panes of a row
+            ylim = value_range(named, spec, choice.log_for(spec), choice.full)  # one y range across a row's panes
             for i, ((name, series), pane) in enumerate(zip(named, self.query(row).results(MetricChart))):
                 pane.metric = key
                 pane.draw([(name, series)], self.axis, self.smoothing, xlim, ylim, palette_start=i, log=choice.log,
@@ -294,6 +294,11 @@ class CompareScreen(Screen):
 
     def action_charts(self) -> None:
         self.app.push_screen(ChartPickerScreen(), lambda changed: changed and self.draw())
+
+    def action_full_range(self) -> None:
+        choice = chart_choice(self.app)
+        choice.full = not choice.full
+        self.draw()
 
     def action_log_scale(self) -> None:
         choice = chart_choice(self.app)

@@ -19,6 +19,7 @@ KEYS = """\
   v          evaluate in the background: dropout off vs MC dropout, ECE
   t / y      the chart each pane shows (loss, accuracy, gap, lr, epoch
              time) / log y scale
+  z          accuracy charts: all of 0-100, or (again) the data's range
   L          the selected run's train.log; follows a live run (End/G)
   H          hyperparameter table: s next sort column, S flip, e CSV
   > / <      sort the list by the next column / flip the order

@@ -75,6 +75,7 @@ BINDINGS = [
     Binding("s", "smooth(1)", "Smooth+", group=SMOOTH),
     Binding("S", "smooth(-1)", "Smooth-", group=SMOOTH),
     Binding("y", "log_scale", "Log y"),
+    Binding("z", "full_range", "0-100"),
     Binding("1", "jump(1)", "Jump", key_display="1-9"),
     *[Binding(str(i), f"jump({i})", show=False) for i in range(2, 10)],
     Binding("m", "mark_study", "Mark study"),
@@ -340,6 +341,12 @@ class MainScreen(Screen):
         if not any(spec.log_ok for spec in choice.charts()):
             self.notify(f"log y scale {'on' if choice.log else 'off'}: it applies to loss and learning rate charts "
                         "(t picks the charts)")
+        self.redraw(force=True)
+
+    def action_full_range(self) -> None:
+        """Accuracy charts: the data's range (the default) or all of 0-100."""
+        choice = chart_choice(self.app)
+        choice.full = not choice.full
         self.redraw(force=True)
 
     def action_log(self) -> None:

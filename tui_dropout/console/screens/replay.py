@@ -27,7 +27,7 @@ class ReplayScreen(Screen):
                 Binding("plus,equals_sign", "speed(1)", "Faster", key_display="+", group=SPEED),
                 Binding("minus", "speed(-1)", "Slower", key_display="-", group=SPEED),
                 Binding("s", "smooth(1)", "Smooth+", group=SMOOTH), Binding("S", "smooth(-1)", "Smooth-", group=SMOOTH),
-                Binding("t", "charts", "Charts"), Binding("y", "log_scale", "Log y"),
+                Binding("t", "charts", "Charts"), Binding("y", "log_scale", "Log y"), Binding("z", "full_range", "0-100"),
                 Binding("q", "app.pop_screen", "Back", show=False)]
     DEFAULT_CSS = """
     ReplayScreen #charts { height: 1fr; }
@@ -114,6 +114,11 @@ class ReplayScreen(Screen):
 
     def action_charts(self) -> None:
         self.app.push_screen(ChartPickerScreen(), lambda changed: changed and self.redraw_frame())
+
+    def action_full_range(self) -> None:
+        choice = chart_choice(self.app)
+        choice.full = not choice.full
+        self.redraw_frame()
 
     def action_log_scale(self) -> None:
         choice = chart_choice(self.app)

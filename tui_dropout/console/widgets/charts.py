@@ -8,7 +8,7 @@ import math
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
-from ...charts import Chart, ChartChoice, chart, log_ticks, log_values
+from ...charts import Chart, ChartChoice, chart, linear_axis, log_ticks, log_values, tick_label
 from ...series import MAX_POINTS, RunSeries, downsample, ema
 from ..group_series import BandSeries
 
@@ -56,6 +56,7 @@ class MetricChart(PlotextPlot):
         self.ticks: list[int] = []  # the x ticks of the last render, for tests
         self.empty = ""  # the line shown instead of a chart when there is nothing to draw
         self.log_scale = False  # whether the last draw used a log y scale
+        self.y_ticks: list[float] = []  # the linear y ticks of the last draw, for tests
 
     @property
     def chart(self) -> Chart:
@@ -113,8 +114,7 @@ class MetricChart(PlotextPlot):
                     plt.plot(xs, ys, label=label, color=line_color, marker=marker)
                     self.points += len(xs)
                     xs_seen += (xs[0], xs[-1])
-                    if log:
-                        ys_seen += [v for v in ys if math.isfinite(v)]
+                    ys_seen += [v for v in ys if math.isfinite(v)]
         name = (spec.group_title or spec.title) if grouped else spec.title
         dotted = [line.label for line in spec.lines if line.secondary]
         if many and not grouped and dotted:
@@ -128,7 +128,9 @@ class MetricChart(PlotextPlot):
         plt.title(title if room <= 0 or len(title) <= room else title[:max(room - 1, 1)] + "…")
         if xlim:
             plt.xlim(*xlim)
-        ylim = ylim or spec.ylim
+        full = self._full_range()
+        if full and spec.bounds and not log:
+            ylim = spec.bounds
         if log:  # log10 values on a linear axis, ticks labelled in real units
             if ylim and ylim[0] > 0:
                 ylim = (math.log10(ylim[0]), math.log10(ylim[1]))
@@ -137,11 +139,28 @@ class MetricChart(PlotextPlot):
             ticks = log_ticks(*ylim) if ylim else []
             if ticks:
                 plt.yticks([t for t, _ in ticks], [label for _, label in ticks])
+        elif ylim or ys_seen:  # the data's range (within the chart's bounds), evenly spaced ticks
+            lo, hi = ylim or (min(ys_seen), max(ys_seen))
+            ylim, ticks = linear_axis(lo, hi, self.tick_count(), spec.bounds)
+            step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+            self.y_ticks = ticks
+            plt.yticks(ticks, [tick_label(t, step) for t in ticks])
         if ylim and ylim[1] > ylim[0]:
             plt.ylim(*ylim)
         if axis == "epoch" and (xlim or xs_seen):
             self.x_range = xlim or (min(xs_seen), max(xs_seen))
         self.refresh()
+
+    def tick_count(self) -> int:
+        """y ticks that fit the pane's plot rows, a row or more between them; at least 3 (with 2 a 1-2-5 step
+        would stretch the range to twice the data's)."""
+        return max(3, min(6, (self.size.height - 2) // 2))
+
+    def _full_range(self) -> bool:
+        try:
+            return chart_choice(self.app).full
+        except Exception:  # not mounted (a chart drawn outside an app): the data's range
+            return False
 
     def render(self):
         if self.empty:
@@ -153,11 +172,11 @@ class MetricChart(PlotextPlot):
 
 
 def value_range(named: list[tuple[str, RunSeries | BandSeries]], spec: Chart,
-                log: bool = False) -> tuple[float, float] | None:
+                log: bool = False, full: bool = False) -> tuple[float, float] | None:
     """One y range for the chart over every series (a group's spread included), so side-by-side panes compare by
-    eye: the chart's own fixed range when it has one; None when there is no value (or, on a log axis, none above 0)."""
-    if spec.ylim:
-        return spec.ylim
+    eye: the chart's whole range when `z` asks for it; None when there is no value (or, on a log axis, none above 0)."""
+    if spec.bounds and full:
+        return spec.bounds
     values = []
     for _, series in named:
         for s in (series.low, series.high) if isinstance(series, BandSeries) else (series,):
