@@ -115,6 +115,24 @@ def groups_table(groups: list[SeedGroup]) -> Table:
     return table
 
 
+def sureness_table(groups: list[SeedGroup]) -> Table | None:
+    """How sure: each group's final test accuracy against the first group's, the difference of means with its
+    95% interval and p-value (stats.py: paired t-test where the seeds match, else Welch's); finished runs only."""
+    from ... import stats
+
+    done = [g for g in groups if g.finished]
+    if len(done) < 2:
+        return None
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), expand=False, show_edge=False, title_justify="left",
+                  title=f"final test% against {safe(fit_label(done[0].name, NAME_WIDTH))} (95% interval)")
+    for header in ("group", "n", "difference", "p", "test"):
+        table.add_column(header, justify="left" if header in ("group", "test") else "right", no_wrap=True)
+    for d in stats.differences(done):
+        table.add_row(Text(fit_label(d.b, NAME_WIDTH)), f"{d.n_b}v{d.n_a}", d.text(), d.p_text(),
+                      Text(safe(d.test or d.note)))
+    return table
+
+
 def evaluation_table(infos: list[RunInfo]) -> Table | None:
     """What dropout did, one row per run with a finished evaluation: accuracy and calibration with dropout off
     and as Monte-Carlo dropout (`dropout-tui evaluate`, `v`); None when no run has one."""
@@ -185,6 +203,7 @@ class CompareScreen(Screen):
                     yield MetricChart(second, classes="acc")
         with VerticalScroll(id="lower"):  # the group table, the run table, the differing fields: scrolls
             yield Static("", id="groups")
+            yield Static("", id="sureness")
             yield Static("", id="results")
             yield Static("", id="evaluation")
             yield Static("", id="diff")
@@ -239,6 +258,10 @@ class CompareScreen(Screen):
         if self.partnered:
             groups = seed_groups(infos)  # the figures move while runs train: read them again
             groups_widget.update(groups_table(groups))
+        sure = sureness_table(seed_groups(infos)) if self.partnered else None
+        self.query_one("#sureness", Static).display = sure is not None
+        if sure is not None:
+            self.query_one("#sureness", Static).update(sure)
         self.query_one("#results", Static).update(results_table(infos))
         evaluated = evaluation_table(infos)
         self.query_one("#evaluation", Static).display = evaluated is not None

@@ -20,6 +20,9 @@ KEYS = """\
   t / y      the chart each pane shows (loss, accuracy, gap, lr, epoch
              time) / log y scale
   z          accuracy charts: all of 0-100, or (again) the data's range
+  w          the sweep of the selected run's study: a figure against the
+             field it swept, each group's mean±std over seeds (f: figure)
+  b          the selected run's reliability diagram (stored evaluation)
   L          the selected run's train.log; follows a live run (End/G)
   H          hyperparameter table: s next sort column, S flip, e CSV
   > / <      sort the list by the next column / flip the order

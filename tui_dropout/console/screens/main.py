@@ -65,6 +65,8 @@ BINDINGS = [
     Binding("t", "charts", "Charts"),
     Binding("L", "log", "Log"),
     Binding("H", "hparams", "HParams"),
+    Binding("w", "sweep", "Sweep"),
+    Binding("b", "calibration", "Calibration"),
     Binding("greater_than_sign", "sort(1)", "Sort", key_display=">"),
     Binding("less_than_sign", "sort(-1)", "Sort back", key_display="<", show=False),
     Binding("g", "go_to", "Go to"),
@@ -572,6 +574,31 @@ class MainScreen(Screen):
 
         self.app.push_screen(LabelScreen(title, "" if several else one.name, [] if several else one.tags,
                                          "" if several else one.note, several), answered)
+
+    def action_sweep(self) -> None:
+        """The study's answer: the selected run's study, its figure against the field it swept."""
+        from .sweep import SweepScreen
+
+        watched = self.watcher.runs.get(self.selected) if self.selected else None
+        study = watched.info.config.get("study") if watched else None
+        if not isinstance(study, str) or not study:
+            self.notify("the selected run belongs to no study (a study launched with a grid or seeds has a sweep)",
+                        severity="warning")
+            return
+        infos = [i for i in reversed(self.watcher.ordered()) if i.config.get("study") == study]  # launch order
+        self.app.push_screen(SweepScreen(infos, study))
+
+    def action_calibration(self) -> None:
+        """The selected run's reliability diagram from its stored evaluation: dropout off beside MC dropout."""
+        from .calibration import CalibrationScreen
+
+        watched = self.watcher.runs.get(self.selected) if self.selected else None
+        data = evaluation.read(watched.run.path) if watched else None
+        if not data or evaluation.columns(data)["det_acc"] is None:
+            self.notify("no finished evaluation for this run: v evaluates it (dropout off and MC dropout)",
+                        severity="warning")
+            return
+        self.app.push_screen(CalibrationScreen(watched.info, data))
 
     def action_hparams(self) -> None:
         """The hyperparameter table of the listed runs."""
