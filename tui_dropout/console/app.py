@@ -11,6 +11,7 @@ from ..config import ConfigError
 from ..launch import Group, Launcher, LocalLauncher, prepare
 from ..launch.queue import QueueLauncher
 from ..safetext import safe, safe_lines
+from ..states import State
 from ..store import RunDir, RunStore
 from ..watch import RunsWatcher
 from .messages import LaunchRequest
@@ -123,7 +124,7 @@ class DropoutConsole(App):
                     failed += [run.run_id for run in group.runs]
                 for run in group.runs:
                     try:
-                        run.update_status(state="failed", error=f"trainer did not start: {exc}", pid=None)
+                        run.update_status(state=State.FAILED, error=f"trainer did not start: {exc}", pid=None)
                     except EXPECTED_ERRORS:
                         pass  # the folder takes no writes either: it reads as lost once this console is gone
                 message = f"trainer for {', '.join(r.run_id for r in group.runs)} did not start: {exc}"
@@ -153,4 +154,4 @@ def _handed_to_queue(run: RunDir) -> bool:
         status = run.read_status()
     except EXPECTED_ERRORS:
         return False
-    return status.get("backend") == "queue" and status.get("state") == "queued" and not status.get("pid")
+    return status.get("backend") == "queue" and status.get("state") == State.QUEUED and not status.get("pid")

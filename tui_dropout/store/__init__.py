@@ -17,6 +17,7 @@ from .rundir import (CANCEL, CHECKPOINT, CONFIG, EVALUATION, LOG, METRICS, NOTES
                      created_from_id)
 from .queue import QueueFolder
 from .tail import MetricsTail, clean_row
+from ..states import State
 
 __all__ = ["ACTIVE", "CANCEL", "CHECKPOINT", "CONFIG", "DamagedFile", "EVALUATION", "NOTES", "HEARTBEAT_SECONDS", "LOG", "METRICS",
            "MetricsTail", "RunBusy", "RunDir", "RunInfo", "RunNotFound", "RunStore", "RunsFolderError", "STALE_SECONDS",
@@ -127,7 +128,7 @@ class RunStore:
         """Set each waiting run's place in the local queue (one listing of the queue folder)."""
         positions = QueueFolder(self.root).positions()
         for info in infos:
-            info.queue_position = positions.get(info.run_id) if info.state == "queued" else None
+            info.queue_position = positions.get(info.run_id) if info.state == State.QUEUED else None
 
     def find(self, ref: str) -> RunDir:
         """A run by id, unique id part, its 1-based position in the newest-first list, or its name (or a unique part
