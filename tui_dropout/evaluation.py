@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .errors import DropoutTuiError
 from .states import ACTIVE, State
 from .store import EVALUATION, STALE_SECONDS, DamagedFile, RunDir, process_alive, read_json
 from .store.info import fits, is_number
@@ -28,7 +29,7 @@ STATES = (State.RUNNING, State.FINISHED, State.FAILED)
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 
 
-class Refused(ValueError):
+class Refused(DropoutTuiError, ValueError):
     """The run cannot be evaluated as asked (active, no checkpoint, already being evaluated, a bad value)."""
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .config import FIELD_TYPES
+from .errors import DropoutTuiError
 from .store import RunInfo
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -54,7 +55,7 @@ FIGURES: dict[str, tuple[str, Callable[[RunInfo], Any]]] = {
 }
 
 
-class QueryError(ValueError):
+class QueryError(DropoutTuiError, ValueError):
     """A filter or sort that cannot be used; one line naming the word at fault."""
 
 

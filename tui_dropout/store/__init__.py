@@ -17,6 +17,7 @@ from .rundir import (CANCEL, CHECKPOINT, CONFIG, EVALUATION, LOG, METRICS, NOTES
                      created_from_id)
 from .queue import QueueFolder
 from .tail import MetricsTail, clean_row
+from ..errors import DropoutTuiError, FieldError
 from ..states import State
 
 __all__ = ["ACTIVE", "CANCEL", "CHECKPOINT", "CONFIG", "DamagedFile", "EVALUATION", "NOTES", "HEARTBEAT_SECONDS", "LOG", "METRICS",
@@ -28,12 +29,18 @@ __all__ = ["ACTIVE", "CANCEL", "CHECKPOINT", "CONFIG", "DamagedFile", "EVALUATIO
 from .names import RUN_NAME  # noqa: E402 (re-exported: callers import it from here)
 
 
-class RunsFolderError(RuntimeError):
+class RunsFolderError(DropoutTuiError, RuntimeError):
     """The runs folder cannot be used as asked (a file, missing, read-only); one line says which."""
 
 
-class RunNotFound(KeyError):
-    def __str__(self) -> str:
+class RunNotFound(FieldError, KeyError):
+    """No run, or more than one, answers to `ref` (the name or id given): the message says which."""
+
+    def __init__(self, ref: str, reason: str):
+        super().__init__("run", reason)
+        self.ref = ref
+
+    def __str__(self) -> str:  # KeyError's own would quote the message
         return str(self.args[0])
 
 
@@ -135,7 +142,7 @@ class RunStore:
     of it); only inside the folder."""
         ref = ref.strip()
         if not ref or not RUN_NAME.match(ref):
-            raise RunNotFound(f"run: {ref!r} is not a run id (a run is named by its folder in {self.root})")
+            raise RunNotFound(ref, f"{ref!r} is not a run id (a run is named by its folder in {self.root})")
         runs = list(self.run_dirs())
         exact = [r for r in runs if r.run_id == ref]
         if exact:
@@ -153,6 +160,6 @@ class RunStore:
                 if len(found) == 1:
                     return RunDir(found[0].path)
                 if len(found) > 1:
-                    raise RunNotFound(f"run: {ref!r} names {len(found)} runs; give more of a name or an id")
-            raise RunNotFound(f"run: no run matches {ref!r} in {self.root.resolve()}")
-        raise RunNotFound(f"run: {ref!r} matches {len(matches)} runs; give more of the id")
+                    raise RunNotFound(ref, f"{ref!r} names {len(found)} runs; give more of a name or an id")
+            raise RunNotFound(ref, f"no run matches {ref!r} in {self.root.resolve()}")
+        raise RunNotFound(ref, f"{ref!r} matches {len(matches)} runs; give more of the id")

@@ -17,6 +17,7 @@ from .info import RunInfo, fill_figures, typed
 from .liveness import ACTIVE, effective_state, host_and_pid
 from .notes import read_notes
 from .tail import MetricsTail
+from ..errors import DropoutTuiError
 from ..states import State
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def lock_held(path: Path) -> bool:
     return False
 
 
-class RunBusy(RuntimeError):
+class RunBusy(DropoutTuiError, RuntimeError):
     """The run already has a trainer (queued or running); the message says which and where."""
 
 

@@ -15,6 +15,7 @@ import torch
 from .. import __version__
 from ..config import ConfigError, RunConfig, validate
 from ..data import DataError, load_arrays
+from ..errors import DropoutTuiError
 from ..fusion import fusable
 from ..states import State
 from ..store import RunBusy, RunDir, host_and_pid
@@ -30,8 +31,8 @@ from .steppers import SoloStepper, Stepper, scheduler_state
 Progress = Callable[[dict[str, Any]], None]
 
 
-class StopRequested(Exception):
-    pass
+class StopRequested(DropoutTuiError):
+    """Raised inside a step to stop training after it (a cancel); caught by the engine itself."""
 
 
 def make_stepper(cfgs: list[RunConfig], channels: int, classes: int, device: torch.device) -> Stepper:
