@@ -19,3 +19,7 @@ class FieldError(DropoutTuiError):
         super().__init__(f"{field}: {reason}" if field else reason)
         self.field = field
         self.reason = reason
+
+
+class RunRefused(FieldError, ValueError):
+    """A run that cannot be cancelled or resumed in the state it is in (already ended, damaged); field is "run"."""

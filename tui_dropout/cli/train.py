@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import ConfigError, RunConfig
+from ..errors import DropoutTuiError
 from ..export import pct
 from ..fusion import fusable
 from ..launch import Group, LocalLauncher, claim_group, launch, prepare, resume_group
@@ -280,7 +281,7 @@ def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id pr
         runs = resume_group(store, store.find(run_ref))
         before = [run.read_status() for run in runs]
         token = claim_group(runs)
-    except (KeyError, ValueError, RunBusy) as exc:
+    except DropoutTuiError as exc:  # not found, busy, in a state that cannot resume, damaged
         fail(str(exc))
     if not all(r.has_checkpoint() for r in runs):
         echo(f"{runs[0].run_id}: no checkpoint yet; starting over from epoch 1", err=True)

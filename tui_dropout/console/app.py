@@ -8,6 +8,7 @@ from textual import work
 from textual.app import App
 
 from ..config import ConfigError
+from ..errors import DropoutTuiError
 from ..launch import Group, Launcher, LocalLauncher, prepare
 from ..launch.queue import QueueLauncher
 from ..safetext import safe, safe_lines
@@ -21,8 +22,7 @@ from .study import plan_problems, read_form
 TICK_SECONDS = 0.5  # disk polling; new runs and state changes show within a tick
 PROBLEMS_TOLD = 3  # a study's problems named in one notification (the rest are counted)
 # What launching, resuming, cancelling and exporting may raise on a bad folder or value: told, never fatal.
-# (RunBusy and RunsFolderError are RuntimeErrors; ConfigError and DamagedFile ValueErrors; RunNotFound a KeyError.)
-EXPECTED_ERRORS = (OSError, ValueError, RuntimeError, KeyError)
+EXPECTED_ERRORS = (OSError, DropoutTuiError)
 
 
 class DropoutConsole(App):

@@ -5,6 +5,7 @@ import os
 import signal
 import time
 
+from ..errors import RunRefused
 from ..states import ENDED, State
 from ..store import ACTIVE, RunBusy, RunDir, RunStore, effective_state, proven_process
 from ..store.rundir import owner_text
@@ -35,7 +36,7 @@ def cancel(run: RunDir) -> str:
     status = run.read_status()
     state = effective_state(status)
     if state in ENDED:
-        raise ValueError(f"run: {run.run_id} is already {state}")
+        raise RunRefused("run", f"{run.run_id} is already {state}")
     job = status.get("job_id") if status.get("backend") == "slurm" else None
     if state == State.QUEUED and not status.get("pid") and run.leave_queue():
         if isinstance(job, str):
@@ -71,13 +72,13 @@ def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
     A run with no checkpoint (killed before its first, or never started) resumes too: from epoch 1."""
     info = run.info()
     if info.damaged:
-        raise ValueError(f"run: {run.run_id} cannot resume: {info.problem}")
+        raise RunRefused("run", f"{run.run_id} cannot resume: {info.problem}")
     status = info.status
     state = effective_state(status)
     if state in ACTIVE:
         raise RunBusy(owner_text(run.run_id, status, state))
     if state not in (State.LOST, State.CANCELLED, State.FAILED):
-        raise ValueError(f"run: {run.run_id} is {state}; only lost, cancelled or failed runs resume")
+        raise RunRefused("run", f"{run.run_id} is {state}; only lost, cancelled or failed runs resume")
     group = status.get("group")
     members = []
     for run_id in group if isinstance(group, list) else [run.run_id]:

@@ -13,6 +13,7 @@ from textual.widgets import Input, Static
 
 from ... import evaluation
 from ... import gpustats
+from ...errors import DropoutTuiError
 from ...export import export_folder
 from ...launch import Group, cancel, claim_group, resume_group
 from ...query import SORTS, QueryError, matches, parse_filter, sort_runs
@@ -385,7 +386,7 @@ class MainScreen(Screen):
             if yes:
                 try:
                     self.notify(f"{run.run_id}: {cancel(run)}")
-                except (OSError, ValueError) as exc:
+                except (OSError, DropoutTuiError) as exc:
                     self.notify(f"cancel of {run.run_id} failed: {exc}", severity="error", timeout=10)
                 self.watcher.touch(run.run_id)
 
@@ -436,7 +437,7 @@ class MainScreen(Screen):
         try:
             group = resume_group(self.app.store, run)
             token = claim_group(group)
-        except (OSError, ValueError, RuntimeError) as exc:  # RunBusy is a RuntimeError
+        except (OSError, DropoutTuiError) as exc:
             self.notify(f"resume of {run.run_id} failed: {exc}", severity="error", timeout=10)
             return
         if self.app.start_groups([Group(group, token)], resume=True):
