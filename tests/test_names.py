@@ -3,6 +3,7 @@ import ast
 import importlib
 import inspect
 import json
+import pickle
 import pkgutil
 from pathlib import Path
 
@@ -93,3 +94,13 @@ def test_errors_carry_their_field_and_reason(runs_dir):
 def test_project_errors_are_still_caught_as_the_builtins_they_were():
     assert issubclass(ConfigError, ValueError) and issubclass(DataError, RuntimeError)
     assert issubclass(RunNotFound, KeyError) and issubclass(NotesError, ValueError)
+
+
+def test_errors_with_a_field_survive_pickling_as_a_slurm_job_result_does():
+    errors = [ConfigError("lr", "must be > 0"), DataError("timeout", "must be a number"), DataError("x is truncated"),
+              RunNotFound("zz", "no run matches 'zz'"), NotesError("tag", "not a tag")]
+    for error in errors:
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is type(error) and str(back) == str(error)
+        assert (back.field, back.reason) == (error.field, error.reason)
+    assert pickle.loads(pickle.dumps(errors[3])).ref == "zz"

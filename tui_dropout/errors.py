@@ -4,7 +4,10 @@ from __future__ import annotations
 
 class DropoutTuiError(Exception):
     """Every error tui_dropout raises on purpose derives from this: `except DropoutTuiError` catches what the project
-    means to report and lets a bug's own exception through. The message is one line, fit to print."""
+    means to report and lets a bug's own exception through. The message is one line, fit to print.
+
+    Each project error also keeps the builtin it derived from before (ConfigError and DamagedFile a ValueError,
+    DataError and RunBusy a RuntimeError, RunNotFound a KeyError), so code that still catches those is not broken."""
 
 
 class FieldError(DropoutTuiError):
@@ -19,6 +22,15 @@ class FieldError(DropoutTuiError):
         super().__init__(f"{field}: {reason}" if field else reason)
         self.field = field
         self.reason = reason
+
+    def __reduce__(self):  # pickled (a Slurm job's result, a worker's) and rebuilt without calling __init__ again
+        return _rebuild, (type(self), str(self)), self.__dict__
+
+
+def _rebuild(cls: type[FieldError], message: str) -> FieldError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    return error
 
 
 class RunRefused(FieldError, ValueError):

@@ -90,7 +90,7 @@ class RunStore:
                 write_json_atomic(run.file(NOTES), notes)
             run.claim(claim, created=time.time(), epoch=0, epochs=config.get("epochs"))
             return run
-        raise RuntimeError(f"could not create a unique run folder in {self.root}")
+        raise RunsFolderError(f"could not create a unique run folder in {self.root}")
 
     def run_dirs(self) -> Iterator[RunDir]:
         """Every run folder; entries that are not folders (or are broken or looping links) are skipped."""
