@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .errors import FieldError
 from .kinds import KINDS
 
 PLACEMENTS = ("none", "fc", "conv", "all")
@@ -18,13 +19,11 @@ FC_KINDS = tuple(KINDS)
 DATASETS = ("cifar10", "digits", "imagefolder")
 
 
-class ConfigError(ValueError):
+class ConfigError(FieldError, ValueError):
     """A bad value; the message names the field and the reason in one line."""
 
     def __init__(self, field_name: str, reason: str):
-        super().__init__(f"{field_name}: {reason}")
-        self.field = field_name
-        self.reason = reason
+        super().__init__(field_name, reason)
 
 
 @dataclass

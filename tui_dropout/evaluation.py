@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .errors import DropoutTuiError
+from .states import ACTIVE, State
 from .store import EVALUATION, STALE_SECONDS, DamagedFile, RunDir, process_alive, read_json
 from .store.info import fits, is_number
 from .store.rundir import EVALUATE_LOCK
@@ -23,11 +25,11 @@ LOCK = EVALUATE_LOCK  # held (flock) by the one process evaluating the run, for 
 OUTPUT = "evaluate.out"  # a background evaluation's stdout and stderr
 DEFAULT_PASSES = 20
 MAX_PASSES = 100_000
-STATES = ("running", "finished", "failed")
+STATES = (State.RUNNING, State.FINISHED, State.FAILED)
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 
 
-class Refused(ValueError):
+class Refused(DropoutTuiError, ValueError):
     """The run cannot be evaluated as asked (active, no checkpoint, already being evaluated, a bad value)."""
 
 
@@ -37,7 +39,7 @@ def refusal(run: RunDir) -> str | None:
     info = run.info()
     if info.damaged:
         return f"run: {run.run_id}: {info.problem}"
-    if info.state in ("queued", "running"):
+    if info.state in ACTIVE:
         return (f"run: {run.run_id} is {info.state}; only a stopped run's checkpoint is evaluated "
                 "(wait for it to end, or cancel it)")
     if not run.has_checkpoint():
@@ -186,9 +188,9 @@ def read(run_path: Path | str) -> dict[str, Any] | None:
         return None
     out = _parse(data)
     previous = data.get("previous")
-    if out.get("state") in ("failed", "lost") and isinstance(previous, dict):
+    if out.get("state") in (State.FAILED, State.LOST) and isinstance(previous, dict):
         kept = _parse(previous)
-        if kept.get("state") == "finished":  # a re-evaluation that failed leaves the last good one standing
+        if kept.get("state") == State.FINISHED:  # a re-evaluation that failed leaves the last good one standing
             kept["last_error"] = str(out.get("error") or "a later evaluation did not finish")
             return kept
     return out
@@ -200,7 +202,7 @@ def finished_record(run: RunDir) -> dict[str, Any] | None:
         data = read_json(run.file(EVALUATION))
     except (DamagedFile, OSError):
         return None
-    if data is None or _parse(data).get("state") != "finished":
+    if data is None or _parse(data).get("state") != State.FINISHED:
         return None
     return {k: v for k, v in data.items() if k != "previous"}
 
@@ -222,8 +224,8 @@ def _parse(data: dict[str, Any]) -> dict[str, Any]:
         out[key] = _figures(data.get(key), key, problems)
     if problems:
         return {"problem": f"{EVALUATION}: " + "; ".join(dict.fromkeys(problems))}
-    if state == "running" and _gone(out, data.get("updated")):
-        out["state"] = "lost"
+    if state == State.RUNNING and _gone(out, data.get("updated")):
+        out["state"] = State.LOST
         out["error"] = "the evaluating process ended before it finished"
     return out
 
@@ -252,10 +254,10 @@ def describe(data: dict[str, Any] | None) -> list[str]:
     if data.get("problem"):
         return [f"eval  damaged: {data['problem']}"]
     state = data.get("state")
-    if state == "running":
+    if state == State.RUNNING:
         done, total = data.get("progress") or [0, data.get("mc_passes") or 0]
         return [f"eval  running: MC pass {done}/{total}"]
-    if state in ("failed", "lost"):
+    if state in (State.FAILED, State.LOST):
         return [f"eval  {state}: {data.get('error') or 'no reason recorded'}"]
     if data.get("last_error"):
         return [*describe({k: v for k, v in data.items() if k != "last_error"}),
@@ -276,7 +278,7 @@ COLUMNS = ("det_acc", "mc_acc", "det_ece", "mc_ece", "mc_entropy")
 def columns(data: dict[str, Any] | None) -> dict[str, float | None]:
     """The headline figures of a finished evaluation (fractions; entropy in nats); None where there are none."""
     out: dict[str, float | None] = dict.fromkeys(COLUMNS)
-    if not data or data.get("problem") or data.get("state") != "finished":
+    if not data or data.get("problem") or data.get("state") != State.FINISHED:
         return out
     det, mc = data.get("deterministic") or {}, data.get("mc") or {}
     out.update(det_acc=det.get("accuracy"), mc_acc=mc.get("accuracy"), det_ece=det.get("ece"),

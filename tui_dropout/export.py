@@ -17,6 +17,7 @@ from pathlib import Path
 from itertools import islice
 from typing import Any, Iterable, Iterator
 
+from .errors import DropoutTuiError
 from .store import CONFIG, EVALUATION, LOG, NOTES, SUMMARY, RunDir, RunInfo
 from .store.files import dumps
 
@@ -220,7 +221,7 @@ def export_folder(run: RunDir, dest: Path) -> Path:
     return target
 
 
-class MissingExtra(RuntimeError):
+class MissingExtra(DropoutTuiError, RuntimeError):
     """An optional dependency is not installed; the message says how to install it."""
 
 

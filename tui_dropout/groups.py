@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .states import State
 from .store import RunInfo
 
 # Config keys that do not make two runs different experiments.
@@ -61,11 +62,11 @@ class SeedGroup:
     @property
     def finished(self) -> list[RunInfo]:
         """The runs that trained to their end: the only ones a study's figures may average."""
-        return [info for info in self.runs if info.state == "finished"]
+        return [info for info in self.runs if info.state == State.FINISHED]
 
     @property
     def unfinished(self) -> list[RunInfo]:
-        return [info for info in self.runs if info.state != "finished"]
+        return [info for info in self.runs if info.state != State.FINISHED]
 
     def figure(self, name: str, finished_only: bool = False) -> Spread:
         """Mean and sample std of a figure over the group's runs (only the finished ones when asked: a run

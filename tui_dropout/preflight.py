@@ -27,9 +27,7 @@ def preflight_problems(cfg: RunConfig, local_device: bool = True) -> dict[str, s
     try:
         check_available(cfg.dataset, cfg.data_dir)
     except DataError as exc:
-        text = str(exc)
-        field, _, reason = text.partition(": ") if text.startswith("data_dir: ") else ("data_dir", "", text)
-        found[field] = reason
+        found["data_dir"] = exc.reason if exc.field == "data_dir" else str(exc)
     return found
 
 

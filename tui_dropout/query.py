@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .config import FIELD_TYPES
+from .errors import FieldError
 from .store import RunInfo
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -54,7 +55,7 @@ FIGURES: dict[str, tuple[str, Callable[[RunInfo], Any]]] = {
 }
 
 
-class QueryError(ValueError):
+class QueryError(FieldError, ValueError):
     """A filter or sort that cannot be used; one line naming the word at fault."""
 
 
@@ -91,16 +92,16 @@ def _value_test(name: str, op: str, raw: str, get: Callable[[RunInfo], Any], kin
     if kind in (int, float):
         target = _number(raw)
         if target is None:
-            raise QueryError(f"filter: {name}{op}{raw!r}: {name} is a number, {raw!r} is not")
+            raise QueryError("filter", f"{name}{op}{raw!r}: {name} is a number, {raw!r} is not")
         return lambda info: isinstance(value := get(info), (int, float)) and not isinstance(value, bool) \
             and compare(value, target)
     if kind is bool:
         if raw.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-            raise QueryError(f"filter: {name}{op}{raw!r}: {name} is true or false")
+            raise QueryError("filter", f"{name}{op}{raw!r}: {name} is true or false")
         target_bool = raw.lower() in ("true", "1", "yes", "on")
         return lambda info: isinstance(value := get(info), bool) and compare(value, target_bool)
     if op not in ("=", "==", "!="):
-        raise QueryError(f"filter: {name}{op}{raw!r}: {name} is text; compare it with =, != or ~")
+        raise QueryError("filter", f"{name}{op}{raw!r}: {name} is text; compare it with =, != or ~")
     return lambda info: (value := get(info)) is not None and compare(str(value).lower(), raw.lower())
 
 
@@ -108,12 +109,12 @@ def _term(word: str) -> Term:
     negate = word.startswith("!")
     body = word[1:] if negate else word
     if not body:
-        raise QueryError("filter: a lone '!' negates nothing")
+        raise QueryError("filter", "a lone '!' negates nothing")
     key, colon, rest = body.partition(":")
     if colon and key.lower() in KEYWORDS and "=" not in key:
         key, value = key.lower(), rest.lower()
         if not value:
-            raise QueryError(f"filter: {key}: needs a value ({key}:WORD)")
+            raise QueryError("filter", f"{key}: needs a value ({key}:WORD)")
         tests: dict[str, Callable[[RunInfo], bool]] = {
             "tag": lambda i: value in (t.lower() for t in i.tags),
             "state": lambda i: i.state.startswith(value),
@@ -130,7 +131,7 @@ def _term(word: str) -> Term:
         if name in FIELD_TYPES:
             kind = FIELD_TYPES[name]
             return Term(word, negate, _value_test(name, op, raw, lambda i: i.config.get(name), kind))
-        raise QueryError(f"filter: unknown field {name!r} (figures: {', '.join(FIGURES)}; or a config field such "
+        raise QueryError("filter", f"unknown field {name!r} (figures: {', '.join(FIGURES)}; or a config field such "
                          f"as p_fc, lr, seed)")
     text = body.lower()
     return Term(word, negate, lambda i: text in _searchable(i))
@@ -141,7 +142,7 @@ def parse_filter(text: str) -> list[Term]:
     try:
         words = shlex.split(text)
     except ValueError as exc:
-        raise QueryError(f"filter: {exc}") from None
+        raise QueryError("filter", str(exc)) from None
     return [_term(word) for word in words]
 
 
@@ -174,7 +175,7 @@ def sort_runs(infos: list[RunInfo], by: str = "newest", reverse: bool = False) -
     elif by in FIELD_TYPES:
         key, descending = (lambda i: i.config.get(by)), False
     else:
-        raise QueryError(f"sort: unknown column {by!r} (one of {', '.join(SORTS)}, or a config field)")
+        raise QueryError("sort", f"unknown column {by!r} (one of {', '.join(SORTS)}, or a config field)")
     return sort_by(infos, key, descending != reverse)
 
 

@@ -9,6 +9,7 @@ from itertools import islice
 from pathlib import Path
 
 from .series import RunSeries
+from .states import State
 from .store import ACTIVE, METRICS, MetricsTail, RunDir, RunInfo, RunStore
 from .store.index import stamp
 
@@ -168,7 +169,7 @@ class RunsWatcher:
 
     def ordered(self) -> list[RunInfo]:
         infos = [w.info for w in self.runs.values()]
-        if any(i.state == "queued" for i in infos):
+        if any(i.state == State.QUEUED for i in infos):
             self.store.place_in_queue(infos)
         return sorted(infos, key=lambda i: (i.created, i.run_id), reverse=True)
 

@@ -11,6 +11,7 @@ import typer
 from .. import evaluation
 from ..config import ConfigError
 from ..gpus import check_device_listed
+from ..states import State
 from ..store import EVALUATION, RunDir, RunNotFound
 from ..safetext import safe
 from .options import echo, RunsDir, fail, open_store
@@ -102,7 +103,7 @@ def _foreground(run: RunDir, passes: int, device: str | None, reliability: bool)
     if code == 2:  # refused by the evaluating process itself (the run changed meanwhile)
         fail(errors.splitlines()[-1] if errors else f"run: {run.run_id} cannot be evaluated")
     data = evaluation.read(run.path)
-    if code != 0 or not data or data.get("state") != "finished":
+    if code != 0 or not data or data.get("state") != State.FINISHED:
         why = (data or {}).get("last_error") or (data or {}).get("error") or (data or {}).get("problem") or errors \
             or f"exit status {code}"
         echo(f"error: {run.run_id}: evaluation failed: {' '.join(str(why).split())}", err=True)

@@ -137,7 +137,7 @@ def data_fetch(dataset: str = typer.Argument("cifar10"),
     try:
         path = cifar10.fetch(Path(root), seconds, progress=_download_progress())
     except DataError as exc:
-        fail(str(exc), code=2 if str(exc).startswith(("timeout:", "data_dir:")) else 1)
+        fail(str(exc), code=2 if exc.field in ("timeout", "data_dir") else 1)
     echo(str(path))
 
 

@@ -6,6 +6,7 @@ import shutil
 import typer
 
 from ..launch.queue import QueueSettings
+from ..states import ACTIVE
 from ..store import RunDir
 from ..store.queue import QueueFolder
 from ..safetext import safe
@@ -31,7 +32,7 @@ def queue(runs_dir: RunsDir = None, show: int = typer.Option(20, "--show", min=0
     busy: dict[str, list[str]] = {}
     for info in store.list():
         slot = info.status.get("slot")
-        if info.status.get("backend") == "queue" and isinstance(slot, str) and info.state in ("queued", "running") \
+        if info.status.get("backend") == "queue" and isinstance(slot, str) and info.state in ACTIVE \
                 and info.status.get("pid"):
             busy.setdefault(slot, []).append(f"{safe(info.label)} ({info.run_id[-4:]}, epoch {info.epoch}/{info.epochs})")
     width = shutil.get_terminal_size().columns

@@ -10,6 +10,7 @@ from rich.text import Text
 from .. import evaluation
 from ..export import acc_text, number_text, results_row, seconds_text
 from ..groups import FIGURES, run_label, seed_groups, spread
+from ..states import State
 from ..store import RunDir, RunNotFound
 from ..safetext import safe
 from .options import echo, RunsDir, fail, open_store, output_width
@@ -130,7 +131,7 @@ def print_evaluations(console: Console, infos: list) -> None:
         cols = evaluation.columns(data)
         if data.get("problem"):
             passes = "damaged"
-        elif data.get("state") != "finished":
+        elif data.get("state") != State.FINISHED:
             passes = str(data.get("state"))  # running, failed, lost
         else:
             passes = f"x{data.get('mc_passes')}" if data.get("dropout", True) else "none"

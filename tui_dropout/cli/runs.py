@@ -9,6 +9,7 @@ from typing import Annotated, Iterable, Optional
 import typer
 
 from .. import evaluation
+from ..errors import DropoutTuiError, RunRefused
 from ..export import (FORMATS, TENSORBOARD_HINT, MissingExtra, export_folder, export_tensorboard, number_text, pct,
                       render_chunks, seconds_text)
 from ..launch import cancel as cancel_run
@@ -175,8 +176,10 @@ def cancel(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir 
     run = _find(store, run_ref)
     try:
         what = cancel_run(run)
-    except ValueError as exc:  # already ended, or a damaged status.json
-        fail(str(exc) if str(exc).startswith("run:") else f"run: {run.run_id}: {exc}")
+    except RunRefused as exc:  # already ended
+        fail(str(exc))
+    except DropoutTuiError as exc:  # a damaged status.json
+        fail(f"run: {run.run_id}: {exc}")
     except OSError as exc:
         fail(f"run: cannot write to {run.path} ({exc.strerror or exc})")
     echo(f"{run.run_id}: {what}")

@@ -14,11 +14,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import ConfigError, RunConfig
+from ..errors import DropoutTuiError
 from ..export import pct
 from ..fusion import fusable
 from ..launch import Group, LocalLauncher, claim_group, launch, prepare, resume_group
 from ..launch.plan import MAX_FUSED, check_max_fused, expand, parse_grid, parse_seeds
 from ..preflight import build_config, preflight
+from ..states import State
 from ..store import RunBusy, RunDir, RunStore
 from ..store.notes import NotesError, check_name, check_note, check_tags
 from .results import print_results
@@ -113,9 +115,9 @@ def run_foreground(runs: list[RunDir], resume: bool = False, claim: str | None =
 
 def _finish(store: RunStore, runs: list[RunDir], states: list[str]) -> None:
     print_results(runs)
-    if any(s == "failed" for s in states):
+    if any(s == State.FAILED for s in states):
         raise typer.Exit(1)
-    if any(s == "cancelled" for s in states):
+    if any(s == State.CANCELLED for s in states):
         echo(f"stopped; resume with: dropout-tui resume {runs[0].run_id}{runs_dir_flag(store)}")
         raise typer.Exit(130)
 
@@ -212,10 +214,10 @@ def _launch(store: RunStore, cfgs: list[RunConfig], launcher, detach: bool, fuse
         for run in group.runs:
             echo(f"run {run.run_id} in {run.path}", err=True)
         states += run_foreground(group.runs, claim=group.claim)
-        if "cancelled" in states:
+        if State.CANCELLED in states:
             for later in groups[i + 1:]:  # never started: say so rather than leave them to read as lost
                 for run in later.runs:
-                    run.update_status(state="cancelled", ended=time.time(), error="not started: the study was stopped")
+                    run.update_status(state=State.CANCELLED, ended=time.time(), error="not started: the study was stopped")
             break
     _finish(store, [run for g in groups for run in g.runs], states)
 
@@ -279,7 +281,7 @@ def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id pr
         runs = resume_group(store, store.find(run_ref))
         before = [run.read_status() for run in runs]
         token = claim_group(runs)
-    except (KeyError, ValueError, RunBusy) as exc:
+    except DropoutTuiError as exc:  # not found, busy, in a state that cannot resume, damaged
         fail(str(exc))
     if not all(r.has_checkpoint() for r in runs):
         echo(f"{runs[0].run_id}: no checkpoint yet; starting over from epoch 1", err=True)

@@ -10,9 +10,11 @@ from textual import work
 from textual.app import App
 
 from ..config import ConfigError
+from ..errors import DropoutTuiError
 from ..launch import Group, Launcher, LocalLauncher, prepare
 from ..launch.queue import QueueLauncher
 from ..safetext import safe, safe_lines
+from ..states import State
 from ..store import RunDir, RunStore
 from ..watch import RunsWatcher
 from .messages import LaunchRequest
@@ -22,8 +24,7 @@ from .study import plan_problems, read_form
 TICK_SECONDS = 0.5  # disk polling; new runs and state changes show within a tick
 PROBLEMS_TOLD = 3  # a study's problems named in one notification (the rest are counted)
 # What launching, resuming, cancelling and exporting may raise on a bad folder or value: told, never fatal.
-# (RunBusy and RunsFolderError are RuntimeErrors; ConfigError and DamagedFile ValueErrors; RunNotFound a KeyError.)
-EXPECTED_ERRORS = (OSError, ValueError, RuntimeError, KeyError)
+EXPECTED_ERRORS = (OSError, DropoutTuiError)
 
 
 class DropoutConsole(App):
@@ -128,7 +129,7 @@ class DropoutConsole(App):
                     failed += [run.run_id for run in group.runs]
                 for run in group.runs:
                     try:
-                        run.update_status(state="failed", error=f"trainer did not start: {exc}", pid=None)
+                        run.update_status(state=State.FAILED, error=f"trainer did not start: {exc}", pid=None)
                     except EXPECTED_ERRORS:
                         pass  # the folder takes no writes either: it reads as lost once this console is gone
                 message = f"trainer for {', '.join(r.run_id for r in group.runs)} did not start: {exc}"
@@ -158,4 +159,4 @@ def _handed_to_queue(run: RunDir) -> bool:
         status = run.read_status()
     except EXPECTED_ERRORS:
         return False
-    return status.get("backend") == "queue" and status.get("state") == "queued" and not status.get("pid")
+    return status.get("backend") == "queue" and status.get("state") == State.QUEUED and not status.get("pid")

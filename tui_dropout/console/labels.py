@@ -6,10 +6,11 @@ import math
 from rich.text import Text
 
 from ..safetext import safe
+from ..states import State
 from ..store import RunInfo
 
-STATE_STYLES = {"running": "bold green", "queued": "cyan", "finished": "blue", "failed": "bold red",
-                "cancelled": "yellow", "lost": "bold magenta", "corrupt": "bold red"}
+STATE_STYLES = {State.RUNNING: "bold green", State.QUEUED: "cyan", State.FINISHED: "blue", State.FAILED: "bold red",
+                State.CANCELLED: "yellow", State.LOST: "bold magenta", State.CORRUPT: "bold red"}
 
 
 def state_text(info: RunInfo) -> Text:

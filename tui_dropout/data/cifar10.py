@@ -194,19 +194,19 @@ def fetch(data_dir: Path, timeout: float = 60.0,
     """Download, check and unpack CIFAR-10 into data_dir/cifar-10-batches-py/; every socket wait is bounded by
     `timeout` seconds. Any failure is one DataError line, and nothing half-written is left behind."""
     if not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_TIMEOUT):  # NaN fails this too
-        raise DataError(f"timeout: must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}")
+        raise DataError("timeout", f"must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}")
     data_dir = Path(data_dir)
     host, port = _host_port(URL)
     try:
         _resolve(host, port, timeout)
     except Exception as exc:
-        raise DataError(f"network: cannot download CIFAR-10: {_reason(exc, host, port, timeout)}; "
+        raise DataError("network", f"cannot download CIFAR-10: {_reason(exc, host, port, timeout)}; "
                         f"{by_hand(data_dir)}") from None
     made = [p for p in [data_dir, *data_dir.parents] if not p.exists()]
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(f"data_dir: cannot create {data_dir} ({exc.strerror or exc})") from None
+        raise DataError("data_dir", f"cannot create {data_dir} ({exc.strerror or exc})") from None
     tag = f"{os.getpid()}.tmp"
     archive, unpacked = data_dir / f".{ARCHIVE}.{tag}", data_dir / f".{FOLDER}.{tag}"
     old = data_dir / f".{FOLDER}.old.{tag}"
@@ -216,20 +216,20 @@ def fetch(data_dir: Path, timeout: float = 60.0,
             _download(URL, archive, timeout, progress)
         except Exception as exc:  # urllib and http.client raise a zoo of types; the user needs one line
             if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
-                raise DataError(f"data_dir: cannot write {archive.name} in {data_dir} ({exc.strerror})") from None
-            raise DataError(f"network: cannot download CIFAR-10: {_reason(exc, host, port, timeout)}; "
+                raise DataError("data_dir", f"cannot write {archive.name} in {data_dir} ({exc.strerror})") from None
+            raise DataError("network", f"cannot download CIFAR-10: {_reason(exc, host, port, timeout)}; "
                             f"{by_hand(data_dir)}") from None
         if _md5(archive) != ARCHIVE_MD5:
-            raise DataError(f"network: the download from {URL} is damaged (md5 differs); run the fetch again, "
+            raise DataError("network", f"the download from {URL} is damaged (md5 differs); run the fetch again, "
                             f"or {by_hand(data_dir)}")
         unpacked.mkdir()
         try:
             with tarfile.open(archive) as tar:
                 tar.extractall(unpacked, filter="data")
         except (tarfile.TarError, EOFError, OSError) as exc:
-            raise DataError(f"data_dir: cannot unpack {ARCHIVE} into {data_dir} ({exc})") from None
+            raise DataError("data_dir", f"cannot unpack {ARCHIVE} into {data_dir} ({exc})") from None
         if missing_files(unpacked):
-            raise DataError(f"network: {ARCHIVE} lacks {', '.join(missing_files(unpacked))}")
+            raise DataError("network", f"{ARCHIVE} lacks {', '.join(missing_files(unpacked))}")
         target = folder(data_dir)
         if target.exists() or target.is_symlink():  # an incomplete earlier copy: swapped out, removed below
             os.replace(target, old)
@@ -242,7 +242,7 @@ def fetch(data_dir: Path, timeout: float = 60.0,
         done = True
         return target
     except OSError as exc:
-        raise DataError(f"data_dir: cannot write into {data_dir} ({exc.strerror or exc})") from None
+        raise DataError("data_dir", f"cannot write into {data_dir} ({exc.strerror or exc})") from None
     finally:
         for tmp in (archive, unpacked, old):
             _remove(tmp)

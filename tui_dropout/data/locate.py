@@ -30,7 +30,7 @@ def check_available(dataset: str, data_dir: str | None) -> None:
         _check_available(dataset, data_dir)
     except OSError as exc:  # a name too long, a link loop, a folder that cannot be listed
         where = exc.filename or data_dir
-        raise DataError(f"data_dir: {where} cannot be used ({(exc.strerror or str(exc)).lower()})") from None
+        raise DataError("data_dir", f"{where} cannot be used ({(exc.strerror or str(exc)).lower()})") from None
 
 
 def _check_available(dataset: str, data_dir: str | None) -> None:
@@ -39,20 +39,20 @@ def _check_available(dataset: str, data_dir: str | None) -> None:
         from . import cifar10
 
         if data_dir and not root.is_dir():
-            raise DataError(f"data_dir: {root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
+            raise DataError("data_dir", f"{root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
         missing = cifar10.missing_files(root)
         if missing:
-            raise DataError(f"data_dir: CIFAR-10 not found in {cifar10.folder(root)}; run "
+            raise DataError("data_dir", f"CIFAR-10 not found in {cifar10.folder(root)}; run "
                             f"`dropout-tui data fetch cifar10 --data-dir {root}` or pass --data-dir")
     elif dataset == "imagefolder":
         from . import imagefolder
 
         if not root.is_dir():
-            raise DataError(f"data_dir: {root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
+            raise DataError("data_dir", f"{root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
         try:
             imagefolder.check(root)
         except DataError as exc:
-            raise DataError(f"data_dir: {exc}") from None
+            raise DataError("data_dir", f"{exc}") from None
 
 
 def _source_files(dataset: str, root: Path | None) -> list[Path]:
@@ -84,7 +84,7 @@ def load_arrays(dataset: str, data_dir: str | None, progress=None, warn=None) ->
     try:
         cache = cache_root() / "decoded" / f"{dataset}-{_cache_key(dataset, root)}.npz"
     except OSError as exc:  # a source file vanished or cannot be looked at between the check and now
-        raise DataError(f"data_dir: {root} cannot be read ({exc.strerror or exc})") from None
+        raise DataError("data_dir", f"{root} cannot be read ({exc.strerror or exc})") from None
     if cache.is_file():
         try:
             from .arrays import ImageArrays
@@ -110,7 +110,7 @@ def load_arrays(dataset: str, data_dir: str | None, progress=None, warn=None) ->
 
         arrays = digits.read()
     else:
-        raise DataError(f"dataset: unknown dataset {dataset!r}")
+        raise DataError("dataset", f"unknown dataset {dataset!r}")
     _save_cache(arrays, cache, warn)
     return arrays
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..config import ConfigError, RunConfig
+from ..states import State
 from ..store import RunDir, RunStore
 from ..store.notes import launch_name
 from .plan import MAX_FUSED, group_configs
@@ -76,7 +77,7 @@ def prepare(store: RunStore, cfgs: list[RunConfig], fuse: bool = True, max_membe
     except (OSError, RuntimeError) as exc:  # a disk that fills up halfway: what was made says so, never 'queued'
         for run in made:
             try:
-                run.update_status(state="failed", error=f"not started: {exc}", ended=time.time())
+                run.update_status(state=State.FAILED, error=f"not started: {exc}", ended=time.time())
             except OSError:
                 pass
         raise
@@ -103,9 +104,9 @@ def fail_unstarted(runs: list[RunDir], reason: str) -> None:
     me = os.getpid()
     for run in runs:
         try:
-            run.update_status_if(lambda s: s.get("state") == "queued" and s.get("pid") == me
+            run.update_status_if(lambda s: s.get("state") == State.QUEUED and s.get("pid") == me
                                  and not s.get("queue_pid") and not s.get("job_id"),
-                                 state="failed", error=reason, ended=time.time(), pid=None)
+                                 state=State.FAILED, error=reason, ended=time.time(), pid=None)
         except OSError:
             pass
 
@@ -119,7 +120,7 @@ def discard_unstarted(runs: list[RunDir]) -> None:
     for run in runs:
         try:
             status = run.read_status()
-            if (status.get("state") == "queued" and status.get("pid") == me and not status.get("queue_pid")
+            if (status.get("state") == State.QUEUED and status.get("pid") == me and not status.get("queue_pid")
                     and not status.get("job_id") and not run.path.is_symlink()):
                 shutil.rmtree(run.path)
                 continue

@@ -5,6 +5,8 @@ import os
 import signal
 import time
 
+from ..errors import RunRefused
+from ..states import ENDED, State
 from ..store import ACTIVE, RunBusy, RunDir, RunStore, effective_state, proven_process
 from ..store.rundir import owner_text
 from ..store.slurm import scancel
@@ -33,26 +35,26 @@ def cancel(run: RunDir) -> str:
     (this host, same process start time); a Slurm job is also scancel'ed once it stops."""
     status = run.read_status()
     state = effective_state(status)
-    if state in ("finished", "failed", "cancelled"):
-        raise ValueError(f"run: {run.run_id} is already {state}")
+    if state in ENDED:
+        raise RunRefused("run", f"{run.run_id} is already {state}")
     job = status.get("job_id") if status.get("backend") == "slurm" else None
-    if state == "queued" and not status.get("pid") and run.leave_queue():
+    if state == State.QUEUED and not status.get("pid") and run.leave_queue():
         if isinstance(job, str):
             scancel(job)  # still pending in Slurm: it never starts
         run.log("cancelled while queued")
-        return "cancelled"
+        return State.CANCELLED
     run.request_cancel()
     if isinstance(job, str):
         scancel(job)  # submitit ignores scancel's SIGTERM: the trainer stops on the request above, then the job ends
-    if state == "lost":
+    if state == State.LOST:
         # only if it is still lost: a resume elsewhere may have taken it since we looked
-        if run.update_status_if(lambda now: effective_state(now) == "lost", state="cancelled", ended=time.time()):
+        if run.update_status_if(lambda now: effective_state(now) == State.LOST, state=State.CANCELLED, ended=time.time()):
             run.clear_cancel_request()
             run.log("cancelled (no live trainer)")
-            return "cancelled"
+            return State.CANCELLED
     # only a trainer that says "running" has its SIGTERM handler in place: one still starting (queued, with a
     # pid) would die of the signal and leave the run lost; it sees the request within a second of starting
-    pid = proven_process(status) if state == "running" else None
+    pid = proven_process(status) if state == State.RUNNING else None
     if pid is not None:
         try:
             if os.getpgid(pid) == pid:
@@ -70,13 +72,13 @@ def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
     A run with no checkpoint (killed before its first, or never started) resumes too: from epoch 1."""
     info = run.info()
     if info.damaged:
-        raise ValueError(f"run: {run.run_id} cannot resume: {info.problem}")
+        raise RunRefused("run", f"{run.run_id} cannot resume: {info.problem}")
     status = info.status
     state = effective_state(status)
     if state in ACTIVE:
         raise RunBusy(owner_text(run.run_id, status, state))
-    if state not in ("lost", "cancelled", "failed"):
-        raise ValueError(f"run: {run.run_id} is {state}; only lost, cancelled or failed runs resume")
+    if state not in (State.LOST, State.CANCELLED, State.FAILED):
+        raise RunRefused("run", f"{run.run_id} is {state}; only lost, cancelled or failed runs resume")
     group = status.get("group")
     members = []
     for run_id in group if isinstance(group, list) else [run.run_id]:
@@ -86,7 +88,7 @@ def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
             continue
         if other.run_id != run_id or not other.has_checkpoint():
             continue
-        if effective_state(other.read_status()) in ("lost", "cancelled"):
+        if effective_state(other.read_status()) in (State.LOST, State.CANCELLED):
             members.append(other)
     if run not in members or not run.has_checkpoint():
         return [run]

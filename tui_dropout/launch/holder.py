@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..config import RunConfig
 from ..fusion import fusable
+from ..states import ACTIVE, State
 from ..store import RunDir, RunStore, effective_state, process_alive, process_start_time, read_json
 from ..store.queue import QueueFolder
 from .process import TrainerProcess
@@ -66,7 +67,7 @@ class Holder:
                 continue
             if status.get("backend") != "queue" or not status.get("slot") or not status.get("pid"):
                 continue
-            if effective_state(status) in ("queued", "running"):
+            if effective_state(status) in ACTIVE:
                 self.busy[str(status["slot"])] = Busy([run], None, status.get("pid"), status.get("pid_start"))
         for seq, run_id in self.queue.waiting():
             run = RunDir(self.store.root / run_id)
@@ -77,7 +78,7 @@ class Holder:
                 status = run.read_status()
             except ValueError:
                 continue
-            run.update_status_if(lambda now: now.get("state") == "queued" and not now.get("pid"),
+            run.update_status_if(lambda now: now.get("state") == State.QUEUED and not now.get("pid"),
                                  queue_pid=self.me["pid"], queue_pid_start=self.me["pid_start"], host=self.me["host"])
 
     # ----- the loop ----------------------------------------------------------------------------
@@ -121,7 +122,7 @@ class Holder:
                 except OSError:  # the folder is gone (deleted, archived): nothing left to mark
                     pass
                 continue
-            if status.get("state") != "queued" or status.get("pid") or run_id in seen:
+            if status.get("state") != State.QUEUED or status.get("pid") or run_id in seen:
                 self.queue.remove(seq, run_id)  # cancelled, started meanwhile, or a stale second marker
                 continue
             seen.add(run_id)

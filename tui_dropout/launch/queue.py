@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..config import ConfigError
 from ..gpus import machine_gpus, visible_gpus
+from ..states import State
 from ..store import RunDir, RunStore, process_start_time
 from ..store.queue import QueueFolder
 from .base import Group
@@ -111,7 +112,7 @@ def adopt_waiting(store: RunStore, queue: QueueFolder, holder: dict) -> None:
     """Runs an earlier holder left waiting belong to the new one at once (not lost until it looks)."""
     for _, run_id in queue.waiting():
         RunDir(store.root / run_id).update_status_if(
-            lambda s: s.get("state") == "queued" and not s.get("pid"),
+            lambda s: s.get("state") == State.QUEUED and not s.get("pid"),
             queue_pid=holder.get("pid"), queue_pid_start=holder.get("pid_start"), host=holder.get("host"))
 
 

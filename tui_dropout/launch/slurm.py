@@ -19,6 +19,7 @@ from typing import Any
 
 from ..config import ConfigError
 from .base import LaunchRefused
+from ..states import State
 from ..store import RunStore
 from .base import Group
 
@@ -222,7 +223,7 @@ class SlurmLauncher:
             for run in group.runs:
                 # Hand the run to Slurm unless its job has started already (a fast node writes `running` and its
                 # own pid first): then only the job id is added, and the trainer's state stands.
-                if not run.update_status_if(lambda s: s.get("state") == "queued" and s.get("claim") == group.claim
+                if not run.update_status_if(lambda s: s.get("state") == State.QUEUED and s.get("claim") == group.claim
                                             and s.get("pid") == os.getpid(),
                                             backend="slurm", job_id=str(job.job_id), pid=None, pid_start=None,
                                             host=None):

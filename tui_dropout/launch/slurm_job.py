@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 
+from ..states import State
 from ..store import RunBusy, RunDir
 
 
@@ -49,8 +50,8 @@ class SlurmTrainer:
         except Exception as exc:  # a config that cannot start: the runs say why, as the worker's do
             for run in runs:
                 run.log(f"cannot start: {exc}")
-                run.update_status(state="failed", error=f"cannot start: {exc}", ended=time.time())
-            return ["failed"]
+                run.update_status(state=State.FAILED, error=f"cannot start: {exc}", ended=time.time())
+            return [State.FAILED]
         trainer = self._trainer
         self._thread = threading.Thread(target=lambda: self._states.extend(trainer.run()), name="trainer")
         self._thread.start()

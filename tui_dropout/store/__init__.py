@@ -17,6 +17,8 @@ from .rundir import (CANCEL, CHECKPOINT, CONFIG, EVALUATION, LOG, METRICS, NOTES
                      created_from_id)
 from .queue import QueueFolder
 from .tail import MetricsTail, clean_row
+from ..errors import DropoutTuiError, FieldError
+from ..states import State
 
 __all__ = ["ACTIVE", "CANCEL", "CHECKPOINT", "CONFIG", "DamagedFile", "EVALUATION", "NOTES", "HEARTBEAT_SECONDS", "LOG", "METRICS",
            "MetricsTail", "RunBusy", "RunDir", "RunInfo", "RunNotFound", "RunStore", "RunsFolderError", "STALE_SECONDS",
@@ -27,12 +29,18 @@ __all__ = ["ACTIVE", "CANCEL", "CHECKPOINT", "CONFIG", "DamagedFile", "EVALUATIO
 from .names import RUN_NAME  # noqa: E402 (re-exported: callers import it from here)
 
 
-class RunsFolderError(RuntimeError):
+class RunsFolderError(DropoutTuiError, RuntimeError):
     """The runs folder cannot be used as asked (a file, missing, read-only); one line says which."""
 
 
-class RunNotFound(KeyError):
-    def __str__(self) -> str:
+class RunNotFound(FieldError, KeyError):
+    """No run, or more than one, answers to `ref` (the name or id given): the message says which."""
+
+    def __init__(self, ref: str, reason: str):
+        super().__init__("run", reason)
+        self.ref = ref
+
+    def __str__(self) -> str:  # KeyError's own would quote the message
         return str(self.args[0])
 
 
@@ -82,7 +90,7 @@ class RunStore:
                 write_json_atomic(run.file(NOTES), notes)
             run.claim(claim, created=time.time(), epoch=0, epochs=config.get("epochs"))
             return run
-        raise RuntimeError(f"could not create a unique run folder in {self.root}")
+        raise RunsFolderError(f"could not create a unique run folder in {self.root}")
 
     def run_dirs(self) -> Iterator[RunDir]:
         """Every run folder; entries that are not folders (or are broken or looping links) are skipped."""
@@ -127,14 +135,14 @@ class RunStore:
         """Set each waiting run's place in the local queue (one listing of the queue folder)."""
         positions = QueueFolder(self.root).positions()
         for info in infos:
-            info.queue_position = positions.get(info.run_id) if info.state == "queued" else None
+            info.queue_position = positions.get(info.run_id) if info.state == State.QUEUED else None
 
     def find(self, ref: str) -> RunDir:
         """A run by id, unique id part, its 1-based position in the newest-first list, or its name (or a unique part
     of it); only inside the folder."""
         ref = ref.strip()
         if not ref or not RUN_NAME.match(ref):
-            raise RunNotFound(f"run: {ref!r} is not a run id (a run is named by its folder in {self.root})")
+            raise RunNotFound(ref, f"{ref!r} is not a run id (a run is named by its folder in {self.root})")
         runs = list(self.run_dirs())
         exact = [r for r in runs if r.run_id == ref]
         if exact:
@@ -152,6 +160,6 @@ class RunStore:
                 if len(found) == 1:
                     return RunDir(found[0].path)
                 if len(found) > 1:
-                    raise RunNotFound(f"run: {ref!r} names {len(found)} runs; give more of a name or an id")
-            raise RunNotFound(f"run: no run matches {ref!r} in {self.root.resolve()}")
-        raise RunNotFound(f"run: {ref!r} matches {len(matches)} runs; give more of the id")
+                    raise RunNotFound(ref, f"{ref!r} names {len(found)} runs; give more of a name or an id")
+            raise RunNotFound(ref, f"no run matches {ref!r} in {self.root.resolve()}")
+        raise RunNotFound(ref, f"{ref!r} matches {len(matches)} runs; give more of the id")

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..errors import DropoutTuiError
 from .liveness import process_alive
 
 # Every temporary file a writer leaves while it works: .<name>.<pid>[.<thread>].tmp
@@ -22,7 +23,7 @@ NOFOLLOW = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 TEMP_NAME = re.compile(r"^\..+?\.(\d+)(\.\d+)?\.tmp$")
 
 
-class DamagedFile(ValueError):
+class DamagedFile(DropoutTuiError, ValueError):
     """A run-folder file that exists but cannot be used; the message names the file and what is wrong."""
 
 
@@ -68,8 +69,8 @@ MAX_INT_DIGITS = 300  # an integer beyond a float's range (1.8e308) cannot be a 
 MAX_DEPTH = 64  # run files nest two or three levels; far deeper ones would break every recursive writer and printer
 
 
-class NumberTooLarge(ValueError):
-    pass
+class NumberTooLarge(DropoutTuiError, ValueError):
+    """An integer in a JSON file too long to convert safely."""
 
 
 def _parse_int(text: str) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .files import dumps, open_regular, write_text_atomic
 from ..config import FIELD_TYPES as CONFIG_TYPES
+from ..states import State
 from .info import STATUS_FIELDS, RunInfo, check_fields, fits
 from .liveness import ACTIVE, STATES, effective_state
 
@@ -53,9 +54,9 @@ def entry_problem(entry: dict[str, Any]) -> str | None:
             continue
         if not fits(value, kind) or isinstance(value, float) and value != value:
             return f"{name} has the wrong type"
-    if not all(isinstance(t, str) for t in entry["tags"]) or entry["state"] not in STATES + ("corrupt",):
+    if not all(isinstance(t, str) for t in entry["tags"]) or entry["state"] not in STATES + (State.CORRUPT,):
         return "tags or state wrong"
-    if entry["state"] != "corrupt":  # a sound run's status and config were checked when read: they must still be
+    if entry["state"] != State.CORRUPT:  # a sound run's status and config were checked when read: they must still be
         found: list[str] = []
         check_fields(entry["status"], STATUS_FIELDS, "status.json", found)
         check_fields(entry["config"], CONFIG_TYPES, "config.json", found)

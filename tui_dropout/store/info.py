@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import FIELD_TYPES as CONFIG_TYPES
+from ..states import State
 from .liveness import ACTIVE, STATES
 
 RUN_IDS = "run ids"  # a kind for typed(): a list of run ids (text)
@@ -75,7 +76,7 @@ class RunInfo:
 
     @property
     def damaged(self) -> bool:
-        return self.state == "corrupt"
+        return self.state == State.CORRUPT
 
     @property
     def study_label(self) -> str:
@@ -97,10 +98,10 @@ class RunInfo:
     def state_text(self) -> str:
         """The state as lists show it: `queued #3` while waiting in the local queue, `queued (requeued)` while a
         Slurm job stopped by its time limit or a preemption waits to start again."""
-        if self.state == "queued" and self.queue_position:
+        if self.state == State.QUEUED and self.queue_position:
             return f"{self.state} #{self.queue_position}"
-        if self.state == "queued" and self.status.get("backend") == "slurm" and (
-                self.status.get("requeued") or self.status.get("state") == "running"):
+        if self.state == State.QUEUED and self.status.get("backend") == "slurm" and (
+                self.status.get("requeued") or self.status.get("state") == State.RUNNING):
             return "queued (requeued)"
         return self.state
 

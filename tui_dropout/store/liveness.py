@@ -8,9 +8,8 @@ from typing import Any
 
 from . import slurm
 from .slurm import LIVE_JOB_STATES, WAITING_JOB_STATES
+from ..states import ACTIVE, STATES, State
 
-STATES = ("queued", "running", "finished", "failed", "cancelled", "lost")
-ACTIVE = ("queued", "running")
 HEARTBEAT_SECONDS = 5.0  # how often a live trainer rewrites status.json
 STALE_SECONDS = 120.0  # heartbeat age after which a run on another host counts as lost
 
@@ -52,23 +51,23 @@ def _number(value: Any) -> float:
 
 def effective_state(status: dict[str, Any], now: float | None = None) -> str:
     """The state as written, except that an active run whose trainer (or launcher) is gone reads as 'lost'."""
-    state = status.get("state", "lost")
+    state = status.get("state", State.LOST)
     if state not in ACTIVE:
-        return state if state in STATES else "lost"
+        return state if state in STATES else State.LOST
     now = now or time.time()
     if status.get("backend") == "slurm" and isinstance(status.get("job_id"), str):
         return _slurm_state(status, state, now)
     host = status.get("host")
     if host and host != socket.gethostname():
         beat = max(_number(status.get("heartbeat")), _number(status.get("updated")))
-        return state if now - beat < STALE_SECONDS else "lost"
+        return state if now - beat < STALE_SECONDS else State.LOST
     if not status.get("pid") and status.get("queue_pid"):
         # waiting in the local queue: alive as long as the queue's holder is
-        return state if process_alive(status.get("queue_pid"), status.get("queue_pid_start")) else "lost"
+        return state if process_alive(status.get("queue_pid"), status.get("queue_pid_start")) else State.LOST
     if not status.get("pid"):
         # written by an older launcher a moment before the trainer existed
-        return state if now - _number(status.get("updated")) < STALE_SECONDS else "lost"
-    return state if process_alive(status.get("pid"), status.get("pid_start")) else "lost"
+        return state if now - _number(status.get("updated")) < STALE_SECONDS else State.LOST
+    return state if process_alive(status.get("pid"), status.get("pid_start")) else State.LOST
 
 
 def _slurm_state(status: dict[str, Any], state: str, now: float) -> str:
@@ -82,10 +81,10 @@ def _slurm_state(status: dict[str, Any], state: str, now: float) -> str:
         return state
     job = slurm.job_state(status["job_id"])
     if job is None:  # no squeue here (a console on a laptop over a shared folder): the heartbeat decides
-        return state if beat_age < STALE_SECONDS else "lost"
+        return state if beat_age < STALE_SECONDS else State.LOST
     if job in WAITING_JOB_STATES:
-        return "queued"
-    return state if job in LIVE_JOB_STATES else "lost"
+        return State.QUEUED
+    return state if job in LIVE_JOB_STATES else State.LOST
 
 
 def host_and_pid() -> dict[str, Any]:

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..errors import FieldError
 from ..safetext import BIDI, SEPARATORS
 from .files import DamagedFile, file_lock, read_json, write_json_atomic
 
@@ -17,23 +18,23 @@ TAG = re.compile(r"^(?!-)[\w.+/=@-]{1,40}$")  # one word: letters, digits and . 
 NOTES_LOCK = ".notes.lock"
 
 
-class NotesError(ValueError):
-    """A name, tag or note that cannot be stored; the message is one line naming which."""
+class NotesError(FieldError, ValueError):
+    """A name, tag or note that cannot be stored: `field` says which (name, tag, tags, note), `reason` why."""
 
 
 def _no_control(field: str, text: str, allowed: str = "") -> None:
     """Control characters (an escape sequence would reach every terminal that lists the run) are refused."""
     if any((ord(c) < 32 or 127 <= ord(c) < 160) and c not in allowed for c in text):
-        raise NotesError(f"{field}: control characters are not allowed")
+        raise NotesError(field, "control characters are not allowed")
     if any(c in BIDI or c in SEPARATORS for c in text):  # shown reversed or broken across lines
-        raise NotesError(f"{field}: bidi controls and line separators (U+202E and the like) are not allowed")
+        raise NotesError(field, "bidi controls and line separators (U+202E and the like) are not allowed")
 
 
 def check_name(name: str) -> str:
     _no_control("name", name, allowed=" \t")
     name = " ".join(name.split())
     if len(name) > NAME_MAX:
-        raise NotesError(f"name: at most {NAME_MAX} characters, got {len(name)}")
+        raise NotesError("name", f"at most {NAME_MAX} characters, got {len(name)}")
     return name
 
 
@@ -54,7 +55,7 @@ def check_tags(tags: list[str] | str) -> list[str]:
     for tag in tags:
         tag = tag.strip()
         if not TAG.match(tag):
-            raise NotesError(f"tag: {tag!r} is not a tag (one word of at most 40 letters, digits or ._-+/=@, "
+            raise NotesError("tag", f"{tag!r} is not a tag (one word of at most 40 letters, digits or ._-+/=@, "
                              "not starting with -)")
         if tag not in out:
             out.append(tag)
@@ -64,7 +65,7 @@ def check_tags(tags: list[str] | str) -> list[str]:
 def check_note(note: str) -> str:
     note = note.strip()
     if len(note) > NOTE_MAX:
-        raise NotesError(f"note: at most {NOTE_MAX} characters, got {len(note)}")
+        raise NotesError("note", f"at most {NOTE_MAX} characters, got {len(note)}")
     _no_control("note", note, allowed="\n\t")
     return note
 

@@ -17,6 +17,8 @@ from .info import RunInfo, fill_figures, typed
 from .liveness import ACTIVE, effective_state, host_and_pid
 from .notes import read_notes
 from .tail import MetricsTail
+from ..errors import DropoutTuiError
+from ..states import State
 
 if TYPE_CHECKING:
     from .queue import QueueFolder
@@ -57,7 +59,7 @@ def lock_held(path: Path) -> bool:
     return False
 
 
-class RunBusy(RuntimeError):
+class RunBusy(DropoutTuiError, RuntimeError):
     """The run already has a trainer (queued or running); the message says which and where."""
 
 
@@ -149,7 +151,7 @@ class RunDir:
                 raise RunBusy(f"run: {self.run_id} is being evaluated; wait for the evaluation to end")
             now = time.time()
             status.update({key: None for key in PER_LAUNCH})  # where the last launch put it no longer holds
-            status.update(state="queued", claim=token, queued=now, heartbeat=now, updated=now, error=None, ended=None,
+            status.update(state=State.QUEUED, claim=token, queued=now, heartbeat=now, updated=now, error=None, ended=None,
                           **host_and_pid(), **fields)
             write_json_atomic(self.file(STATUS), status)
             self.file(CANCEL).unlink(missing_ok=True)  # an old request must not stop the new trainer
@@ -188,7 +190,7 @@ class RunDir:
             status = self._status_for_update()
             queue.remove(status.get("queue_seq"), self.run_id)  # a run that waited before waits once
             seq = queue.add(self.run_id)
-            status.update(state="queued", backend="queue", queue_seq=seq, queued=time.time(), pid=None,
+            status.update(state=State.QUEUED, backend="queue", queue_seq=seq, queued=time.time(), pid=None,
                           pid_start=None, claim=None, queue_pid=holder.get("pid"),
                           queue_pid_start=holder.get("pid_start"), host=holder.get("host"), updated=time.time(),
                           **fields)
@@ -199,7 +201,7 @@ class RunDir:
         with self._status_lock, file_lock(self.path / STATUS_LOCK):
             status = self._status_for_update()
             queue.remove(status.get("queue_seq"), self.run_id)
-            if status.get("state") != "queued" or status.get("pid") or self.cancel_requested():
+            if status.get("state") != State.QUEUED or status.get("pid") or self.cancel_requested():
                 return False
             status.update(claim=token, dispatched=time.time(), updated=time.time(), **fields)
             write_json_atomic(self.file(STATUS), status)
@@ -209,14 +211,14 @@ class RunDir:
         """Cancel a run that is still waiting for a slot; False when a trainer has been started for it."""
         with self._status_lock, file_lock(self.path / STATUS_LOCK):
             status = self._status_for_update()
-            if status.get("state") != "queued" or status.get("pid"):
+            if status.get("state") != State.QUEUED or status.get("pid"):
                 return False
             if status.get("backend") == "queue":
                 from .queue import QueueFolder
 
                 QueueFolder(self.path.parent).remove(status.get("queue_seq"), self.run_id)
             now = time.time()
-            status.update(state="cancelled", ended=now, updated=now, claim=None)
+            status.update(state=State.CANCELLED, ended=now, updated=now, claim=None)
             write_json_atomic(self.file(STATUS), status)
             return True
 
@@ -302,21 +304,21 @@ class RunDir:
     # ----- what lists show ------------------------------------------------------------------------
     def info(self) -> RunInfo:
         """Status, config and summary folded into one RunInfo; a damaged folder gives state "corrupt"."""
-        info = RunInfo(self.run_id, self.path, "lost", created=created_from_id(self.run_id))
+        info = RunInfo(self.run_id, self.path, State.LOST, created=created_from_id(self.run_id))
         try:
             info.created = info.created or self.path.stat().st_mtime
             config = read_json(self.file(CONFIG))
             status = read_json(self.file(STATUS)) or {}
             summary = read_json(self.file(SUMMARY)) or {}
         except (DamagedFile, OSError) as exc:
-            info.state, info.problem = "corrupt", f"corrupt run folder: {exc}"
+            info.state, info.problem = State.CORRUPT, f"corrupt run folder: {exc}"
             return info
         if config is None:
-            info.state, info.problem = "corrupt", "corrupt run folder: config.json missing"
+            info.state, info.problem = State.CORRUPT, "corrupt run folder: config.json missing"
             return info
         linked = self.linked_files()
         if linked:
-            info.state, info.problem = "corrupt", ("corrupt run folder: " + ", ".join(linked) +
+            info.state, info.problem = State.CORRUPT, ("corrupt run folder: " + ", ".join(linked) +
                                                    " is a link, not a file (links are not followed)")
             return info
         problems: list[str] = []
@@ -330,7 +332,7 @@ class RunDir:
         notes, notes_problem = read_notes(self.file(NOTES))
         info.name, info.tags, info.note = notes["name"], notes["tags"], notes["note"]
         if problems:
-            info.state, info.problem = "corrupt", "corrupt run folder: " + "; ".join(problems)
+            info.state, info.problem = State.CORRUPT, "corrupt run folder: " + "; ".join(problems)
         elif not status:
             info.problem = "status.json empty" if self.file(STATUS).exists() else "status.json missing"
         elif notes_problem:  # the training is whole; only what the user wrote of it is damaged

@@ -8,8 +8,10 @@ from typing import Any
 
 import torch
 
+from ..errors import DropoutTuiError
 
-class CheckpointError(RuntimeError):
+
+class CheckpointError(DropoutTuiError, RuntimeError):
     """A checkpoint that cannot be used; the message names the file and why."""
 
 

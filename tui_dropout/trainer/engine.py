@@ -15,7 +15,9 @@ import torch
 from .. import __version__
 from ..config import ConfigError, RunConfig, validate
 from ..data import DataError, load_arrays
+from ..errors import DropoutTuiError
 from ..fusion import fusable
+from ..states import State
 from ..store import RunBusy, RunDir, host_and_pid
 from ..store.files import sweep_temp_files
 from . import checkpoints
@@ -29,8 +31,8 @@ from .steppers import SoloStepper, Stepper, scheduler_state
 Progress = Callable[[dict[str, Any]], None]
 
 
-class StopRequested(Exception):
-    pass
+class StopRequested(DropoutTuiError):
+    """Raised inside a step to stop training after it (a cancel); caught by the engine itself."""
 
 
 def make_stepper(cfgs: list[RunConfig], channels: int, classes: int, device: torch.device) -> Stepper:
@@ -82,14 +84,14 @@ class Trainer:
         m.run.write_summary(summary)  # first: the status change that follows tells readers to look at both
         m.run.update_status(state=state, error=error, ended=now, heartbeat=now, epoch=m.epochs_done, elapsed=wall,
                             **m.figures())
-        if state == "cancelled":
+        if state == State.CANCELLED:
             m.run.clear_cancel_request()
         m.run.log(f"run {state}" + (f": {error}" if error else ""))
 
     def _requeued(self, m: Member) -> None:
         """Stopped for a Slurm time limit or preemption: checkpointed, and waiting to come back (no summary)."""
-        m.active, m.state = False, "queued"
-        m.run.update_status(state="queued", pid=None, pid_start=None, ended=None, requeued=time.time(),
+        m.active, m.state = False, State.QUEUED
+        m.run.update_status(state=State.QUEUED, pid=None, pid_start=None, ended=None, requeued=time.time(),
                             epoch=m.epochs_done, elapsed=round(self.elapsed(m), 3), **m.figures())
         m.run.log("Slurm time limit or preemption: checkpointed, requeued to resume")
 
@@ -108,7 +110,7 @@ class Trainer:
         if partial:
             partial = {**partial, "perm": partial["perm"].cpu()}  # one copy, shared by every member's file
         for k, m in enumerate(self.members):
-            if not m.active and m.state == "failed":
+            if not m.active and m.state == State.FAILED:
                 continue
             ckpt = {"epoch": epoch, "member": stepper.member_state(k), "scheduler": scheduler_state(m.cfg, epoch),
                     "rng": {**rng, "perm": order.state(k)}, "partial": _partial_for(partial, k),
@@ -190,7 +192,7 @@ class Trainer:
             now = time.time()
             for m in self.members:
                 first = m.run.read_status().get("started")
-                m.run.update_status(state="running", started=first or now, session_started=now, heartbeat=now,
+                m.run.update_status(state=State.RUNNING, started=first or now, session_started=now, heartbeat=now,
                                     error=None, ended=None, group=[x.run.run_id for x in self.members],
                                     **host_and_pid())
             heartbeat.start()
@@ -200,7 +202,7 @@ class Trainer:
                 if m.active and self.requeue:
                     self._requeued(m)
                 elif m.active:
-                    self._finish(m, "cancelled", None)
+                    self._finish(m, State.CANCELLED, None)
         except Exception as exc:  # any failure becomes a failed run with its reason, never a silent death
             self._fail_all(exc)
         finally:
@@ -229,9 +231,9 @@ class Trainer:
             except OSError:
                 pass
             try:
-                self._finish(m, "failed", reason)
+                self._finish(m, State.FAILED, reason)
             except OSError as again:  # nothing more can be written: the run reads as lost, the reason goes to stderr
-                m.active, m.state, m.error = False, "failed", reason
+                m.active, m.state, m.error = False, State.FAILED, reason
                 print(f"{m.run.run_id}: failed: {reason} (status not written: {again.strerror})", file=sys.stderr)
 
     def _train(self) -> None:
@@ -292,7 +294,7 @@ class Trainer:
                 self._save_checkpoints(stepper, epoch, order)
         for m in self.members:
             if m.active:
-                self._finish(m, "finished")
+                self._finish(m, State.FINISHED)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -327,7 +329,7 @@ class Trainer:
             m.final_loss, m.epochs_done = loss, epoch
             m.train_seconds += seconds
             if not math.isfinite(loss):
-                self._finish(m, "failed", f"loss became {loss} at epoch {epoch}")
+                self._finish(m, State.FAILED, f"loss became {loss} at epoch {epoch}")
                 continue
             m.run.update_status(epoch=epoch, lr=lrs[k], heartbeat=time.time(), elapsed=elapsed, **m.figures())
         self.progress({"kind": "epoch", "epoch": epoch, "epochs": self.cfg.epochs, "losses": losses,

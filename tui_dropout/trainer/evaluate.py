@@ -20,6 +20,7 @@ import traceback
 from typing import Any, Callable
 
 from ..evaluation import DEFAULT_PASSES, Refused, finished_record, lock, passes_problem, refusal
+from ..states import State
 from ..store import EVALUATION, RunDir, host_and_pid
 from ..store.files import write_json_atomic
 
@@ -85,7 +86,7 @@ class Evaluation:
         self.run, self.passes, self.device_name = run, passes, device
         self.progress = progress or (lambda done, total: None)
         now = time.time()
-        self.record: dict[str, Any] = {"state": "running", "mc_passes": passes, "checkpoint_epoch": None,
+        self.record: dict[str, Any] = {"state": State.RUNNING, "mc_passes": passes, "checkpoint_epoch": None,
                                        "device": device, "started": now, "ended": None, "seconds": None,
                                        "progress": [0, passes], "deterministic": None, "mc": None,
                                        **host_and_pid()}
@@ -110,19 +111,19 @@ class Evaluation:
                 reason = str(exc)  # already says what and what to do
             else:
                 reason = f"{type(exc).__name__}: {exc}"
-            self._end("failed", error=reason)
+            self._end(State.FAILED, error=reason)
             try:
                 self.run.log(traceback.format_exc().rstrip())
                 self.run.log(f"evaluation failed: {reason}")
             except OSError:
                 pass
             raise
-        self._end("finished")
+        self._end(State.FINISHED)
         self.run.log(log_line(self.record))
         return self.record
 
     def _end(self, state: str, **changes: Any) -> None:
-        if state == "finished":
+        if state == State.FINISHED:
             self.record.pop("previous", None)
         self.write(state=state, ended=time.time(), seconds=round(time.monotonic() - self.t0, 3), **changes)
 

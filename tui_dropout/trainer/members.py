@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import RunConfig
+from ..states import State
 from ..store import HEARTBEAT_SECONDS, RunDir, RunInfo
 
 
@@ -26,7 +27,7 @@ class Member:
     final_loss: float | None = None
     train_seconds: float = 0.0
     wall_before: float = 0.0  # wall seconds of earlier sessions, as of the checkpoint this one resumed from
-    state: str = "running"
+    state: str = State.RUNNING
     error: str | None = None
     epochs_done: int = 0
 

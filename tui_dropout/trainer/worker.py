@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 
+from ..states import State
 from ..store import RunBusy, RunDir
 
 
@@ -38,11 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a config that cannot start still leaves a readable failed run
         for run in runs:
             run.log(f"cannot start: {exc}")
-            run.update_status(state="failed", error=f"cannot start: {exc}")
+            run.update_status(state=State.FAILED, error=f"cannot start: {exc}")
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
     states = trainer.run()
-    return 0 if all(s in ("finished", "cancelled") for s in states) else 1
+    return 0 if all(s in (State.FINISHED, State.CANCELLED) for s in states) else 1
 
 
 if __name__ == "__main__":

@@ -11,21 +11,21 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
-from ...config import CONV_KINDS
+from ...config import CONV_KINDS, ConfigError
 from ...kinds import KINDS
 
 KIND_NAMES = {k.name: k.module for k in KINDS.values()}
 INPUT_SEED = 1234  # the randn input stays the same while masks are redrawn (ctrl+r changes only the mask's seed)
-SHAPE_HELP = "shape: enter 1 to 5 positive whole sizes, e.g. 2,3,4,4"
+SHAPE_HELP = "enter 1 to 5 positive whole sizes, e.g. 2,3,4,4"
 
 
 def parse_p(text: str) -> float:
     try:
         p = float(text)
     except ValueError:
-        raise ValueError("p: enter a number in [0, 1], e.g. 0.5") from None
+        raise ConfigError("p", "enter a number in [0, 1], e.g. 0.5") from None
     if not 0 <= p <= 1:
-        raise ValueError(f"p: {text.strip()} is outside [0, 1]; enter a number in [0, 1], e.g. 0.5")
+        raise ConfigError("p", f"{text.strip()} is outside [0, 1]; enter a number in [0, 1], e.g. 0.5")
     return p
 
 
@@ -33,14 +33,14 @@ def parse_shape(text: str) -> tuple[int, ...]:
     try:
         dims = tuple(int(x) for x in text.replace("x", ",").replace(" ", ",").split(",") if x.strip())
     except ValueError:
-        raise ValueError(SHAPE_HELP) from None
+        raise ConfigError("shape", SHAPE_HELP) from None
     if not dims or any(d <= 0 for d in dims) or len(dims) > 5:
-        raise ValueError(SHAPE_HELP)
+        raise ConfigError("shape", SHAPE_HELP)
     size = 1
     for d in dims:
         size *= d
     if size > 4096:
-        raise ValueError("shape: at most 4096 elements, to keep the output readable")
+        raise ConfigError("shape", "at most 4096 elements, to keep the output readable")
     return dims
 
 
@@ -141,7 +141,7 @@ class InspectorScreen(ModalScreen[None]):
         try:
             p = parse_p(self.query_one("#p", Input).value)
             shape = parse_shape(self.query_one("#shape", Input).value)
-        except ValueError as exc:
+        except ConfigError as exc:
             out.update(f"[red]{escape(str(exc))}[/red]")
             return
         kind = str(self.query_one("#kind", Select).value)

@@ -13,10 +13,12 @@ from textual.widgets import Input, Static
 
 from ... import evaluation
 from ... import gpustats
+from ...errors import DropoutTuiError
 from .. import endings
 from ...export import export_folder
 from ...launch import Group, cancel, claim_group, resume_group
 from ...query import SORTS, QueryError, matches, parse_filter, sort_runs
+from ...states import State
 from ...store import EVALUATION, RunBusy, RunDir, RunInfo
 from ...store import prune
 from ...store.notes import NotesError, update_notes
@@ -224,7 +226,7 @@ class MainScreen(Screen):
         if table.fit(self.room, infos):
             self.query_one("#left").styles.width = table.pane_width
         table.show(infos, self.marked, self.selected)
-        running = sum(i.state == "running" for i in infos)
+        running = sum(i.state == State.RUNNING for i in infos)
         count = f"{len(infos)} of {len(every)} runs" if self._terms else f"{len(infos)} runs"
         view = (f" | filter {self.filter_text}" if self._terms else "") + \
             (f" | sort {self.sort_by}{' reversed' if self.sort_reverse else ''}"
@@ -398,7 +400,7 @@ class MainScreen(Screen):
         if run is None:
             return
         info = self.watcher.runs[run.run_id].info
-        if info.state not in ("running", "queued", "lost"):
+        if info.state not in (State.RUNNING, State.QUEUED, State.LOST):
             self.notify(f"{run.run_id} is {info.state}: nothing to cancel", severity="warning")
             return
 
@@ -406,12 +408,12 @@ class MainScreen(Screen):
             if yes:
                 try:
                     self.notify(f"{run.run_id}: {cancel(run)}")
-                except (OSError, ValueError) as exc:
+                except (OSError, DropoutTuiError) as exc:
                     self.notify(f"cancel of {run.run_id} failed: {exc}", severity="error", timeout=10)
                 self.watcher.touch(run.run_id)
 
         name = f"{run.run_id} ({info.label})" if info.label != info.preset else run.run_id
-        if info.state == "queued" and not info.status.get("pid"):
+        if info.state == State.QUEUED and not info.status.get("pid"):
             where = "the queue" if info.status.get("backend") == "queue" else "its launch"
             self.app.push_screen(ConfirmScreen(f"Cancel run {name}?\nIt is waiting for {where}: it leaves it and "
                                                "never starts (R would start it from epoch 1)."), answered)
@@ -457,7 +459,7 @@ class MainScreen(Screen):
         try:
             group = resume_group(self.app.store, run)
             token = claim_group(group)
-        except (OSError, ValueError, RuntimeError) as exc:  # RunBusy is a RuntimeError
+        except (OSError, DropoutTuiError) as exc:
             self.notify(f"resume of {run.run_id} failed: {exc}", severity="error", timeout=10)
             return
         if self.app.start_groups([Group(group, token)], resume=True):
@@ -623,7 +625,7 @@ class MainScreen(Screen):
             return
         listed = {i.run_id for i in self.shown}
         hidden = sum(i.run_id not in listed for i in infos)
-        busy = [i for i in infos if i.state in ("running", "queued")]
+        busy = [i for i in infos if i.state in (State.RUNNING, State.QUEUED)]
         if busy:
             self.notify(f"{busy[0].run_id} is {busy[0].state}: cancel it first (nothing was {verb})",
                         severity="warning", timeout=8)

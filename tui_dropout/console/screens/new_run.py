@@ -170,8 +170,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
         try:
             self.notes()
         except NotesError as exc:
-            field, _, reason = str(exc).partition(": ")
-            self.errors[field if field in ("name", "tags", "note") else "tags"] = reason
+            self.errors[exc.field if exc.field in ("name", "tags", "note") else "tags"] = exc.reason
         return self.errors
 
     def notes(self) -> dict | None:
@@ -182,7 +181,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
         try:
             tags = check_tags(typed["tags"])
         except NotesError as exc:
-            raise NotesError(f"tags: {str(exc).removeprefix('tag: ')}") from None
+            raise NotesError("tags", exc.reason) from None
         return {"name": check_name(typed["name"]), "tags": tags, "note": check_note(typed["note"])}
 
     def check(self) -> None:

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ...gpustats import GpuStat
+from ...states import State
 from ...store import RunInfo
 from ..labels import cut
 
@@ -22,7 +23,7 @@ def runs_on_gpus(stats: list[GpuStat], infos: list[RunInfo], host: str | None = 
     by_pid: dict[int, list[RunInfo]] = {}
     for info in infos:
         pid = info.status.get("pid")
-        if info.state == "running" and isinstance(pid, int) and info.status.get("host") == host:
+        if info.state == State.RUNNING and isinstance(pid, int) and info.status.get("host") == host:
             by_pid.setdefault(pid, []).append(info)
     out: dict[int, list[RunInfo]] = {s.index: [] for s in stats}
     placed: set[str] = set()
