@@ -20,6 +20,7 @@ from typing import Any, Iterable, Iterator
 from .errors import DropoutTuiError
 from .store import CONFIG, EVALUATION, LOG, NOTES, SUMMARY, RunDir, RunInfo
 from .store.files import dumps
+from .states import State
 
 COLUMNS = ("epoch", "loss", "lr", "seconds", "train_acc", "test_acc", "elapsed")
 FORMATS = ("csv", "jsonl", "md", "dir", "tensorboard")
@@ -144,7 +145,7 @@ def markdown_chunks(run: RunDir) -> Iterator[str]:
     study = info.config.get("study")
     about_user = [f"tags {' '.join('#' + t for t in info.tags)}" if info.tags else "",
                   f"note: {' '.join(info.note.split())}" if info.note else ""]
-    progress = f" at epoch {info.epoch}/{info.epochs}" if info.state != "finished" else ""
+    progress = f" at epoch {info.epoch}/{info.epochs}" if info.state != State.FINISHED else ""
     head = [f"# Run {run.run_id}: {info.label}", "",
             *([f"study {study}", ""] if isinstance(study, str) and study else []),
             *[text for line in about_user if line for text in (line, "")],

@@ -1,7 +1,7 @@
 """`results`: the seed's table for a study (or any runs): final and best accuracy, and mean±std over seeds."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -182,7 +182,7 @@ def chosen_runs(run_refs: Optional[list[str]], study: Optional[str], runs_dir: R
 
 def results(run_refs: Optional[list[str]] = typer.Argument(None, metavar="[RUN]...", help="Runs (default: a study)."),
             study: Optional[str] = typer.Option(None, "--study", help="A study id (or a unique part of one)."),
-            as_json: bool = typer.Option(False, "--json", help="Print the results as JSON (docs/json.md)."),
+            as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON (docs/json.md).")] = False,
             runs_dir: RunsDir = None) -> None:
     """Print the results table for a study (default: the newest) or the runs named, with mean±std over seeds."""
     runs = chosen_runs(run_refs, study, runs_dir)

@@ -101,9 +101,10 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
 
 def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = None,
          lines: str = typer.Option("10", "--lines", metavar="N", help="Log lines to show (0: none)."),
-         reliability: bool = typer.Option(False, "--reliability",
-                                          help="Also print the stored evaluation's reliability table."),
-         as_json: bool = typer.Option(False, "--json", help="Print the run as JSON (docs/json.md).")) -> None:
+         reliability: Annotated[bool, typer.Option("--reliability",
+                                                   help="Also print the stored evaluation's reliability table.")] = False,
+         as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON (docs/json.md).")] = False
+         ) -> None:
     """Show a run's state, figures, config and the tail of its log."""
     try:
         count = int(lines)

@@ -3,11 +3,13 @@ run for hours. Only a run this console saw queued or running counts: opening the
 from __future__ import annotations
 
 from ..export import pct
+from ..states import State
 from ..store import RunInfo
 
-ACTIVE = {"queued", "running"}
-ENDED = {"finished": "information", "cancelled": "information", "failed": "error", "lost": "warning"}
-BELL_FOR = {"finished", "failed", "lost"}  # a cancel is the user's own doing: no bell
+ACTIVE = (State.QUEUED, State.RUNNING)
+ENDED = {State.FINISHED: "information", State.CANCELLED: "information", State.FAILED: "error",
+         State.LOST: "warning"}
+BELL_FOR = (State.FINISHED, State.FAILED, State.LOST)  # a cancel is the user's own doing: no bell
 LISTED = 3  # runs named in one notification; more are counted
 
 
@@ -26,9 +28,9 @@ class Endings:
 
 
 def _line(info: RunInfo) -> str:
-    if str(info.state) == "finished":
+    if str(info.state) == State.FINISHED:
         return f"{info.label}: test {pct(info.final_test_acc)} (best {pct(info.best_test_acc)})"
-    if str(info.state) == "failed" and info.error:
+    if str(info.state) == State.FAILED and info.error:
         return f"{info.label}: {' '.join(str(info.error).split())[:120]}"
     return f"{info.label} at epoch {info.epoch}/{info.epochs}"
 
