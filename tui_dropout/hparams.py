@@ -50,15 +50,16 @@ def evaluations(infos: list[RunInfo]) -> dict[str, dict]:
 
 
 def columns(infos: list[RunInfo], evaluated: dict[str, dict] | None = None,
-            wide: bool = False) -> list[tuple[str, str]]:
+            wide: bool = False, figures_first: bool = False) -> list[tuple[str, str]]:
     """(key, header) of every column: the name, the fields that vary, the figures (and the evaluation's, when a
     run has one), then state, tags and run id (what a narrow screen can do without). `wide` (the CSV) adds the
     study and the study label."""
     evaluated = evaluations(infos) if evaluated is None else evaluated
     extra = [("study", "study"), ("label", "label")] if wide else []
-    return [("name", "name"), *[(f"config.{k}", k) for k in varying_fields(infos)], *FIGURE_COLUMNS,
-            *(EVALUATION_COLUMNS if evaluated else ()), ("state", "state"), ("tags", "tags"), ("run", "run"),
-            *extra]
+    fields = [(f"config.{k}", k) for k in varying_fields(infos)]
+    figures = [*FIGURE_COLUMNS, *(EVALUATION_COLUMNS if evaluated else ())]
+    middle = [*figures, *fields] if figures_first else [*fields, *figures]  # the console: figures seen first
+    return [("name", "name"), *middle, ("state", "state"), ("tags", "tags"), ("run", "run"), *extra]
 
 
 def value(info: RunInfo, key: str, evaluated: dict[str, dict] | None = None) -> Any:

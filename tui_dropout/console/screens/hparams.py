@@ -41,13 +41,14 @@ class HParamsScreen(Screen[str | None]):
         self.exports_dir = exports_dir
         self.title_text = title
         self.evaluated = evaluations(self.infos)
-        self.cols = columns(self.infos, self.evaluated)
+        self.cols = columns(self.infos, self.evaluated, figures_first=True)  # at 80 columns the figures show
         self.sort_key = "test"
         self.descending = True
 
     def compose(self) -> ComposeResult:
         yield Static("", id="hp-title")
-        yield DataTable(id="hparams", cursor_type="cell", zebra_stripes=True)  # left/right walk the columns
+        # left/right walk the columns; the name stays pinned while they scroll
+        yield DataTable(id="hparams", cursor_type="cell", zebra_stripes=True, fixed_columns=1)
         yield KeyBar(self.BINDINGS)
 
     def on_mount(self) -> None:
