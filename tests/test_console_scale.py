@@ -4,6 +4,7 @@ import io
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -23,6 +24,7 @@ from tui_dropout.console.widgets.runs_table import RunsTable
 from tui_dropout.launch.plan import expand, parse_grid, parse_seeds
 from tui_dropout.preflight import build_config, preflight
 from tui_dropout.store import RunStore, process_start_time
+from tui_dropout.store.liveness import HOLDER_MODULE
 from tui_dropout.store.queue import QueueFolder
 
 
@@ -126,11 +128,17 @@ async def fill(pilot, form, **fields):
 
 @pytest.fixture
 def held_queue(runs_dir):
-    """A queue whose holder is this test process: runs wait in it (no trainer starts) and read `queued #N`."""
+    """A queue whose holder is a stand-in that only sleeps (a holder's command line, for this runs folder, so it
+    is taken for one): runs wait in it (no trainer starts) and read `queued #N`."""
     queue = QueueFolder(runs_dir)
-    queue.write_holder({"pid": os.getpid(), "pid_start": process_start_time(os.getpid()),
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", HOLDER_MODULE,
+                                 str(runs_dir.resolve())])
+    queue.write_holder({"pid": stand_in.pid, "pid_start": process_start_time(stand_in.pid),
                         "host": socket.gethostname()})
-    return queue
+    yield queue
+    stand_in.kill()
+    stand_in.wait()
 
 
 async def test_the_queue_backend_queues_every_run_shows_places_and_cancel_leaves_the_queue(runs_dir, held_queue,

@@ -57,3 +57,46 @@ async def test_an_index_entry_of_the_wrong_type_is_ignored_and_rebuilt_from_the_
         info = RunStore(runs_dir).list()[0]
         assert info.state == "finished" and info.best_test_acc == 0.61 and isinstance(info.created, float)
     assert app.return_code in (0, None)
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+    """A run trained for two epochs of six and stopped: resumable, with a checkpoint."""
+    import threading
+
+    from conftest import tiny_config
+    from tui_dropout.trainer.engine import Trainer
+
+    root = tmp_path_factory.mktemp("stopped") / "runs"
+    run = RunStore(root).create(tiny_config(epochs=6, checkpoint_every=1).to_dict())
+    stop = threading.Event()
+    assert Trainer([run], stop=stop, progress=lambda e: e["kind"] == "epoch" and e["epoch"] >= 2 and stop.set()
+                   ).run() == ["cancelled"]
+    return run.path
+
+
+def folder_bytes(path):
+    return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("edit,field", [({"epochs": -1}, "epochs"), ({"batch_size": 1e12}, "batch_size"),
+                                        ({"p_fc": 5}, "p_fc"), ({"lr": float("nan")}, "lr"),
+                                        ({"warp_speed": 9}, "warp_speed"), ({"epochs": "ten"}, "epochs")])
+def test_a_config_edited_out_of_range_is_refused_by_resume_and_the_run_is_left_as_it_was(
+        stopped_run, tmp_path, edit, field):
+    import shutil
+
+    from conftest import cli
+
+    runs = tmp_path / "runs"
+    path = runs / stopped_run.name
+    shutil.copytree(stopped_run, path)
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, **edit}))  # NaN is written as bare NaN, as json does
+    before = folder_bytes(path)
+    out = cli("resume", stopped_run.name, "--runs-dir", runs)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "config.json" in lines[0] and field in lines[0] and "Traceback" not in out.stderr, lines
+    assert folder_bytes(path) == before  # not claimed, not lost: nothing written
+    assert json.loads((path / "status.json").read_text())["state"] == "cancelled"

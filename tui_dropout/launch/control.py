@@ -5,6 +5,7 @@ import os
 import signal
 import time
 
+from ..config import ConfigError, RunConfig, validate
 from ..store import ACTIVE, RunBusy, RunDir, RunStore, effective_state, proven_process
 from ..store.rundir import owner_text
 from ..store.slurm import scancel
@@ -77,6 +78,7 @@ def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
         raise RunBusy(owner_text(run.run_id, status, state))
     if state not in ("lost", "cancelled", "failed"):
         raise ValueError(f"run: {run.run_id} is {state}; only lost, cancelled or failed runs resume")
+    config_problem(run)
     group = status.get("group")
     members = []
     for run_id in group if isinstance(group, list) else [run.run_id]:
@@ -90,4 +92,15 @@ def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
             members.append(other)
     if run not in members or not run.has_checkpoint():
         return [run]
+    for other in members:
+        config_problem(other)
     return members
+
+
+def config_problem(run: RunDir) -> None:
+    """Refuse (ValueError, one line) a run whose config.json no longer passes the checks a new run's does: an
+    edit to `epochs=-1`, `lr=NaN` or an unknown key would fail the trainer after the run was claimed."""
+    try:
+        validate(RunConfig.from_dict(run.read_config()))
+    except (ConfigError, TypeError, ValueError, OSError) as exc:
+        raise ValueError(f"run: {run.run_id} cannot resume: config.json: {exc}") from None

@@ -21,7 +21,7 @@ from ..fusion import fusable
 from ..store import RunDir, RunStore, effective_state, process_alive, process_start_time, read_json
 from ..store.queue import QueueFolder
 from .process import TrainerProcess
-from .queue import CPU, QueueSettings
+from .queue import CPU, QueueSettings, recorded_settings
 
 TICK = 0.2  # seconds between looks at the slots and the queue
 IDLE_EXIT = 5.0  # seconds with nothing waiting or running before the holder leaves
@@ -50,11 +50,19 @@ class Holder:
         self.queue = QueueFolder(self.store.root)
         self._configs: dict[str, RunConfig | None] = {}
         self.me = {"pid": os.getpid(), "pid_start": process_start_time(os.getpid()), "host": socket.gethostname()}
+        self._settings = QueueSettings([CPU], 1, 1)  # the last good record's slots
+        self._told = ""
 
     def settings(self) -> QueueSettings:
-        record = self.queue.holder()
-        return QueueSettings([str(g) for g in record.get("gpus") or [CPU]], int(record.get("per_gpu") or 1),
-                             int(record.get("max_fused") or 1))
+        """The slots holder.json asks for; a damaged or hand-edited record is named (in holder.out) and not
+        trusted: the holder keeps the slots it last read well."""
+        settings, problem = recorded_settings(self.queue.holder())
+        if settings is not None:
+            self._settings, self._told = settings, ""
+        elif problem != self._told:
+            print(f"{problem}: keeping {self._settings.describe()}", file=sys.stderr, flush=True)
+            self._told = problem
+        return self._settings
 
     # ----- after a holder died ---------------------------------------------------------------
     def adopt(self) -> None:

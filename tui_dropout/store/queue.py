@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .files import DamagedFile, file_lock, read_json, write_json_atomic
-from .liveness import process_alive
+from .liveness import holder_alive
 from .names import RUN_NAME  # a marker names a run folder inside the runs folder, never `..`
 
 QUEUE_DIR = ".queue"
@@ -36,7 +36,7 @@ class QueueFolder:
     def holder(self) -> dict[str, Any]:
         try:
             return read_json(self.path / HOLDER) or {}
-        except DamagedFile:
+        except DamagedFile:  # read_json gives a JSON object or raises: a damaged record is no record
             return {}
 
     def write_holder(self, record: dict[str, Any]) -> None:
@@ -44,8 +44,10 @@ class QueueFolder:
         write_json_atomic(self.path / HOLDER, record)
 
     def holder_alive(self) -> bool:
+        """Whether the recorded holder provably runs: its pid, start time and a holder's command line for this
+        runs folder (a record naming pid 1 with its real start time is not a holder)."""
         record = self.holder()
-        return process_alive(record.get("pid"), record.get("pid_start"))
+        return holder_alive(record.get("pid"), record.get("pid_start"), self.path.parent)
 
     # ----- waiting runs ------------------------------------------------------------------------
     @staticmethod
