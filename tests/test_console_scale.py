@@ -4,14 +4,13 @@ import io
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 
 import pytest
 from rich.console import Console
 
-from conftest import fake_nvml_module, make_run_folder
+from conftest import fake_nvml_module, make_run_folder, stand_in_holder
 from test_console import fake_trainers  # noqa: F401 (a fixture, used by name)
 from test_console import RecordingConsole, configs, open_form, text_of, until
 from tui_dropout import gpustats
@@ -24,7 +23,6 @@ from tui_dropout.console.widgets.runs_table import RunsTable
 from tui_dropout.launch.plan import expand, parse_grid, parse_seeds
 from tui_dropout.preflight import build_config, preflight
 from tui_dropout.store import RunStore, process_start_time
-from tui_dropout.store.liveness import HOLDER_MODULE
 from tui_dropout.store.queue import QueueFolder
 
 
@@ -128,14 +126,10 @@ async def fill(pilot, form, **fields):
 
 @pytest.fixture
 def held_queue(runs_dir):
-    """A queue whose holder is a stand-in that only sleeps (a holder's command line, for this runs folder, so it
-    is taken for one): runs wait in it (no trainer starts) and read `queued #N`."""
+    """A queue whose holder is a stand-in that only sleeps (a holder's command line for this runs folder, and the
+    holder lock): runs wait in it (no trainer starts) and read `queued #N`."""
+    stand_in = stand_in_holder(runs_dir)
     queue = QueueFolder(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", HOLDER_MODULE,
-                                 str(runs_dir.resolve())])
-    queue.write_holder({"pid": stand_in.pid, "pid_start": process_start_time(stand_in.pid),
-                        "host": socket.gethostname()})
     yield queue
     stand_in.kill()
     stand_in.wait()

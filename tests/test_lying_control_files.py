@@ -1,12 +1,13 @@
 """Control files that lie: the listing index, a holder's record, a waiting run's folder gone, a config edited
 out of range. Each is named or ignored; none crashes a reader or costs another run."""
 import json
+import socket
 import time
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import make_run_folder, until
+from conftest import cli, make_run_folder, until, wait_for
 from tui_dropout.cli.main import app as cli_app
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.console.widgets.runs_table import RunsTable
@@ -100,3 +101,46 @@ def test_a_config_edited_out_of_range_is_refused_by_resume_and_the_run_is_left_a
     assert len(lines) == 1 and "config.json" in lines[0] and field in lines[0] and "Traceback" not in out.stderr, lines
     assert folder_bytes(path) == before  # not claimed, not lost: nothing written
     assert json.loads((path / "status.json").read_text())["state"] == "cancelled"
+
+
+def test_a_holder_is_proven_by_its_command_line_and_the_holder_lock_not_by_a_pid(runs_dir):
+    from conftest import stand_in_holder
+    from tui_dropout.store import process_start_time
+    from tui_dropout.store.queue import QueueFolder
+
+    queue = QueueFolder(runs_dir)
+    queue.write_holder({"pid": 1, "pid_start": process_start_time(1), "host": socket.gethostname()})
+    assert not queue.holder_alive()  # pid 1, its real start time: it runs, but it is no holder
+    unlocked = stand_in_holder(runs_dir, lock=False)  # a holder's command line, but the queue lock is not its
+    try:
+        assert not queue.holder_alive()
+        assert "nobody" in cli("queue", "--runs-dir", runs_dir).stdout
+    finally:
+        unlocked.kill()
+        unlocked.wait()
+    held = stand_in_holder(runs_dir)
+    try:
+        assert queue.holder_alive()
+        (runs_dir / ".queue" / "holder.json").write_text(json.dumps(
+            {**queue.holder(), "pid_start": process_start_time(held.pid) + 1}))  # a start time that is not its
+        assert not queue.holder_alive()
+        queue.write_holder({**queue.holder(), "pid_start": process_start_time(held.pid)})
+        assert queue.holder_alive() and f"pid {held.pid}" in cli("queue", "--runs-dir", runs_dir).stdout
+    finally:
+        held.kill()
+        held.wait()
+    assert wait_for(lambda: not queue.holder_alive(), 10)  # dead, its lock went with it
+
+
+@pytest.mark.parametrize("record", [{"per_gpu": "abc"}, {"max_fused": 0}, {"gpus": "0"}, {"gpus": ["0#1"]},
+                                    {"gpus": [0, 0]}, {"per_gpu": 10**20}, {"max_fused": True}, {"pid": "x"}])
+def test_a_wrongly_typed_holder_record_is_named_by_queue_in_one_line(runs_dir, record):
+    from tui_dropout.store.queue import QueueFolder
+
+    QueueFolder(runs_dir).write_holder({"pid": None, "gpus": ["0"], "per_gpu": 1, "max_fused": 1, **record})
+    out = cli("queue", "--runs-dir", runs_dir)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    field = next(iter(record))
+    if field != "pid":
+        assert f"holder.json: {field} is " in out.stdout and "not trusted" in out.stdout, out.stdout
+    assert "nobody" in out.stdout

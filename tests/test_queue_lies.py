@@ -10,7 +10,7 @@ import pytest
 
 from conftest import cli, fake_nvml_path, metric_epochs, read_status, wait_for
 from test_queue import LONG, SHORT, TWO_GPUS, holder_pid, queue_study, statuses
-from tui_dropout.store import process_start_time
+from tui_dropout.store import effective_state, process_start_time
 from tui_dropout.store.queue import QueueFolder
 
 pytestmark = pytest.mark.slow
@@ -48,6 +48,25 @@ def test_a_record_naming_a_process_that_is_no_holder_does_not_make_runs_wait_for
     assert holder_pid(runs_dir) != 1
     assert wait_for(lambda: all(s.get("state") == "finished" for s in statuses(runs_dir, ids)), 240), \
         statuses(runs_dir, ids)
+
+
+def test_a_record_edited_to_name_pid_1_while_a_holder_serves_is_healed_and_its_runs_stay_queued(runs_dir):
+    first, second = queue_study(runs_dir, *LONG, "--grid", "p_fc=0.1,0.2", "--gpus", "0", "--max-fused", "1")
+    assert wait_for(lambda: len(metric_epochs(runs_dir / first)) >= 1, 120)
+    holder = holder_pid(runs_dir)
+    edit_holder(runs_dir, pid=1, pid_start=process_start_time(1))
+    assert wait_for(lambda: holder_pid(runs_dir) == holder, 30)  # it holds the lock: the record names it again
+    assert QueueFolder(runs_dir).holder_alive()
+    status = read_status(runs_dir / second)
+    assert status["queue_pid"] == holder and effective_state(status) == "queued"  # not lost, not left waiting
+    (third,) = queue_study(runs_dir, *LONG, "--gpus", "0", "--max-fused", "1")  # a launch finds the holder
+    assert holder_pid(runs_dir) == holder and QueueFolder(runs_dir).positions() == {second: 1, third: 2}
+    cli("cancel", first, "--runs-dir", runs_dir)
+    assert wait_for(lambda: read_status(runs_dir / second).get("pid"), 60), read_status(runs_dir / second)
+    for run_id in (second, third):
+        cli("cancel", run_id, "--runs-dir", runs_dir)
+    assert wait_for(lambda: all(s.get("state") == "cancelled" for s in statuses(runs_dir, [first, second, third])),
+                    60)
 
 
 def test_a_waiting_run_deleted_under_a_killed_holder_does_not_fail_the_next_launch(runs_dir):

@@ -5,7 +5,6 @@ trainer, and exits when nothing waits or runs. It holds no torch: waiting runs c
 Killed, it leaves waiting runs 'lost' (resumable) and its trainers running; the next holder adopts both."""
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
 import signal
@@ -76,17 +75,35 @@ class Holder:
                 continue
             if effective_state(status) in ("queued", "running"):
                 self.busy[str(status["slot"])] = Busy([run], None, status.get("pid"), status.get("pid_start"))
+        self.adopt_waiting()
+
+    def adopt_waiting(self) -> None:
         for seq, run_id in self.queue.waiting():
             run = RunDir(self.store.root / run_id)
             if not run.path.is_dir():  # deleted or archived while it waited: its marker is all that is left
                 self.queue.remove(seq, run_id)
                 continue
             try:
-                status = run.read_status()
-            except ValueError:
+                run.update_status_if(lambda now: now.get("state") == "queued" and not now.get("pid"),
+                                     queue_pid=self.me["pid"], queue_pid_start=self.me["pid_start"],
+                                     host=self.me["host"])
+            except (OSError, ValueError):  # gone this moment, or its status damaged: dispatch drops it
                 continue
-            run.update_status_if(lambda now: now.get("state") == "queued" and not now.get("pid"),
-                                 queue_pid=self.me["pid"], queue_pid_start=self.me["pid_start"], host=self.me["host"])
+
+    def heal(self) -> None:
+        """holder.json names another process (edited by hand, or a launcher that judged us gone): we hold the
+        lock, so the record is rewritten to name us and the waiting runs are ours again, not lost."""
+        record = self.queue.holder()
+        if record.get("pid") == self.me["pid"] and record.get("pid_start") == self.me["pid_start"]:
+            return
+        with self.queue.locked():
+            record = self.queue.holder()
+            if recorded_settings(record)[0] is None:  # damaged too: the slots last read well are kept
+                good = self._settings
+                record.update(gpus=good.gpus, per_gpu=good.per_gpu, max_fused=good.max_fused)
+            self.queue.write_holder({**record, **self.me})
+        print("holder.json named another process: it names this holder again", file=sys.stderr, flush=True)
+        self.adopt_waiting()
 
     # ----- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -94,6 +111,7 @@ class Holder:
         self.adopt()
         idle_since = time.monotonic()
         while not self.stop.is_set():
+            self.heal()
             for slot in [s for s, b in self.busy.items() if b.ended()]:
                 del self.busy[slot]
             settings = self.settings()
@@ -182,17 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     store = RunStore(Path(args[0]))
     queue = QueueFolder(store.root)
     queue.ensure()
-    lock = os.open(queue.path / "holder.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + 30
-    while True:  # a holder that just decided to leave may still hold the lock for a moment
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                print("another holder holds this queue", file=sys.stderr)
-                return 0
-            time.sleep(0.05)
+    if args[1:2] == ["--lock-fd"]:  # the launcher took the holder lock and handed it over: held from the start
+        lock = int(args[2])
+    else:
+        lock = queue.take_lock(wait=30)  # a holder that just decided to leave may still hold it for a moment
+        if lock is None:
+            print("another holder holds this queue", file=sys.stderr)
+            return 0
     holder = Holder(store)
     signal.signal(signal.SIGTERM, lambda *_: holder.stop.set())
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

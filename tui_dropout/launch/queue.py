@@ -2,6 +2,7 @@
 process per runs folder starts them, K per GPU, packing fusable runs into one trainer."""
 from __future__ import annotations
 
+import os
 import re
 import socket
 import sys
@@ -152,8 +153,16 @@ def ensure_holder(store: RunStore, settings: QueueSettings):
     record = queue.holder()
     proc = None
     if not queue.holder_alive():
-        proc = detached([sys.executable, "-m", "tui_dropout.launch.holder", str(store.root.resolve())],
-                        queue.path / "holder.out")
+        # the holder lock is taken here and handed to the new holder, so it holds the queue from its first moment;
+        # held by another (a holder whose record was edited heals it within a tick), the new one waits its turn
+        fd = queue.take_lock(wait=1.0)
+        try:
+            proc = detached([sys.executable, "-m", "tui_dropout.launch.holder", str(store.root.resolve()),
+                             *(["--lock-fd", str(fd)] if fd is not None else [])],
+                            queue.path / "holder.out", pass_fds=(fd,) if fd is not None else ())
+        finally:
+            if fd is not None:
+                os.close(fd)  # the holder's copy holds the lock from here on
         record = {"pid": proc.pid, "pid_start": process_start_time(proc.pid), "host": socket.gethostname()}
     record.update(gpus=settings.gpus, per_gpu=settings.per_gpu, max_fused=settings.max_fused)
     queue.write_holder(record)  # the holder re-reads its slots every tick: the latest launch's apply
