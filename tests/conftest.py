@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import socket
 import time
 from pathlib import Path
 
@@ -231,3 +232,27 @@ async def until(pilot, predicate, timeout: float = 20.0, what: str = "the condit
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(POLL_SECONDS)
+
+
+def stand_in_holder(runs_dir: Path, lock: bool = True):
+    """A process that only sleeps, with a queue holder's command line for `runs_dir` and (lock) the holder lock
+    handed to it as a launcher hands it to a holder: taken for the queue's holder, it starts nothing."""
+    import subprocess
+    import sys
+
+    from tui_dropout.store import process_start_time
+    from tui_dropout.store.liveness import HOLDER_MODULE
+    from tui_dropout.store.queue import QueueFolder
+
+    queue = QueueFolder(runs_dir)
+    fd = queue.take_lock() if lock else None
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", HOLDER_MODULE,
+                                 str(Path(runs_dir).resolve())], pass_fds=(fd,) if fd is not None else ())
+    finally:
+        if fd is not None:
+            os.close(fd)
+    assert wait_for(lambda: process_start_time(proc.pid) is not None, 10)
+    queue.write_holder({"pid": proc.pid, "pid_start": process_start_time(proc.pid), "host": socket.gethostname(),
+                        "gpus": ["cpu"], "per_gpu": 1, "max_fused": 1})
+    return proc

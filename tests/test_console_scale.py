@@ -10,7 +10,7 @@ import time
 import pytest
 from rich.console import Console
 
-from conftest import fake_nvml_module, make_run_folder
+from conftest import fake_nvml_module, make_run_folder, stand_in_holder
 from test_console import fake_trainers  # noqa: F401 (a fixture, used by name)
 from test_console import RecordingConsole, configs, open_form, text_of, until
 from tui_dropout import gpustats
@@ -126,11 +126,13 @@ async def fill(pilot, form, **fields):
 
 @pytest.fixture
 def held_queue(runs_dir):
-    """A queue whose holder is this test process: runs wait in it (no trainer starts) and read `queued #N`."""
+    """A queue whose holder is a stand-in that only sleeps (a holder's command line for this runs folder, and the
+    holder lock): runs wait in it (no trainer starts) and read `queued #N`."""
+    stand_in = stand_in_holder(runs_dir)
     queue = QueueFolder(runs_dir)
-    queue.write_holder({"pid": os.getpid(), "pid_start": process_start_time(os.getpid()),
-                        "host": socket.gethostname()})
-    return queue
+    yield queue
+    stand_in.kill()
+    stand_in.wait()
 
 
 async def test_the_queue_backend_queues_every_run_shows_places_and_cancel_leaves_the_queue(runs_dir, held_queue,

@@ -316,6 +316,37 @@ async def test_the_console_key_evaluates_the_selected_run_and_refuses_an_active_
     assert evaluation.read(run.path)["mc_passes"] == evaluation.DEFAULT_PASSES
 
 
+@pytest.mark.slow
+def test_re_evaluations_killed_twice_in_a_row_leave_the_last_good_one_standing(trained, runs_dir):
+    import signal
+    import subprocess
+    import sys
+
+    (run,) = copy_runs(trained, runs_dir, "drop")
+    assert cli("evaluate", run.run_id, "--mc", "4", "--runs-dir", runs_dir).returncode == 0
+    good = evaluation_json(run)
+    for _ in range(2):  # kill -9 in the middle of `evaluate --mc 2000`, twice
+        proc = subprocess.Popen([sys.executable, "-m", "tui_dropout", "evaluate", run.run_id, "--mc", "2000",
+                                 "--runs-dir", str(runs_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # mid-way: a live evaluating process has written passes (read() says `lost` once its pid is gone)
+        assert wait_for(lambda: (lambda d: d.get("state") == "running" and d["progress"][0] >= 1)(
+            evaluation.read(run.path)), 120)
+        os.kill(evaluation_json(run)["pid"], signal.SIGKILL)  # the evaluating process, then the command
+        proc.kill()
+        proc.wait()
+        assert wait_for(lambda: evaluation.read(run.path).get("state") != "running", 30)  # the kill has landed
+        data = evaluation.read(run.path)  # the file stays whole JSON, and what it shows is the good one
+        assert data["state"] == "finished" and data["mc_passes"] == 4
+        assert data["mc"]["accuracy"] == good["mc"]["accuracy"] and "ended before it finished" in data["last_error"]
+        shown = cli("show", run.run_id, "--runs-dir", runs_dir)
+        assert shown.returncode == 0 and "MC×4" in shown.stdout and "later evaluation failed" in shown.stdout, \
+            shown.stdout + shown.stderr
+    third = cli("evaluate", run.run_id, "--mc", "3", "--runs-dir", runs_dir)
+    assert third.returncode == 0, third.stderr
+    data = evaluation_json(run)
+    assert data["state"] == "finished" and data["mc_passes"] == 3 and "previous" not in data
+
+
 def test_a_re_evaluation_that_fails_leaves_the_last_good_one_standing(tmp_path):
     good = {"state": "finished", "dropout": True, "mc_passes": 20,
             "deterministic": {"accuracy": 0.6, "ece": 0.05, "entropy": 0.9, "nll": 1.1},

@@ -46,7 +46,11 @@ def test_max_fused_out_of_range_is_refused_by_the_local_backend_as_by_the_queue(
     assert not runs_dir.exists()
 
 
-async def test_a_range_typed_into_the_form_that_no_float_can_count_is_shown_beside_the_field(runs_dir, monkeypatch):
+@pytest.mark.parametrize("typed,reason", [("0..1:1e-320", f"more than {MAX_RUNS} values"),
+                                          ("0..inf:1", "finite numbers"), ("0..1:nan", "finite numbers"),
+                                          ("nan", "must be a finite number"), ("inf", "must be a finite number")])
+async def test_a_range_typed_into_the_form_that_no_float_can_count_is_shown_beside_the_field(runs_dir, monkeypatch,
+                                                                                            typed, reason):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -57,15 +61,15 @@ async def test_a_range_typed_into_the_form_that_no_float_can_count_is_shown_besi
         field.focus()
         field.cursor_position = len(field.value)
         await pilot.press(*["backspace"] * len(field.value))
-        await pilot.press(*"0..1:1e-320")  # key by key: every prefix is read as it is typed
-        await until(pilot, lambda: field.value == "0..1:1e-320", what="the typed range")
-        await until(pilot, lambda: f"more than {MAX_RUNS} values" in str(form.query_one("#e-p_fc").render()),
-                    what="the reason beside p_fc")
+        await pilot.press(*typed)  # key by key: every prefix is read as it is typed
+        await until(pilot, lambda: field.value == typed, what="the typed range")
+        await until(pilot, lambda: reason in str(form.query_one("#e-p_fc").render()), what="the reason beside p_fc")
+        assert len(str(form.query_one("#e-p_fc").render()).strip().splitlines()) == 1
         assert app.is_running and isinstance(app.screen, NewRunScreen)
         assert form.query_one("#launch").disabled
         await pilot.press("enter")  # refused: nothing launched
         assert isinstance(app.screen, NewRunScreen)
-        await pilot.press(*["backspace"] * len("1:1e-320"), *"0.5:0.25")  # a grid of three, fine again
+        await pilot.press(*["backspace"] * len(typed), *"0..0.5:0.25")  # a grid of three, fine again
         await until(pilot, lambda: field.value == "0..0.5:0.25" and not str(form.query_one("#e-p_fc").render()).strip(),
                     what="the reason cleared")
     assert not runs_dir.exists() or not any(runs_dir.iterdir())

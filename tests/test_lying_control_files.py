@@ -1,12 +1,13 @@
 """Control files that lie: the listing index, a holder's record, a waiting run's folder gone, a config edited
 out of range. Each is named or ignored; none crashes a reader or costs another run."""
 import json
+import socket
 import time
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import make_run_folder, until
+from conftest import cli, make_run_folder, until, wait_for
 from tui_dropout.cli.main import app as cli_app
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.console.widgets.runs_table import RunsTable
@@ -57,3 +58,89 @@ async def test_an_index_entry_of_the_wrong_type_is_ignored_and_rebuilt_from_the_
         info = RunStore(runs_dir).list()[0]
         assert info.state == "finished" and info.best_test_acc == 0.61 and isinstance(info.created, float)
     assert app.return_code in (0, None)
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+    """A run trained for two epochs of six and stopped: resumable, with a checkpoint."""
+    import threading
+
+    from conftest import tiny_config
+    from tui_dropout.trainer.engine import Trainer
+
+    root = tmp_path_factory.mktemp("stopped") / "runs"
+    run = RunStore(root).create(tiny_config(epochs=6, checkpoint_every=1).to_dict())
+    stop = threading.Event()
+    assert Trainer([run], stop=stop, progress=lambda e: e["kind"] == "epoch" and e["epoch"] >= 2 and stop.set()
+                   ).run() == ["cancelled"]
+    return run.path
+
+
+def folder_bytes(path):
+    return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("edit,field", [({"epochs": -1}, "epochs"), ({"batch_size": 1e12}, "batch_size"),
+                                        ({"p_fc": 5}, "p_fc"), ({"lr": float("nan")}, "lr"),
+                                        ({"warp_speed": 9}, "warp_speed"), ({"epochs": "ten"}, "epochs")])
+def test_a_config_edited_out_of_range_is_refused_by_resume_and_the_run_is_left_as_it_was(
+        stopped_run, tmp_path, edit, field):
+    import shutil
+
+    from conftest import cli
+
+    runs = tmp_path / "runs"
+    path = runs / stopped_run.name
+    shutil.copytree(stopped_run, path)
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, **edit}))  # NaN is written as bare NaN, as json does
+    before = folder_bytes(path)
+    out = cli("resume", stopped_run.name, "--runs-dir", runs)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "config.json" in lines[0] and field in lines[0] and "Traceback" not in out.stderr, lines
+    assert folder_bytes(path) == before  # not claimed, not lost: nothing written
+    assert json.loads((path / "status.json").read_text())["state"] == "cancelled"
+
+
+def test_a_holder_is_proven_by_its_command_line_and_the_holder_lock_not_by_a_pid(runs_dir):
+    from conftest import stand_in_holder
+    from tui_dropout.store import process_start_time
+    from tui_dropout.store.queue import QueueFolder
+
+    queue = QueueFolder(runs_dir)
+    queue.write_holder({"pid": 1, "pid_start": process_start_time(1), "host": socket.gethostname()})
+    assert not queue.holder_alive()  # pid 1, its real start time: it runs, but it is no holder
+    unlocked = stand_in_holder(runs_dir, lock=False)  # a holder's command line, but the queue lock is not its
+    try:
+        assert not queue.holder_alive()
+        assert "nobody" in cli("queue", "--runs-dir", runs_dir).stdout
+    finally:
+        unlocked.kill()
+        unlocked.wait()
+    held = stand_in_holder(runs_dir)
+    try:
+        assert queue.holder_alive()
+        (runs_dir / ".queue" / "holder.json").write_text(json.dumps(
+            {**queue.holder(), "pid_start": process_start_time(held.pid) + 1}))  # a start time that is not its
+        assert not queue.holder_alive()
+        queue.write_holder({**queue.holder(), "pid_start": process_start_time(held.pid)})
+        assert queue.holder_alive() and f"pid {held.pid}" in cli("queue", "--runs-dir", runs_dir).stdout
+    finally:
+        held.kill()
+        held.wait()
+    assert wait_for(lambda: not queue.holder_alive(), 10)  # dead, its lock went with it
+
+
+@pytest.mark.parametrize("record", [{"per_gpu": "abc"}, {"max_fused": 0}, {"gpus": "0"}, {"gpus": ["0#1"]},
+                                    {"gpus": [0, 0]}, {"per_gpu": 10**20}, {"max_fused": True}, {"pid": "x"}])
+def test_a_wrongly_typed_holder_record_is_named_by_queue_in_one_line(runs_dir, record):
+    from tui_dropout.store.queue import QueueFolder
+
+    QueueFolder(runs_dir).write_holder({"pid": None, "gpus": ["0"], "per_gpu": 1, "max_fused": 1, **record})
+    out = cli("queue", "--runs-dir", runs_dir)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    field = next(iter(record))
+    if field != "pid":
+        assert f"holder.json: {field} is " in out.stdout and "not trusted" in out.stdout, out.stdout
+    assert "nobody" in out.stdout

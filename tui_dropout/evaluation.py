@@ -197,13 +197,18 @@ def read(run_path: Path | str) -> dict[str, Any] | None:
 
 
 def finished_record(run: RunDir) -> dict[str, Any] | None:
-    """The run's evaluation.json as written, when it holds a finished evaluation (checked), else None."""
+    """The last finished evaluation evaluation.json holds (checked), else None: the record itself, or the one it
+    kept while a later evaluation ran, so that any number of killed or failed re-evaluations lose nothing."""
     try:
         data = read_json(run.file(EVALUATION))
     except (DamagedFile, OSError):
         return None
-    if data is None or _parse(data).get("state") != State.FINISHED:
+    if data is None:
         return None
+    if _parse(data).get("state") != State.FINISHED:
+        data = data.get("previous")  # a re-evaluation killed or failed: the one it kept stands
+        if not isinstance(data, dict) or _parse(data).get("state") != State.FINISHED:
+            return None
     return {k: v for k, v in data.items() if k != "previous"}
 
 

@@ -5,7 +5,7 @@ import shutil
 
 import typer
 
-from ..launch.queue import QueueSettings
+from ..launch.queue import QueueSettings, recorded_settings
 from ..states import ACTIVE
 from ..store import RunDir
 from ..store.queue import QueueFolder
@@ -23,12 +23,14 @@ def queue(runs_dir: RunsDir = None, show: int = typer.Option(20, "--show", min=0
     if not record:
         echo(f"no queue in {store.root.absolute()} (study --backend queue starts one)")
         return
-    settings = QueueSettings([str(g) for g in record.get("gpus") or ["cpu"]], int(record.get("per_gpu") or 1),
-                             int(record.get("max_fused") or 1))
+    settings, problem = recorded_settings(record)
     alive = folder.holder_alive()
     who = safe(f"pid {record.get('pid')} on {record.get('host')}") if alive else "nobody (it left or was killed)"
-    echo(f"held by {who}; {settings.describe()}, {settings.per_gpu} per GPU, "
-               f"up to {settings.max_fused} fused runs a trainer")
+    if settings is None:
+        echo(f"held by {who}; {safe(problem)} (not trusted: slots unknown)")
+    else:
+        echo(f"held by {who}; {safe(settings.describe())}, {settings.per_gpu} per GPU, "
+             f"up to {settings.max_fused} fused runs a trainer")
     busy: dict[str, list[str]] = {}
     for info in store.list():
         slot = info.status.get("slot")
@@ -36,7 +38,7 @@ def queue(runs_dir: RunsDir = None, show: int = typer.Option(20, "--show", min=0
                 and info.status.get("pid"):
             busy.setdefault(slot, []).append(f"{safe(info.label)} ({info.run_id[-4:]}, epoch {info.epoch}/{info.epochs})")
     width = shutil.get_terminal_size().columns
-    for slot in settings.slots():
+    for slot in settings.slots() if settings is not None else []:
         runs = busy.get(slot, [])
         line = f"  {slot:10} " + (f"{len(runs)} fused: " if len(runs) > 1 else "") + ("; ".join(runs) or "free")
         echo(line if len(line) < width else line[:width - 4] + "...")

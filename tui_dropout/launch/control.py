@@ -7,6 +7,7 @@ import time
 
 from ..errors import RunRefused
 from ..states import ENDED, State
+from ..config import ConfigError, RunConfig, validate
 from ..store import ACTIVE, RunBusy, RunDir, RunStore, effective_state, proven_process
 from ..store.rundir import owner_text
 from ..store.slurm import scancel
@@ -79,6 +80,7 @@ def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
         raise RunBusy(owner_text(run.run_id, status, state))
     if state not in (State.LOST, State.CANCELLED, State.FAILED):
         raise RunRefused("run", f"{run.run_id} is {state}; only lost, cancelled or failed runs resume")
+    config_problem(run)
     group = status.get("group")
     members = []
     for run_id in group if isinstance(group, list) else [run.run_id]:
@@ -92,4 +94,15 @@ def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
             members.append(other)
     if run not in members or not run.has_checkpoint():
         return [run]
+    for other in members:
+        config_problem(other)
     return members
+
+
+def config_problem(run: RunDir) -> None:
+    """Refuse (RunRefused, one line) a run whose config.json no longer passes the checks a new run's does: an
+    edit to `epochs=-1`, `lr=NaN` or an unknown key would fail the trainer after the run was claimed."""
+    try:
+        validate(RunConfig.from_dict(run.read_config()))
+    except (ConfigError, TypeError, ValueError, OSError) as exc:
+        raise RunRefused("run", f"{run.run_id} cannot resume: config.json: {exc}") from None

@@ -5,7 +5,6 @@ trainer, and exits when nothing waits or runs. It holds no torch: waiting runs c
 Killed, it leaves waiting runs 'lost' (resumable) and its trainers running; the next holder adopts both."""
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
 import signal
@@ -22,7 +21,7 @@ from ..states import ACTIVE, State
 from ..store import RunDir, RunStore, effective_state, process_alive, process_start_time, read_json
 from ..store.queue import QueueFolder
 from .process import TrainerProcess
-from .queue import CPU, QueueSettings
+from .queue import CPU, QueueSettings, recorded_settings
 
 TICK = 0.2  # seconds between looks at the slots and the queue
 IDLE_EXIT = 5.0  # seconds with nothing waiting or running before the holder leaves
@@ -51,11 +50,19 @@ class Holder:
         self.queue = QueueFolder(self.store.root)
         self._configs: dict[str, RunConfig | None] = {}
         self.me = {"pid": os.getpid(), "pid_start": process_start_time(os.getpid()), "host": socket.gethostname()}
+        self._settings = QueueSettings([CPU], 1, 1)  # the last good record's slots
+        self._told = ""
 
     def settings(self) -> QueueSettings:
-        record = self.queue.holder()
-        return QueueSettings([str(g) for g in record.get("gpus") or [CPU]], int(record.get("per_gpu") or 1),
-                             int(record.get("max_fused") or 1))
+        """The slots holder.json asks for; a damaged or hand-edited record is named (in holder.out) and not
+        trusted: the holder keeps the slots it last read well."""
+        settings, problem = recorded_settings(self.queue.holder())
+        if settings is not None:
+            self._settings, self._told = settings, ""
+        elif problem != self._told:
+            print(f"{problem}: keeping {self._settings.describe()}", file=sys.stderr, flush=True)
+            self._told = problem
+        return self._settings
 
     # ----- after a holder died ---------------------------------------------------------------
     def adopt(self) -> None:
@@ -69,17 +76,35 @@ class Holder:
                 continue
             if effective_state(status) in ACTIVE:
                 self.busy[str(status["slot"])] = Busy([run], None, status.get("pid"), status.get("pid_start"))
+        self.adopt_waiting()
+
+    def adopt_waiting(self) -> None:
         for seq, run_id in self.queue.waiting():
             run = RunDir(self.store.root / run_id)
             if not run.path.is_dir():  # deleted or archived while it waited: its marker is all that is left
                 self.queue.remove(seq, run_id)
                 continue
             try:
-                status = run.read_status()
-            except ValueError:
+                run.update_status_if(lambda now: now.get("state") == State.QUEUED and not now.get("pid"),
+                                     queue_pid=self.me["pid"], queue_pid_start=self.me["pid_start"],
+                                     host=self.me["host"])
+            except (OSError, ValueError):  # gone this moment, or its status damaged: dispatch drops it
                 continue
-            run.update_status_if(lambda now: now.get("state") == State.QUEUED and not now.get("pid"),
-                                 queue_pid=self.me["pid"], queue_pid_start=self.me["pid_start"], host=self.me["host"])
+
+    def heal(self) -> None:
+        """holder.json names another process (edited by hand, or a launcher that judged us gone): we hold the
+        lock, so the record is rewritten to name us and the waiting runs are ours again, not lost."""
+        record = self.queue.holder()
+        if record.get("pid") == self.me["pid"] and record.get("pid_start") == self.me["pid_start"]:
+            return
+        with self.queue.locked():
+            record = self.queue.holder()
+            if recorded_settings(record)[0] is None:  # damaged too: the slots last read well are kept
+                good = self._settings
+                record.update(gpus=good.gpus, per_gpu=good.per_gpu, max_fused=good.max_fused)
+            self.queue.write_holder({**record, **self.me})
+        print("holder.json named another process: it names this holder again", file=sys.stderr, flush=True)
+        self.adopt_waiting()
 
     # ----- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -87,6 +112,7 @@ class Holder:
         self.adopt()
         idle_since = time.monotonic()
         while not self.stop.is_set():
+            self.heal()
             for slot in [s for s, b in self.busy.items() if b.ended()]:
                 del self.busy[slot]
             settings = self.settings()
@@ -175,17 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     store = RunStore(Path(args[0]))
     queue = QueueFolder(store.root)
     queue.ensure()
-    lock = os.open(queue.path / "holder.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + 30
-    while True:  # a holder that just decided to leave may still hold the lock for a moment
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                print("another holder holds this queue", file=sys.stderr)
-                return 0
-            time.sleep(0.05)
+    if args[1:2] == ["--lock-fd"]:  # the launcher took the holder lock and handed it over: held from the start
+        lock = int(args[2])
+    else:
+        lock = queue.take_lock(wait=30)  # a holder that just decided to leave may still hold it for a moment
+        if lock is None:
+            print("another holder holds this queue", file=sys.stderr)
+            return 0
     holder = Holder(store)
     signal.signal(signal.SIGTERM, lambda *_: holder.stop.set())
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

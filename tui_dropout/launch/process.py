@@ -11,14 +11,15 @@ from ..store import WORKER_OUT, RunDir, process_start_time
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
-def detached(cmd: list[str], out_path: Path, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start `cmd` in a new session with stdin closed and output appended to `out_path`."""
+def detached(cmd: list[str], out_path: Path, env_extra: dict[str, str] | None = None,
+             pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+    """Start `cmd` in a new session with stdin closed and output appended to `out_path` (and `pass_fds` open)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.update(env_extra or {})
     with open(out_path, "ab") as out:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=env, close_fds=True)
+                                start_new_session=True, env=env, close_fds=True, pass_fds=pass_fds)
 
 
 class TrainerProcess:

@@ -3,6 +3,7 @@ process per runs folder starts them, K per GPU, packing fusable runs into one tr
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 from dataclasses import dataclass
@@ -32,6 +33,28 @@ class QueueSettings:
     def describe(self) -> str:
         where = "the CPU" if self.gpus == [CPU] else "GPU " + ",".join(self.gpus)
         return f"{len(self.slots())} slot(s) on {where}" + (f" ({self.note})" if self.note else "")
+
+
+GPU_NAME = re.compile(r"cpu|\d{1,5}|(GPU|MIG)-[A-Za-z0-9/_-]{1,80}")  # how parse_gpus names a slot's device
+
+
+def recorded_settings(record: dict) -> tuple[QueueSettings | None, str | None]:
+    """The slots holder.json records, checked as the launcher's options are: (settings, None), or (None, why
+    not) for a record that was damaged or hand-edited (`per_gpu: "abc"`). Absent values take their defaults."""
+    gpus, per_gpu, max_fused = (record.get(k) if record.get(k) is not None else d
+                                for k, d in (("gpus", [CPU]), ("per_gpu", 1), ("max_fused", 1)))
+    if not isinstance(gpus, list) or not 1 <= len(gpus) <= 1024 or len(set(map(str, gpus))) != len(gpus) or not all(
+            isinstance(g, str) and GPU_NAME.fullmatch(g) for g in gpus):
+        return None, f"holder.json: gpus is {_short(gpus)}, not a list of GPU names (0, GPU-..., MIG-...) or [\"cpu\"]"
+    for name, value in (("per_gpu", per_gpu), ("max_fused", max_fused)):
+        if type(value) is not int or not 1 <= value <= 64:
+            return None, f"holder.json: {name} is {_short(value)}, not a whole number 1 to 64"
+    return QueueSettings(list(gpus), per_gpu, max_fused), None
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 NO_GPU_NOTE = "no GPU found (neither NVML nor /proc/driver/nvidia shows one): training on the CPU"
@@ -110,10 +133,17 @@ class QueueLauncher:
 
 def adopt_waiting(store: RunStore, queue: QueueFolder, holder: dict) -> None:
     """Runs an earlier holder left waiting belong to the new one at once (not lost until it looks)."""
-    for _, run_id in queue.waiting():
-        RunDir(store.root / run_id).update_status_if(
-            lambda s: s.get("state") == State.QUEUED and not s.get("pid"),
-            queue_pid=holder.get("pid"), queue_pid_start=holder.get("pid_start"), host=holder.get("host"))
+    for seq, run_id in queue.waiting():
+        run = RunDir(store.root / run_id)
+        if not run.path.is_dir() or run.path.is_symlink():  # deleted or archived while it waited: only its marker is left
+            queue.remove(seq, run_id)
+            continue
+        try:
+            run.update_status_if(lambda s: s.get("state") == State.QUEUED and not s.get("pid"),
+                                 queue_pid=holder.get("pid"), queue_pid_start=holder.get("pid_start"),
+                                 host=holder.get("host"))
+        except (OSError, ValueError):  # gone this moment, or its status damaged: the holder drops it when it looks
+            continue
 
 
 def ensure_holder(store: RunStore, settings: QueueSettings):
@@ -124,8 +154,16 @@ def ensure_holder(store: RunStore, settings: QueueSettings):
     record = queue.holder()
     proc = None
     if not queue.holder_alive():
-        proc = detached([sys.executable, "-m", "tui_dropout.launch.holder", str(store.root.resolve())],
-                        queue.path / "holder.out")
+        # the holder lock is taken here and handed to the new holder, so it holds the queue from its first moment;
+        # held by another (a holder whose record was edited heals it within a tick), the new one waits its turn
+        fd = queue.take_lock(wait=1.0)
+        try:
+            proc = detached([sys.executable, "-m", "tui_dropout.launch.holder", str(store.root.resolve()),
+                             *(["--lock-fd", str(fd)] if fd is not None else [])],
+                            queue.path / "holder.out", pass_fds=(fd,) if fd is not None else ())
+        finally:
+            if fd is not None:
+                os.close(fd)  # the holder's copy holds the lock from here on
         record = {"pid": proc.pid, "pid_start": process_start_time(proc.pid), "host": socket.gethostname()}
     record.update(gpus=settings.gpus, per_gpu=settings.per_gpu, max_fused=settings.max_fused)
     queue.write_holder(record)  # the holder re-reads its slots every tick: the latest launch's apply

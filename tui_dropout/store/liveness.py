@@ -37,6 +37,29 @@ def process_alive(pid: Any, start_time: Any) -> bool:
     return start_time is None or now_start == start_time
 
 
+HOLDER_MODULE = "tui_dropout.launch.holder"  # what a queue holder's command line runs (`python -m ...`)
+
+
+def process_args(pid: int) -> list[str] | None:
+    """The command line of `pid` (/proc/<pid>/cmdline), or None when it cannot be read."""
+    try:
+        with open(f"/proc/{int(pid)}/cmdline", "rb") as f:
+            return f.read(65536).decode("utf-8", "replace").split("\0")
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def holder_alive(pid: Any, start_time: Any, root: Any = None) -> bool:
+    """True when `pid` is provably a live queue holder (of runs folder `root`, when given): the same process
+    start time and a holder's command line. A pid and a start time alone can be copied from any process (pid 1)."""
+    if not isinstance(start_time, int) or isinstance(start_time, bool) or not process_alive(pid, start_time):
+        return False
+    args = process_args(pid)
+    if args is None or HOLDER_MODULE not in args:
+        return False
+    return root is None or os.path.realpath(root) in args
+
+
 def proven_process(status: dict[str, Any]) -> int | None:
     """The pid in `status` when it is provably the process that wrote it: same host, same start time."""
     pid, start = status.get("pid"), status.get("pid_start")
@@ -63,7 +86,7 @@ def effective_state(status: dict[str, Any], now: float | None = None) -> str:
         return state if now - beat < STALE_SECONDS else State.LOST
     if not status.get("pid") and status.get("queue_pid"):
         # waiting in the local queue: alive as long as the queue's holder is
-        return state if process_alive(status.get("queue_pid"), status.get("queue_pid_start")) else State.LOST
+        return state if holder_alive(status.get("queue_pid"), status.get("queue_pid_start")) else State.LOST
     if not status.get("pid"):
         # written by an older launcher a moment before the trainer existed
         return state if now - _number(status.get("updated")) < STALE_SECONDS else State.LOST

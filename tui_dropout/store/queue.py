@@ -2,18 +2,21 @@
 `.queue/pending/<seq>-<run-id>` (one empty marker per waiting run; names sort in queue order). No torch."""
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .files import DamagedFile, file_lock, read_json, write_json_atomic
-from .liveness import process_alive
+from .files import NOFOLLOW, DamagedFile, file_lock, read_json, write_json_atomic
+from .liveness import holder_alive
 from .names import RUN_NAME  # a marker names a run folder inside the runs folder, never `..`
 
 QUEUE_DIR = ".queue"
 HOLDER = "holder.json"
+HOLDER_LOCK = "holder.lock"  # flocked by the serving holder for as long as it serves: a dead process holds none
 PENDING = "pending"
 
 
@@ -36,7 +39,7 @@ class QueueFolder:
     def holder(self) -> dict[str, Any]:
         try:
             return read_json(self.path / HOLDER) or {}
-        except DamagedFile:
+        except (DamagedFile, OSError):  # a JSON object or nothing: a damaged record (or a link) is no record
             return {}
 
     def write_holder(self, record: dict[str, Any]) -> None:
@@ -44,8 +47,41 @@ class QueueFolder:
         write_json_atomic(self.path / HOLDER, record)
 
     def holder_alive(self) -> bool:
+        """Whether the recorded holder provably serves this queue: its pid and start time, a holder's command line
+        for this runs folder, and the holder lock held (a record naming pid 1 with its real start time, or a
+        holder that has let go of the queue, is no holder)."""
         record = self.holder()
-        return process_alive(record.get("pid"), record.get("pid_start"))
+        return holder_alive(record.get("pid"), record.get("pid_start"), self.path.parent) and self.lock_held()
+
+    def lock_held(self) -> bool:
+        """True when some process holds the holder lock (probed without waiting, never through a link)."""
+        try:
+            fd = os.open(self.path / HOLDER_LOCK, os.O_RDONLY | NOFOLLOW)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+        finally:
+            os.close(fd)
+        return False
+
+    def take_lock(self, wait: float = 0.0) -> int | None:
+        """The holder lock, taken (an fd for a holder to inherit), or None when another process holds it after
+        `wait` seconds. Readers probe it for a moment at most, so a short wait tells them from a holder."""
+        self.ensure()
+        fd = os.open(self.path / HOLDER_LOCK, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return None
+                time.sleep(0.02)
 
     # ----- waiting runs ------------------------------------------------------------------------
     @staticmethod

@@ -150,6 +150,10 @@ class RunDir:
             if lock_held(self.path / EVALUATE_LOCK):  # a trainer would rewrite the checkpoint under it
                 raise RunBusy(f"run: {self.run_id} is being evaluated; wait for the evaluation to end")
             now = time.time()
+            if status.get("backend") == "queue":  # left waiting by a holder that died: its place is given up
+                from .queue import QueueFolder
+
+                QueueFolder(self.path.parent).remove(status.get("queue_seq"), self.run_id)
             status.update({key: None for key in PER_LAUNCH})  # where the last launch put it no longer holds
             status.update(state=State.QUEUED, claim=token, queued=now, heartbeat=now, updated=now, error=None, ended=None,
                           **host_and_pid(), **fields)
