@@ -5,7 +5,7 @@ import shutil
 
 import typer
 
-from ..launch.queue import QueueSettings, recorded_settings
+from ..launch.queue import recorded_settings
 from ..states import ACTIVE
 from ..store import RunDir
 from ..store.queue import QueueFolder
