@@ -92,6 +92,15 @@ def test_evaluate_a_dropout_run_writes_every_field_and_is_reproducible(trained, 
     again = cli("evaluate", run.run_id, "--mc", "6", "--runs-dir", runs_dir)
     assert again.returncode == 0, again.stderr
     assert evaluation_json(run)["mc"] == mc
+    assert evaluation_json(run)["numerics"]["deterministic"] is False
+    # the evaluation runs with the run's own numerics, not torch's defaults, and records them
+    config = json.loads(run.file("config.json").read_text())
+    run.file("config.json").write_text(json.dumps({**config, "deterministic": True, "tf32": True}))
+    strict = cli("evaluate", run.run_id, "--mc", "2", "--runs-dir", runs_dir)
+    assert strict.returncode == 0, strict.stderr
+    numerics = evaluation_json(run)["numerics"]
+    assert numerics["deterministic"] is True and numerics["tf32"] == {"matmul": True, "cudnn": True}
+    assert numerics["torch"] and numerics["device_name"]
 
 
 @pytest.mark.slow

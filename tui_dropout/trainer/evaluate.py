@@ -134,7 +134,7 @@ class Evaluation:
         from ..data import load_arrays
         from . import checkpoints
         from .devicedata import normalize
-        from .devices import check_device_present, resolve_device
+        from .devices import apply_numerics, check_device_present, numerics_record, resolve_device
         from .models import LeNet5
 
         cfg = RunConfig.from_dict(self.run.read_config())
@@ -142,9 +142,10 @@ class Evaluation:
         name = self.device_name or cfg.device
         check_device_present(name)
         device = resolve_device(name)
+        apply_numerics(cfg)  # the run's own kernels and TF32 choice: its figures, not torch's defaults
         ckpt = checkpoints.load(self.run.checkpoint_path, device)
         weights = ckpt["member"]["model"]  # a solo LeNet5 state_dict, fused members' too
-        self.write(device=str(device), checkpoint_epoch=int(ckpt["epoch"]), mid_epoch=bool(ckpt.get("partial")))
+        self.write(device=str(device), numerics=numerics_record(device), checkpoint_epoch=int(ckpt["epoch"]), mid_epoch=bool(ckpt.get("partial")))
         arrays = load_arrays(cfg.dataset, cfg.data_dir, warn=lambda text: self.run.log(f"warning: {text}"))
         model = LeNet5.from_config(cfg, int(weights["conv1.weight"].shape[1]), int(weights["fc2.weight"].shape[0]))
         model.load_state_dict(weights)
