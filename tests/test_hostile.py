@@ -84,3 +84,73 @@ def test_a_log_line_written_through_a_train_log_link_is_refused(tmp_path):
         run.log("appended through a link")
     assert elsewhere.read_text() == ""
     assert run.log_tail(5) == []  # nor read through it
+
+
+SECRET = "outside-secret-line"
+
+
+def test_a_run_folder_that_is_itself_a_link_is_corrupt_and_nothing_goes_through_it(tmp_path):
+    root = tmp_path / "runs"
+    real = RunStore(tmp_path / "elsewhere").create({"preset": "A", "epochs": 2})
+    real.update_status(state="finished", pid=None, ended=1.0)
+    with open(real.file("train.log"), "w") as f:
+        f.write(f"{SECRET}\n")
+    root.mkdir()
+    os.symlink(real.path, root / real.run_id)
+    before = {p.name: p.stat().st_mtime_ns for p in real.path.iterdir()}
+    info = RunDir(root / real.run_id).info()
+    assert info.state == "corrupt" and "run folder is a link" in info.problem
+    runner = CliRunner()
+    for args in (["runs"], ["show", "1"], ["label", "1", "--name", "n"], ["archive", "1"], ["rm", "1", "--yes"],
+                 ["evaluate", "1"], ["resume", "1"], ["export", "1", "--format", "csv", "-o", "-"],
+                 ["export", "1", "--format", "dir", "-o", str(tmp_path / "out")], ["hparams"], ["results", "1"]):
+        result = runner.invoke(app, [*args, "--runs-dir", str(root)])
+        assert "Traceback" not in result.output and SECRET not in result.output, (args, result.output)
+    assert {p.name: p.stat().st_mtime_ns for p in real.path.iterdir()} == before  # nothing written or made there
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("train.log"))
+    with pytest.raises(OSError, match="link"):
+        RunDir(root / real.run_id).update_status(state="failed")
+
+
+def test_export_onto_a_link_is_refused_without_force(tmp_path):
+    run = RunStore(tmp_path / "runs").create({"preset": "A", "epochs": 2})
+    run.update_status(state="finished", pid=None, ended=1.0)
+    run.append_metric({"epoch": 1, "loss": 1.0, "lr": 0.01, "seconds": 1.0, "test_acc": 0.5})
+    dangling = tmp_path / "out_link.csv"
+    target = tmp_path / "missing" / "folders" / "target.csv"
+    os.symlink(target, dangling)
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", "1", "-o", str(dangling), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "is a link; add --force" in result.output, result.output
+    assert not target.parent.exists()  # no folders made on the way
+    forced = runner.invoke(app, ["export", "1", "-o", str(dangling), "--force", "--runs-dir", str(tmp_path / "runs")])
+    assert forced.exit_code == 2 and "not a folder" in forced.output  # and none made for a link's target either
+    target.parent.mkdir(parents=True)
+    forced = runner.invoke(app, ["export", "1", "-o", str(dangling), "--force", "--runs-dir", str(tmp_path / "runs")])
+    assert forced.exit_code == 0, forced.output
+    assert dangling.is_symlink() and target.read_text().startswith("epoch")
+
+
+def test_a_checkpoint_link_is_never_loaded(tmp_path):
+    torch = pytest.importorskip("torch")
+    from tui_dropout.trainer import checkpoints
+
+    outside = tmp_path / "outside.pt"
+    torch.save({"epoch": 1, "member": {}, "rng": {}}, outside)
+    run = RunStore(tmp_path / "runs").create({"preset": "A", "epochs": 2})
+    os.symlink(outside, run.checkpoint_path)
+    assert not run.has_checkpoint()
+    with pytest.raises(checkpoints.CheckpointError, match="cannot be read"):
+        checkpoints.load(run.checkpoint_path, torch.device("cpu"))
+
+
+def test_a_file_swapped_for_a_link_to_itself_is_not_served_from_the_index(tmp_path):
+    root = tmp_path / "runs"
+    run = RunStore(root).create({"preset": "A", "epochs": 2})
+    run.update_status(state="finished", pid=None, ended=1.0)
+    assert RunStore(root).list()[0].state == "finished"  # indexed now
+    moved = tmp_path / "status.json"
+    os.rename(run.file("status.json"), moved)  # the same inode, size and mtime, reached through a link
+    os.symlink(moved, run.file("status.json"))
+    (info,) = RunStore(root).list()
+    assert info.state == "corrupt" and "status.json" in info.problem

@@ -296,7 +296,13 @@ def _write_file_checked(name: str, text: str | Iterable[str], force: bool, folde
         except OSError as exc:
             fail(f"output: cannot write {output} ({exc.strerror or exc})")
         return
-    target = output.resolve() if output.is_symlink() else output  # write through a link, keep the link
+    target = output
+    if output.is_symlink():  # another person's link may point anywhere: written through only when asked
+        if not force:
+            fail(f"output: {output} is a link; add --force to write through it")
+        target = output.resolve()
+        if not target.parent.is_dir():  # no folders are made for a link's target
+            fail(f"output: {output} is a link into {target.parent}, which is not a folder")
     if target.exists() and not target.is_file():
         fail(f"output: {output} is not a regular file")
     if target.exists() and not force:

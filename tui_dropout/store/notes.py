@@ -4,6 +4,7 @@ Written only by `label`, the console and a launch, never by the trainer, so it n
 value is checked on the way in and again on the way out (a hand-edited file reads as a problem, not a crash)."""
 from __future__ import annotations
 
+import errno
 import re
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,8 @@ def update_notes(folder: Path, name: str | None = None, tags: list[str] | None =
     remove = set(check_tags(remove_tags or []))
     replace = check_tags(tags) if tags is not None else None
     folder = Path(folder)
+    if folder.is_symlink():  # a run folder that is a link: nothing is written through it
+        raise OSError(errno.ELOOP, "the run folder is a link, not a folder (links are not followed)", str(folder))
     with file_lock(folder / NOTES_LOCK):
         current, _ = read_notes(folder / "notes.json")  # a damaged file is replaced by what can be read of it
         current.update(changes)

@@ -25,7 +25,7 @@ TRASH = ".trash"  # a run being deleted: renamed here first, so a delete that fa
 @contextmanager
 def stopped(run: RunDir) -> Iterator[None]:
     """Hold the run's status lock while it is stopped; RunBusy when it is queued, running or being evaluated."""
-    with file_lock(run.path / STATUS_LOCK):
+    with file_lock(run.file(STATUS_LOCK)):
         try:
             status = read_json(run.file(STATUS)) or {}
         except DamagedFile:
@@ -34,9 +34,9 @@ def stopped(run: RunDir) -> Iterator[None]:
         if state in ACTIVE:
             raise RunBusy(owner_text(run.run_id, status, state).replace("it already has a trainer",
                                                                          "cancel it first"))
-        if lock_held(run.path / TRAINER_LOCK):
+        if lock_held(run.file(TRAINER_LOCK)):
             raise RunBusy(f"run: {run.run_id} has a trainer starting on this host; cancel it first")
-        if lock_held(run.path / EVALUATE_LOCK):
+        if lock_held(run.file(EVALUATE_LOCK)):
             raise RunBusy(f"run: {run.run_id} is being evaluated; wait for the evaluation to end")
         if status.get("backend") == "queue":  # a run left waiting by a queue holder that died: out of the queue
             QueueFolder(run.path.parent).remove(status.get("queue_seq"), run.run_id)
@@ -65,7 +65,7 @@ def archive(root: Path, run: RunDir) -> Path:
 def unarchive(root: Path, run: RunDir) -> Path:
     """Bring an archived run back into the runs folder; its path there."""
     dest = Path(root) / run.run_id
-    with file_lock(run.path / STATUS_LOCK):
+    with file_lock(run.file(STATUS_LOCK)):
         if dest.exists():
             raise FileExistsError(errno.EEXIST, f"a run of that name is already in {root}")
         os.rename(run.path, dest)

@@ -1,6 +1,7 @@
 """One run folder: every read and write of its files, claiming it for one trainer, and cancel requests."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
@@ -44,6 +45,9 @@ RUN_FILES = {CONFIG, STATUS, METRICS, LOG, CHECKPOINT, SUMMARY, WORKER_OUT, NOTE
              TRAINER_LOCK, EVALUATE_LOCK, ".notes.lock", "evaluate.out"}
 
 
+LINKED_FOLDER = "the run folder is a link, not a folder (links are not followed)"
+
+
 def lock_held(path: Path) -> bool:
     """True when another process holds an flock on `path` (a trainer or an evaluation at work)."""
     try:
@@ -81,14 +85,18 @@ class RunDir:
         return self.path.name
 
     def file(self, name: str) -> Path:
+        """The path of one of the run's files; OSError (ELOOP) when the run folder itself is a link: another
+        person's link may lead anywhere, so nothing is read, written or created through it."""
+        if os.path.islink(self.path):
+            raise OSError(errno.ELOOP, LINKED_FOLDER, str(self.path))
         return self.path / name
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.path / CHECKPOINT
+        return self.file(CHECKPOINT)
 
     def has_checkpoint(self) -> bool:
-        return self.checkpoint_path.is_file()
+        return self.checkpoint_path.is_file() and not self.checkpoint_path.is_symlink()
 
     # ----- config / summary / status -----------------------------------------------------------
     def write_config(self, config: dict[str, Any]) -> None:
@@ -117,7 +125,7 @@ class RunDir:
 
     def update_status(self, **changes: Any) -> dict[str, Any]:
         """Read-modify-write under a lock (the heartbeat thread and `cancel` write too), then atomic replace."""
-        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+        with self._status_lock, file_lock(self.file(STATUS_LOCK)):
             status = self._status_for_update()
             status.update(changes)
             status["updated"] = time.time()
@@ -127,7 +135,7 @@ class RunDir:
     def update_status_if(self, check: Callable[[dict[str, Any]], bool], **changes: Any) -> bool:
         """Update only when `check(current status)` holds, in the same locked read-modify-write: a decision on
         a status (lost, still waiting) is never written over a change another process made meanwhile."""
-        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+        with self._status_lock, file_lock(self.file(STATUS_LOCK)):
             status = self._status_for_update()
             if not check(status):
                 return False
@@ -142,12 +150,12 @@ class RunDir:
 
         Returns the claim token that the trainer shows when it starts; a launcher that loses the race gets RunBusy."""
         token = token or secrets.token_hex(8)
-        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+        with self._status_lock, file_lock(self.file(STATUS_LOCK)):
             status = self._status_for_update()
             state = effective_state(status)
             if state in ACTIVE:
                 raise RunBusy(owner_text(self.run_id, status, state))
-            if lock_held(self.path / EVALUATE_LOCK):  # a trainer would rewrite the checkpoint under it
+            if lock_held(self.file(EVALUATE_LOCK)):  # a trainer would rewrite the checkpoint under it
                 raise RunBusy(f"run: {self.run_id} is being evaluated; wait for the evaluation to end")
             now = time.time()
             if status.get("backend") == "queue":  # left waiting by a holder that died: its place is given up
@@ -167,14 +175,14 @@ class RunDir:
         The flock is the hard rule on this host; the claim token, in the folder, is the rule across hosts."""
         if self._owner_fd is not None:
             return  # this process owns it already (the worker takes it before importing torch)
-        fd = os.open(self.path / TRAINER_LOCK, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
+        fd = os.open(self.file(TRAINER_LOCK), os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             raise RunBusy(f"run: {self.run_id} is owned by another trainer on this host") from None
         if token is not None:
-            with self._status_lock, file_lock(self.path / STATUS_LOCK):
+            with self._status_lock, file_lock(self.file(STATUS_LOCK)):
                 claimed = self._status_for_update().get("claim")
             if claimed != token:
                 os.close(fd)
@@ -190,7 +198,7 @@ class RunDir:
     # ----- the local queue ------------------------------------------------------------------------
     def enqueue(self, queue: "QueueFolder", holder: dict[str, Any], **fields: Any) -> None:
         """Hand the run to the queue: 'queued' with no trainer, alive as long as the queue's holder is."""
-        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+        with self._status_lock, file_lock(self.file(STATUS_LOCK)):
             status = self._status_for_update()
             queue.remove(status.get("queue_seq"), self.run_id)  # a run that waited before waits once
             seq = queue.add(self.run_id)
@@ -202,7 +210,7 @@ class RunDir:
 
     def take_from_queue(self, queue: "QueueFolder", token: str, **fields: Any) -> bool:
         """The holder's claim: True when the run was still waiting (not cancelled meanwhile) and is now ours."""
-        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+        with self._status_lock, file_lock(self.file(STATUS_LOCK)):
             status = self._status_for_update()
             queue.remove(status.get("queue_seq"), self.run_id)
             if status.get("state") != State.QUEUED or status.get("pid") or self.cancel_requested():
@@ -213,7 +221,7 @@ class RunDir:
 
     def leave_queue(self) -> bool:
         """Cancel a run that is still waiting for a slot; False when a trainer has been started for it."""
-        with self._status_lock, file_lock(self.path / STATUS_LOCK):
+        with self._status_lock, file_lock(self.file(STATUS_LOCK)):
             status = self._status_for_update()
             if status.get("state") != State.QUEUED or status.get("pid"):
                 return False
@@ -309,6 +317,9 @@ class RunDir:
     def info(self) -> RunInfo:
         """Status, config and summary folded into one RunInfo; a damaged folder gives state "corrupt"."""
         info = RunInfo(self.run_id, self.path, State.LOST, created=created_from_id(self.run_id))
+        if os.path.islink(self.path):
+            info.state, info.problem = State.CORRUPT, f"corrupt run folder: {LINKED_FOLDER}"
+            return info
         try:
             info.created = info.created or self.path.stat().st_mtime
             config = read_json(self.file(CONFIG))
