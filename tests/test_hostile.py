@@ -154,3 +154,15 @@ def test_a_file_swapped_for_a_link_to_itself_is_not_served_from_the_index(tmp_pa
     os.symlink(moved, run.file("status.json"))
     (info,) = RunStore(root).list()
     assert info.state == "corrupt" and "status.json" in info.problem
+
+
+def test_a_run_folder_swapped_for_a_link_after_it_was_indexed_is_not_served_from_the_index(tmp_path):
+    root = tmp_path / "runs"
+    run = RunStore(root).create({"preset": "A", "epochs": 2})
+    run.update_status(state="finished", pid=None, ended=1.0)
+    assert RunStore(root).list()[0].state == "finished"  # indexed now
+    moved = tmp_path / run.run_id
+    os.rename(run.path, moved)  # every file keeps its inode, size and mtime
+    os.symlink(moved, run.path)
+    (info,) = RunStore(root).list()
+    assert info.state == "corrupt" and "run folder is a link" in info.problem

@@ -103,7 +103,9 @@ class RunStore:
                 continue
             try:
                 if entry.is_dir():
-                    yield RunDir(entry.path)
+                    run = RunDir(entry.path)
+                    run.folder_is_link = entry.is_symlink()  # from the listing's d_type: no stat
+                    yield run
             except OSError:  # a self-referencing link (ELOOP) or one we may not follow
                 continue
 
@@ -122,7 +124,8 @@ class RunStore:
         out, entries, changed = [], {}, False
         for run in self.run_dirs():
             run_stamp = index.stamp(run.path)
-            info = index.from_entry(run.run_id, run.path, cached.get(run.run_id), run_stamp)
+            linked = run.folder_is_link  # a folder swapped for a link to it keeps its files' stamps: never cached
+            info = None if linked else index.from_entry(run.run_id, run.path, cached.get(run.run_id), run_stamp)
             if info is None:
                 info, changed = run.info(), True
             out.append((run, info, run_stamp))

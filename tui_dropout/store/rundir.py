@@ -79,6 +79,7 @@ class RunDir:
         self.path = Path(path)
         self._status_lock = threading.Lock()
         self._owner_fd: int | None = None
+        self.folder_is_link = False  # set by RunStore's listing; RunDir.file() checks the path itself
 
     @property
     def run_id(self) -> str:
