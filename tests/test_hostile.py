@@ -14,6 +14,7 @@ from tui_dropout.store import RunDir, RunStore
 from tui_dropout.store.notes import NotesError, check_name, check_note, update_notes
 
 PAYLOAD = "x\x1b]0;pwned\x07\x1b[2J\x1b[H\x9b31m\u202eevil\u2066[red]x[/][/]\x7fy"
+SECRET = "outside-secret-line"
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -69,10 +70,35 @@ def test_links_in_a_run_folder_make_it_corrupt_and_nothing_outside_is_touched(tm
         info = RunDir(run.path).info()
         assert info.state == "corrupt" and name in info.problem, (name, info.problem)
         runner = CliRunner()
-        for args in (["runs"], ["show", "1"], ["label", "1", "--name", "n"], ["archive", "1"]):
+        for args in (["runs"], ["show", "1"], ["label", "1", "--name", "n"], ["archive", "1"], ["evaluate", "1"],
+                     ["export", "1", "--format", "md", "-o", "-"], ["hparams"], ["results", "1"],
+                     ["export", "1", "--format", "dir", "-o", str(tmp_path / f"out-{name}")]):
             result = runner.invoke(app, [*args, "--runs-dir", str(root)])
             assert "Traceback" not in result.output, (name, args, result.output)
         assert not outside.exists(), name
+        assert not (tmp_path / f"out-{name}").exists() or not any(
+            p.is_symlink() or p.name == name and name != "config.json" for p in (tmp_path / f"out-{name}").rglob("*"))
+
+
+@pytest.mark.parametrize("name", ["train.log", "metrics.jsonl", "notes.json", "evaluation.json", "summary.json"])
+def test_a_link_to_a_readable_outside_file_is_never_read_or_written(tmp_path, name):
+    outside = tmp_path / "outside.txt"
+    outside.write_text(f'{{"epoch": 1, "loss": 1.0, "note": "{SECRET}"}}\n{SECRET}\n')
+    before = outside.read_text()
+    root = tmp_path / "runs"
+    run = RunStore(root).create({"preset": "A", "epochs": 2})
+    run.update_status(state="finished", pid=None, ended=1.0)
+    run.file(name).unlink(missing_ok=True)
+    os.symlink(outside, run.file(name))
+    runner = CliRunner()
+    for args in (["runs"], ["show", "1"], ["show", "1", "--reliability"], ["label", "1", "--note", "n"],
+                 ["evaluate", "1"], ["export", "1", "--format", "md", "-o", "-"],
+                 ["export", "1", "--format", "csv", "-o", "-"], ["export", "1", "--format", "jsonl", "-o", "-"],
+                 ["export", "1", "--format", "dir", "-o", str(tmp_path / "out")], ["hparams"], ["results", "1"]):
+        result = runner.invoke(app, [*args, "--runs-dir", str(root)])
+        assert "Traceback" not in result.output and SECRET not in result.output, (args, result.output)
+    assert outside.read_text() == before
+    assert not any(SECRET in p.read_text(errors="replace") for p in (tmp_path / "out").rglob("*") if p.is_file())
 
 
 def test_a_log_line_written_through_a_train_log_link_is_refused(tmp_path):
@@ -85,8 +111,6 @@ def test_a_log_line_written_through_a_train_log_link_is_refused(tmp_path):
     assert elsewhere.read_text() == ""
     assert run.log_tail(5) == []  # nor read through it
 
-
-SECRET = "outside-secret-line"
 
 
 def test_a_run_folder_that_is_itself_a_link_is_corrupt_and_nothing_goes_through_it(tmp_path):
