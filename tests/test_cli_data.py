@@ -1,4 +1,5 @@
 """The CLI and data: `data fetch` online, offline and refused, and data problems met while training."""
+import dataclasses
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from conftest import run_paths, write_cifar_batches, write_image_folder
 def test_data_fetch_offline_says_the_network_is_unreachable_and_how_to_place_the_files(tmp_path, monkeypatch):
     from tui_dropout.data import cache_root, cifar10
 
-    monkeypatch.setattr(cifar10, "URL", "http://cifar.invalid/cifar-10-python.tar.gz")  # never resolves
+    monkeypatch.setattr(cifar10, "CIFAR10", dataclasses.replace(cifar10.CIFAR10, url="http://cifar.invalid/cifar-10-python.tar.gz"))  # never resolves
     start = time.monotonic()
     result = invoke("data", "fetch", "cifar10", "--data-dir", tmp_path / "d", "--timeout", "5")
     assert time.monotonic() - start < 10
@@ -25,10 +26,10 @@ def test_data_fetch_offline_says_the_network_is_unreachable_and_how_to_place_the
 
 
 def test_data_fetch_of_an_unknown_dataset_lists_the_datasets():
-    result = invoke("data", "fetch", "mnist")
+    result = invoke("data", "fetch", "imagenet")
     line = one_error_line(result.stderr, "dataset")
-    assert result.exit_code == 2 and "unknown dataset 'mnist'" in line and "ships with the package" not in line
-    assert "cifar10 (fetched" in line and "digits (ships with scikit-learn" in line and "imagefolder (your own" in line
+    assert result.exit_code == 2 and "unknown dataset 'imagenet'" in line and "ships with the package" not in line
+    assert "cifar10 (fetched" in line and "fashion_mnist (fetched" in line and "digits (ships with scikit-learn" in line and "imagefolder (your own" in line
     digits = invoke("data", "fetch", "digits")
     assert digits.exit_code == 0 and "ships with scikit-learn: nothing to fetch" in digits.output
 

@@ -20,7 +20,7 @@ def test_overrides_convert_strings_and_p_sets_both_groups():
 
 @pytest.mark.parametrize("changes, field", [
     ({"p_fc": 1.5}, "p_fc"), ({"p_conv": -0.1}, "p_conv"), ({"epochs": 0}, "epochs"),
-    ({"batch_size": -4}, "batch_size"), ({"dataset": "mnist"}, "dataset"), ({"placement": "middle"}, "placement"),
+    ({"batch_size": -4}, "batch_size"), ({"dataset": "imagenet"}, "dataset"), ({"placement": "middle"}, "placement"),
     ({"conv_kind": "bernoulli2"}, "conv_kind"), ({"device": "tpu"}, "device"), ({"lr": 0}, "lr"),
 ])
 def test_bad_values_name_their_field(changes, field):

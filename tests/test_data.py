@@ -1,4 +1,5 @@
 """Dataset readers on files in the real on-disk formats, and on the real CIFAR-10 copy when present."""
+import dataclasses
 import functools
 import http.server
 import pickle
@@ -135,7 +136,7 @@ def test_fetch_offline_says_why_and_how_to_place_the_files_by_hand(tmp_path, mon
         url = {"name": "http://cifar.invalid/cifar-10-python.tar.gz",  # .invalid never resolves (RFC 6761)
                "refused": "http://127.0.0.1:9/cifar-10-python.tar.gz",  # nothing listens on the discard port
                "timeout": f"http://127.0.0.1:{port}/cifar-10-python.tar.gz"}[kind]
-        monkeypatch.setattr(cifar10, "URL", url)
+        monkeypatch.setattr(cifar10, "CIFAR10", dataclasses.replace(cifar10.CIFAR10, url=url))
         start = time.monotonic()
         with pytest.raises(DataError) as err:
             cifar10.fetch(dest, timeout=0.5)
@@ -182,8 +183,8 @@ def _http_server(folder: Path):
 def test_fetch_downloads_checks_and_unpacks_in_place(tmp_path, monkeypatch):
     archive = _cifar_archive(tmp_path)
     with _http_server(archive.parent) as base:
-        monkeypatch.setattr(cifar10, "URL", f"{base}/{archive.name}")
-        monkeypatch.setattr(cifar10, "ARCHIVE_MD5", cifar10._md5(archive))
+        monkeypatch.setattr(cifar10, "CIFAR10", dataclasses.replace(cifar10.CIFAR10, url=f"{base}/{archive.name}",
+                                                                    archive_md5=cifar10._md5(archive)))
         dest = tmp_path / "data"
         (dest / "cifar-10-batches-py").mkdir(parents=True)  # an incomplete earlier copy is replaced whole
         (dest / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"half")
@@ -192,7 +193,7 @@ def test_fetch_downloads_checks_and_unpacks_in_place(tmp_path, monkeypatch):
         assert cifar10.read(dest).train_x.shape == (20, 3, 32, 32)
         assert sorted(p.name for p in dest.iterdir()) == ["cifar-10-batches-py"]  # no archive, no temp folders
 
-        monkeypatch.setattr(cifar10, "ARCHIVE_MD5", "0" * 32)  # a damaged download is refused, and leaves nothing
+        monkeypatch.setattr(cifar10, "CIFAR10", dataclasses.replace(cifar10.CIFAR10, archive_md5="0" * 32))  # a damaged download is refused, and leaves nothing
         with pytest.raises(DataError, match="damaged"):
             cifar10.fetch(tmp_path / "other", timeout=5)
         assert not (tmp_path / "other").exists()

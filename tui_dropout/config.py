@@ -10,13 +10,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .data.registry import NAMES
 from .errors import FieldError
 from .kinds import KINDS
 
 PLACEMENTS = ("none", "fc", "conv", "all")
 CONV_KINDS = tuple(KINDS)
 FC_KINDS = tuple(KINDS)
-DATASETS = ("cifar10", "digits", "imagefolder")
+DATASETS = NAMES  # data/registry.py: one row per dataset
 
 
 class ConfigError(FieldError, ValueError):
@@ -32,7 +33,7 @@ class RunConfig:
 
     preset: str = "custom"  # name of the preset this config came from
     description: str = ""  # one line shown in lists
-    dataset: str = "cifar10"  # cifar10 | digits | imagefolder
+    dataset: str = "cifar10"  # a name in data/registry.py: cifar10, cifar100, mnist, fashion_mnist, svhn...
     data_dir: str | None = None  # folder holding the dataset; None: $TUI_DROPOUT_DATA or the cache folder
     train_limit: int | None = None  # use only the first N training images (None: all)
     placement: str = "none"  # where dropout goes: none (A) | fc (B) | conv (C) | all (D)

@@ -97,45 +97,43 @@ def presets() -> None:
         echo(f"{'':{width}} {entries[name]}")
 
 
-DATASETS_TEXT = ("cifar10 (fetched by this command), digits (ships with scikit-learn: nothing to fetch), "
-                 "imagefolder (your own folder of train/<class>/ and test/<class>/ images)")
-
-
 @data_app.command("fetch")
-def data_fetch(dataset: str = typer.Argument("cifar10"),
+def data_fetch(dataset: str = typer.Argument("cifar10", help="One of the datasets (`dropout-tui data fetch --help`)."),
                data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Where to put it."),
                timeout: str = typer.Option("60", "--timeout", metavar="SECONDS",
                                            help="Network timeout for each connect and read, in seconds.")) -> None:
-    """Download a dataset (CIFAR-10), with a timeout; offline, says how to place the files by hand."""
+    """Download a dataset (cifar10, cifar100, mnist, fashion_mnist, svhn), with a timeout; offline, says how to
+    place the files by hand."""
     from ..data import DataError, resolve_data_dir
+    from ..data.registry import DATASETS, help_text
 
-    if dataset in ("digits", "imagefolder"):
-        what = "ships with scikit-learn" if dataset == "digits" else "is your own folder (--data-dir)"
-        echo(f"{dataset} {what}: nothing to fetch")
+    row = DATASETS.get(dataset)
+    if row is None:
+        fail(f"dataset: unknown dataset {dataset!r}; the datasets are {help_text()}")
+    if not row.fetchable:
+        echo(f"{dataset} {row.about}: nothing to fetch")
         return
-    if dataset != "cifar10":
-        fail(f"dataset: unknown dataset {dataset!r}; the datasets are {DATASETS_TEXT}")
-    from ..data import cifar10
+    from ..data.cifar10 import MAX_TIMEOUT
 
     try:
         seconds = float(timeout)
     except ValueError:
         fail(f"timeout: {timeout!r} is not a number of seconds")
-    if not 0 < seconds <= cifar10.MAX_TIMEOUT:  # NaN fails this too
-        fail(f"timeout: must be a number of seconds in (0, {cifar10.MAX_TIMEOUT:g}], got {timeout!r}")
-    root = resolve_data_dir("cifar10", data_dir)
+    if not 0 < seconds <= MAX_TIMEOUT:  # NaN fails this too
+        fail(f"timeout: must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}")
+    root = resolve_data_dir(dataset, data_dir)
     try:
         if root.exists() and not root.is_dir():
             fail(f"data_dir: {root} is a file, not a folder")
-        missing = cifar10.missing_files(root)
+        missing = row.missing(root)
     except OSError as exc:  # a name too long, a link loop
         fail(f"data_dir: {root} cannot be used ({(exc.strerror or str(exc)).lower()})")
     if not missing:
-        echo(f"CIFAR-10 already in {cifar10.folder(root)}")
+        echo(f"{row.title} already in {root}")
         return
-    echo(f"downloading CIFAR-10 into {root} (network timeout {seconds:g}s)", err=True)
+    echo(f"downloading {row.title} into {root} (network timeout {seconds:g}s)", err=True)
     try:
-        path = cifar10.fetch(Path(root), seconds, progress=_download_progress())
+        path = row.fetch(Path(root), seconds, progress=_download_progress())
     except DataError as exc:
         fail(str(exc), code=2 if exc.field in ("timeout", "data_dir") else 1)
     echo(str(path))

@@ -16,7 +16,8 @@ Epochs = Annotated[Optional[str], typer.Option("--epochs", metavar="N", help="Pa
 P = Annotated[Optional[str], typer.Option("--p", metavar="P", help="Drop probability for every dropout group.")]
 Lr = Annotated[Optional[str], typer.Option("--lr", metavar="LR", help="Initial learning rate.")]
 BatchSize = Annotated[Optional[str], typer.Option("--batch-size", metavar="N", help="Images per SGD step.")]
-Dataset = Annotated[Optional[str], typer.Option("--dataset", help="cifar10, digits or imagefolder.")]
+Dataset = Annotated[Optional[str], typer.Option(
+    "--dataset", help="cifar10, cifar100, mnist, fashion_mnist, svhn, digits or imagefolder.")]
 DataDir = Annotated[Optional[str], typer.Option("--data-dir", help="Dataset folder \\[default: $TUI_DROPOUT_DATA or cache].")]
 Device = Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 Seed = Annotated[Optional[str], typer.Option("--seed", metavar="S", help="Seeds weights, masks and data order.")]

@@ -12,6 +12,7 @@ import tarfile
 import threading
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
@@ -38,6 +39,24 @@ NUM_CLASSES = 10
 MAX_TIMEOUT = 3600.0  # seconds; a network timeout beyond an hour is a typo
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a dataset in torchvision's python-pickle layout is downloaded from, and what its archive holds."""
+    name: str
+    title: str
+    url: str
+    archive: str
+    archive_md5: str
+    folder: str
+    files: dict[str, str] = field(default_factory=dict)  # file in `folder` -> torchvision's md5 of it
+
+    def missing(self, data_dir: Path) -> list[str]:
+        return [name for name in self.files if not (Path(data_dir) / self.folder / name).is_file()]
+
+
+CIFAR10 = Source("cifar10", "CIFAR-10", URL, ARCHIVE, ARCHIVE_MD5, FOLDER, {**TRAIN_FILES, **TEST_FILES})
+
+
 def folder(data_dir: Path) -> Path:
     return Path(data_dir) / FOLDER
 
@@ -55,8 +74,10 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_batch(path: Path, classes: int = NUM_CLASSES, name: str = "cifar10") -> tuple[np.ndarray, np.ndarray]:
+    """One pickled batch of torchvision's python layout (CIFAR-10's `labels`, CIFAR-100's `fine_labels`)."""
     data_dir = path.parent.parent
+    title = "CIFAR-10" if name == "cifar10" else "CIFAR-100"
     try:
         with open(path, "rb") as f:
             entry = pickle.load(f, encoding="latin1")
@@ -64,21 +85,31 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path} cannot be read ({exc.strerror or exc})") from None
     except Exception as exc:  # a damaged pickle raises nearly anything (EOFError, UnpicklingError, ImportError, ...)
         raise DataError(f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}); delete it and run "
-                        f"`dropout-tui data fetch cifar10 --data-dir {data_dir}`") from None
+                        f"`dropout-tui data fetch {name} --data-dir {data_dir}`") from None
     try:
         data = np.asarray(entry["data"], dtype=np.uint8)
         labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise DataError(f"{path} is not a CIFAR-10 batch ({type(exc).__name__}: {exc}); delete it and run "
-                        f"`dropout-tui data fetch cifar10 --data-dir {data_dir}`") from None
+        raise DataError(f"{path} is not a {title} batch ({type(exc).__name__}: {exc}); delete it and run "
+                        f"`dropout-tui data fetch {name} --data-dir {data_dir}`") from None
     if data.ndim != 2 or data.shape[1] != 3072 or labels.ndim != 1 or len(labels) != len(data):
         raise DataError(f"{path} is malformed: data {data.shape}, {labels.size} labels (want (N, 3072) and N labels)")
-    if len(labels) and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
-        raise DataError(f"{path} is malformed: labels run from {labels.min()} to {labels.max()} (want 0..9)")
+    if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+        raise DataError(f"{path} is malformed: labels run from {labels.min()} to {labels.max()} "
+                        f"(want 0..{classes - 1})")
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def read(data_dir: Path, warn: Callable[[str], None] | None = None) -> ImageArrays:
+def missing(data_dir: Path) -> str | None:
+    gone = missing_files(data_dir)
+    return f"CIFAR-10 not found in {folder(data_dir)} (missing {', '.join(gone)})" if gone else None
+
+
+def source_files(data_dir: Path) -> list[Path]:
+    return [folder(data_dir) / n for n in [*TRAIN_FILES, *TEST_FILES]]
+
+
+def read(data_dir: Path, progress=None, warn: Callable[[str], None] | None = None) -> ImageArrays:
     """The five train batches and the test batch; files whose md5 is not torchvision's are read, and `warn` told once."""
     root = folder(data_dir)
     missing = missing_files(data_dir)
@@ -105,12 +136,13 @@ def read(data_dir: Path, warn: Callable[[str], None] | None = None) -> ImageArra
 
 # ----- fetching -------------------------------------------------------------------------------
 
-def by_hand(data_dir: Path | None = None) -> str:
+def by_hand(data_dir: Path | None = None, source: Source | None = None) -> str:
     """How to place the files without this command, in one sentence."""
-    names = ", ".join([*TRAIN_FILES, *TEST_FILES])
+    source = source or CIFAR10
+    names = ", ".join(source.files)
     where = f"{data_dir}/" if data_dir else "DIR/"
-    return (f"to place it by hand, unpack {ARCHIVE} (from {URL}) so that {where}{FOLDER}/ holds {names}; "
-            f"the data folder is --data-dir DIR, else $TUI_DROPOUT_DATA, else {cache_root() / 'data'}")
+    return (f"to place it by hand, unpack {source.archive} (from {source.url}) so that {where}{source.folder}/ "
+            f"holds {names}; the data folder is --data-dir DIR, else $TUI_DROPOUT_DATA, else {cache_root() / 'data'}")
 
 
 def _host_port(url: str) -> tuple[str, int]:
@@ -190,51 +222,51 @@ def _remove(path: Path) -> None:
 
 
 def fetch(data_dir: Path, timeout: float = 60.0,
-          progress: Callable[[int, int | None], None] | None = None) -> Path:
-    """Download, check and unpack CIFAR-10 into data_dir/cifar-10-batches-py/; every socket wait is bounded by
-    `timeout` seconds. Any failure is one DataError line, and nothing half-written is left behind."""
+          progress: Callable[[int, int | None], None] | None = None, source: Source | None = None) -> Path:
+    """Download, check and unpack `source` (CIFAR-10 unless told) into data_dir/<its folder>/; every socket wait
+    is bounded by `timeout` seconds. Any failure is one DataError line, and nothing half-written is left behind."""
     if not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_TIMEOUT):  # NaN fails this too
         raise DataError("timeout", f"must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}")
-    data_dir = Path(data_dir)
-    host, port = _host_port(URL)
+    data_dir, source = Path(data_dir), source or CIFAR10
+    host, port = _host_port(source.url)
     try:
         _resolve(host, port, timeout)
     except Exception as exc:
-        raise DataError("network", f"cannot download CIFAR-10: {_reason(exc, host, port, timeout)}; "
-                        f"{by_hand(data_dir)}") from None
+        raise DataError("network", f"cannot download {source.title}: {_reason(exc, host, port, timeout)}; "
+                        f"{by_hand(data_dir, source)}") from None
     made = [p for p in [data_dir, *data_dir.parents] if not p.exists()]
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError("data_dir", f"cannot create {data_dir} ({exc.strerror or exc})") from None
     tag = f"{os.getpid()}.tmp"
-    archive, unpacked = data_dir / f".{ARCHIVE}.{tag}", data_dir / f".{FOLDER}.{tag}"
-    old = data_dir / f".{FOLDER}.old.{tag}"
+    archive, unpacked = data_dir / f".{source.archive}.{tag}", data_dir / f".{source.folder}.{tag}"
+    old = data_dir / f".{source.folder}.old.{tag}"
     done = False
     try:
         try:
-            _download(URL, archive, timeout, progress)
+            _download(source.url, archive, timeout, progress)
         except Exception as exc:  # urllib and http.client raise a zoo of types; the user needs one line
             if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
                 raise DataError("data_dir", f"cannot write {archive.name} in {data_dir} ({exc.strerror})") from None
-            raise DataError("network", f"cannot download CIFAR-10: {_reason(exc, host, port, timeout)}; "
-                            f"{by_hand(data_dir)}") from None
-        if _md5(archive) != ARCHIVE_MD5:
-            raise DataError("network", f"the download from {URL} is damaged (md5 differs); run the fetch again, "
-                            f"or {by_hand(data_dir)}")
+            raise DataError("network", f"cannot download {source.title}: {_reason(exc, host, port, timeout)}; "
+                            f"{by_hand(data_dir, source)}") from None
+        if _md5(archive) != source.archive_md5:
+            raise DataError("network", f"the download from {source.url} is damaged (md5 differs); run the fetch again, "
+                            f"or {by_hand(data_dir, source)}")
         unpacked.mkdir()
         try:
             with tarfile.open(archive) as tar:
                 tar.extractall(unpacked, filter="data")
         except (tarfile.TarError, EOFError, OSError) as exc:
-            raise DataError("data_dir", f"cannot unpack {ARCHIVE} into {data_dir} ({exc})") from None
-        if missing_files(unpacked):
-            raise DataError("network", f"{ARCHIVE} lacks {', '.join(missing_files(unpacked))}")
-        target = folder(data_dir)
+            raise DataError("data_dir", f"cannot unpack {source.archive} into {data_dir} ({exc})") from None
+        if source.missing(unpacked):
+            raise DataError("network", f"{source.archive} lacks {', '.join(source.missing(unpacked))}")
+        target = data_dir / source.folder
         if target.exists() or target.is_symlink():  # an incomplete earlier copy: swapped out, removed below
             os.replace(target, old)
         try:
-            os.replace(folder(unpacked), target)
+            os.replace(unpacked / source.folder, target)
         except OSError:
             if old.exists() and not target.exists():
                 os.replace(old, target)

@@ -8,7 +8,19 @@ from .arrays import ImageArrays
 TEST_FRACTION = 0.25
 
 
-def read() -> ImageArrays:
+def missing(root) -> None:
+    return None  # inside scikit-learn
+
+
+def source_files(root) -> list:
+    return []
+
+
+def by_hand(root=None) -> str:
+    return "it ships with scikit-learn (pip install scikit-learn)"
+
+
+def read(root=None, progress=None, warn=None) -> ImageArrays:
     from sklearn.datasets import load_digits  # ships inside scikit-learn: no network needed
 
     digits = load_digits()

@@ -26,6 +26,24 @@ def check(root: Path) -> None:
             raise DataError(f"{root / split} missing or empty: an image folder needs train/<class>/ and test/<class>/")
 
 
+def missing(root: Path) -> str | None:
+    if not root.is_dir():
+        return f"{root} " + ("is a file, not a folder" if root.exists() else "does not exist")
+    try:
+        check(root)
+    except DataError as exc:
+        return str(exc)
+    return None
+
+
+def source_files(root: Path) -> list[Path]:
+    return [root / "train", root / "test", *sorted((root / "train").iterdir()), *sorted((root / "test").iterdir())]
+
+
+def by_hand(root: Path | None = None) -> str:
+    return "give --data-dir a folder holding train/<class>/ and test/<class>/ images"
+
+
 def _files(split: Path, classes: list[str]) -> list[tuple[Path, int]]:
     out = []
     for label, name in enumerate(classes):

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 from .errors import DataError
 from .places import cache_root
+from .registry import dataset as dataset_row
 
 if TYPE_CHECKING:
     from .arrays import ImageArrays
 
 
 def resolve_data_dir(dataset: str, data_dir: str | None) -> Path | None:
-    if dataset == "digits":
+    if not dataset_row(dataset).needs_dir:
         return None
     if data_dir:
         return Path(data_dir).expanduser().resolve()
@@ -34,35 +35,19 @@ def check_available(dataset: str, data_dir: str | None) -> None:
 
 
 def _check_available(dataset: str, data_dir: str | None) -> None:
+    row = dataset_row(dataset)
     root = resolve_data_dir(dataset, data_dir)
-    if dataset == "cifar10":
-        from . import cifar10
-
-        if data_dir and not root.is_dir():
-            raise DataError("data_dir", f"{root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
-        missing = cifar10.missing_files(root)
-        if missing:
-            raise DataError("data_dir", f"CIFAR-10 not found in {cifar10.folder(root)}; run "
-                            f"`dropout-tui data fetch cifar10 --data-dir {root}` or pass --data-dir")
-    elif dataset == "imagefolder":
-        from . import imagefolder
-
-        if not root.is_dir():
-            raise DataError("data_dir", f"{root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
-        try:
-            imagefolder.check(root)
-        except DataError as exc:
-            raise DataError("data_dir", f"{exc}") from None
+    if root is not None and data_dir and row.name != "imagefolder" and not root.is_dir():
+        raise DataError("data_dir", f"{root} " + ("is a file, not a folder" if root.exists() else "does not exist"))
+    problem = row.missing(root)
+    if problem:
+        if row.fetchable:
+            problem += f"; run `dropout-tui data fetch {row.name} --data-dir {root}` or pass --data-dir"
+        raise DataError("data_dir", problem)
 
 
 def _source_files(dataset: str, root: Path | None) -> list[Path]:
-    if dataset == "cifar10":
-        from . import cifar10
-
-        return [cifar10.folder(root) / n for n in [*cifar10.TRAIN_FILES, *cifar10.TEST_FILES]]
-    if dataset == "imagefolder":
-        return [root / "train", root / "test", *sorted((root / "train").iterdir()), *sorted((root / "test").iterdir())]
-    return []
+    return dataset_row(dataset).source_files(root)
 
 
 # Bump when a reader's output changes (order, scaling, layout): cached arrays from older readers are then ignored.
@@ -97,20 +82,7 @@ def load_arrays(dataset: str, data_dir: str | None, progress=None, warn=None) ->
                 pass
     if progress:
         progress(f"decoding {dataset} (once; cached in {cache.parent})")
-    if dataset == "cifar10":
-        from . import cifar10
-
-        arrays = cifar10.read(root, warn)
-    elif dataset == "imagefolder":
-        from . import imagefolder
-
-        arrays = imagefolder.read(root, progress, warn)
-    elif dataset == "digits":
-        from . import digits
-
-        arrays = digits.read()
-    else:
-        raise DataError("dataset", f"unknown dataset {dataset!r}")
+    arrays = dataset_row(dataset).read(root, progress, warn)
     _save_cache(arrays, cache, warn)
     return arrays
 

@@ -45,26 +45,32 @@ def _distinct(infos: list[RunInfo], key: str) -> list[str]:
     return sorted({str(i.status.get(key)) for i in infos if i.status.get(key) not in (None, "")})
 
 
-def data_files(root: Path) -> list[Path]:
-    """The files a dataset folder holds, walked without following links, in a stable order."""
-    base = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root
+def data_files(root: Path, dataset: str = "imagefolder") -> tuple[Path, list[Path]]:
+    """The files a dataset is read from (its registry row's list; a folder of images: all of it, walked without
+    following links), in a stable order, and the folder their names are taken relative to."""
+    from ..data.registry import DATASETS
+
+    row = DATASETS.get(dataset)
+    if row is not None and row.name != "imagefolder":
+        files = [f for f in row.source_files(root) if f.exists()]
+        return (files[0].parent if files else root), files
     out: list[Path] = []
-    for folder, dirs, files in os.walk(base, followlinks=False):
+    for folder, dirs, names in os.walk(root, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        out.extend(Path(folder) / f for f in sorted(files) if not f.startswith("."))
-    return out
+        out.extend(Path(folder) / f for f in sorted(names) if not f.startswith("."))
+    return root, out
 
 
-def checksum(root: Path, progress: Callable[[str], None] | None = None) -> str:
+def checksum(root: Path, progress: Callable[[str], None] | None = None, dataset: str = "imagefolder") -> str:
     """sha256 over the dataset's files (relative names and contents), or why there is none."""
     if not root.is_dir():
         return "not at hand on this machine"
-    files = [f for f in data_files(root) if stat.S_ISREG(os.lstat(f).st_mode)]
+    base, found = data_files(root, dataset)
+    files = [f for f in found if stat.S_ISREG(os.lstat(f).st_mode)]
     total = sum(os.lstat(f).st_size for f in files)
     if total > CHECKSUM_LIMIT:
         return f"not computed ({total / 2**30:.1f} GiB in {len(files)} files)"
     h = hashlib.sha256()
-    base = root / "cifar-10-batches-py" if (root / "cifar-10-batches-py").is_dir() else root
     for n, path in enumerate(files):
         h.update(str(path.relative_to(base)).encode() + b"\0")
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -77,7 +83,7 @@ def checksum(root: Path, progress: Callable[[str], None] | None = None) -> str:
 
 
 def datasets(infos: list[RunInfo], progress: Callable[[str], None] | None = None) -> list[dict[str, str]]:
-    from ..data import resolve_data_dir
+    from ..data import DataError, resolve_data_dir
 
     seen: dict[tuple, dict[str, str]] = {}
     for info in infos:
@@ -88,8 +94,12 @@ def datasets(infos: list[RunInfo], progress: Callable[[str], None] | None = None
             seen[(name, given)] = {"dataset": name, "folder": "scikit-learn's bundled copy",
                                    "checksum": "sklearn " + _sklearn_version()}
             continue
-        root = resolve_data_dir(name, given)
-        seen[(name, given)] = {"dataset": name, "folder": str(root), "checksum": checksum(root, progress)}
+        try:
+            root = resolve_data_dir(name, given)
+        except DataError:  # a name no reader has (a config from a newer or older version)
+            seen[(name, given)] = {"dataset": name, "folder": "?", "checksum": "unknown dataset"}
+            continue
+        seen[(name, given)] = {"dataset": name, "folder": str(root), "checksum": checksum(root, progress, name)}
     return list(seen.values())
 
 

@@ -135,7 +135,7 @@ class Evaluation:
         from . import checkpoints
         from .devicedata import normalize
         from .devices import apply_numerics, check_device_present, numerics_record, resolve_device
-        from .models import LeNet5
+        from .models import INPUT_SIZE, LeNet5
 
         cfg = RunConfig.from_dict(self.run.read_config())
         validate(cfg)
@@ -147,6 +147,7 @@ class Evaluation:
         weights = ckpt["member"]["model"]  # a solo LeNet5 state_dict, fused members' too
         self.write(device=str(device), numerics=numerics_record(device), checkpoint_epoch=int(ckpt["epoch"]), mid_epoch=bool(ckpt.get("partial")))
         arrays = load_arrays(cfg.dataset, cfg.data_dir, warn=lambda text: self.run.log(f"warning: {text}"))
+        arrays = arrays.fitted(INPUT_SIZE)
         model = LeNet5.from_config(cfg, int(weights["conv1.weight"].shape[1]), int(weights["fc2.weight"].shape[0]))
         model.load_state_dict(weights)
         model.to(device)

@@ -9,6 +9,8 @@ from ..config import RunConfig
 
 from .kinds import DROPOUT_CLASSES, make_dropout  # noqa: F401 (callers import them from here)
 
+INPUT_SIZE = 32  # LeNet-5's input is 32x32; smaller images (MNIST's 28x28) are padded to it (ImageArrays.fitted)
+
 
 class LeNet5(nn.Module):
     """conv 6@5x5 -> pool -> conv 16@5x5 -> pool -> conv 120@5x5 -> fc 84 -> fc 10, ReLU, 2x2 max-pool.
