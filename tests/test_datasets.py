@@ -85,3 +85,17 @@ def test_lenet_trains_on_another_size_and_channel_count(tmp_path, name, write):
     assert Trainer([run]).run() == ["finished"]
     rows = [r for r in run.read_metrics() if "test_acc" in r]
     assert [r["epoch"] for r in rows] == [1, 2] and all(0.0 <= r["test_acc"] <= 1.0 for r in rows)
+
+
+def test_fetching_mnist_offline_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch):
+    import torchvision.datasets as tvd
+
+    from cli_helpers import invoke
+
+    monkeypatch.setattr(tvd.MNIST, "mirrors", ["http://mnist.invalid/"])  # never resolves
+    result = invoke("data", "fetch", "mnist", "--data-dir", tmp_path / "d", "--timeout", "3")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("downloading MNIST") and len(lines) == 2, result.stderr
+    assert lines[1].startswith("error: network: cannot download MNIST: ") and "MNIST/raw/" in lines[1]
+    assert not (tmp_path / "d").exists()

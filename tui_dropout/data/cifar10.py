@@ -211,6 +211,15 @@ def _download(url: str, dest: Path, timeout: float, progress: Callable[[int, int
             raise ConnectionAbortedError(errno.ECONNABORTED, f"got {done} of {total} bytes")
 
 
+def remove_made(made: list[Path]) -> None:
+    """Folders a failed fetch created (deepest first), removed again where empty: nothing half-made stays."""
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)

@@ -64,6 +64,10 @@ def fetch(data_dir: Path, timeout: float = 60.0, progress=None, dataset: str = "
     """torchvision's own download (its mirrors, md5 checks and unpacking), every socket wait bounded by
     `timeout`; one DataError line on failure."""
     cls = _torchvision_class(dataset)
+    from .cifar10 import remove_made
+
+    target = raw_folder(data_dir, dataset)
+    made = [p for p in [target, *target.parents] if not p.exists()]
     before = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
     try:
@@ -71,6 +75,7 @@ def fetch(data_dir: Path, timeout: float = 60.0, progress=None, dataset: str = "
         cls(str(data_dir), train=False, download=True)
     except Exception as exc:  # urllib's zoo and torchvision's RuntimeError listing each mirror's failure
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()
+        remove_made(made)
         raise DataError("network", f"cannot download {CLASS_NAMES[dataset]}: {first}; "
                         f"{by_hand(data_dir, dataset)}") from None
     finally:

@@ -62,6 +62,10 @@ def fetch(data_dir: Path, timeout: float = 60.0, progress=None) -> Path:
 
     from torchvision.datasets.utils import download_url
 
+    from .cifar10 import remove_made
+
+    target = folder(data_dir)
+    made = [p for p in [target, *target.parents] if not p.exists()]
     before = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
     try:
@@ -69,6 +73,7 @@ def fetch(data_dir: Path, timeout: float = 60.0, progress=None) -> Path:
             download_url(url, str(folder(data_dir)), filename=name, md5=md5)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()
+        remove_made(made)
         raise DataError("network", f"cannot download SVHN: {first}; {by_hand(data_dir)}") from None
     finally:
         socket.setdefaulttimeout(before)
