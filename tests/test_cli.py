@@ -22,7 +22,7 @@ def test_train_quick_in_the_foreground_prints_the_results(runs_dir):
 
 @pytest.mark.parametrize("args, field", [
     (["--p", "1.5"], "p"), (["--epochs", "0"], "epochs"), (["--batch-size", "-1"], "batch_size"),
-    (["--dataset", "mnist"], "dataset"), (["--set", "conv_kind=bernoulli2"], "conv_kind"),
+    (["--dataset", "imagenet"], "dataset"), (["--set", "conv_kind=bernoulli2"], "conv_kind"),
     (["--device", "cuda"], "device"), (["--set", "placement=fc", "--set", "fc_kind=dropout2d"], "fc_kind"),
     (["--set", "momentum="], "momentum"), (["--lr", "inf"], "lr"), (["--set", "weight_decay=nan"], "weight_decay"),
     (["--batch-size", "1e12"], "batch_size"), (["--epochs", "3000000000"], "epochs"), (["--seed", "x"], "seed"),

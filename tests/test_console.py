@@ -83,7 +83,7 @@ def extra_presets(tmp_path, monkeypatch):
                                     'train_limit = 300\n')
     (folder / "broken.toml").write_text("epochs = = 3\n")
     (folder / "wrongtype.toml").write_text('dataset = "digits"\nepochs = "ten"\n')
-    (folder / "mnist.toml").write_text('dataset = "mnist"\nepochs = 3\n')
+    (folder / "imagenet.toml").write_text('dataset = "imagenet"\nepochs = 3\n')
     monkeypatch.setenv("TUI_DROPOUT_PRESETS", str(folder))
     return folder
 
@@ -458,8 +458,8 @@ async def test_broken_presets_are_shown_in_the_form_not_fatal(runs_dir, extra_pr
             assert form.query_one("#launch").disabled
             await pilot.press("enter")
             assert isinstance(app.screen, NewRunScreen)
-        form.query_one("#preset").value = "mnist"  # a value no list offers: shown, and flagged beside its field
-        await until(pilot, lambda: "unknown dataset 'mnist'" in text_of(form.query_one("#e-dataset")))
+        form.query_one("#preset").value = "imagenet"  # a value no list offers: shown, and flagged beside its field
+        await until(pilot, lambda: "unknown dataset 'imagenet'" in text_of(form.query_one("#e-dataset")))
         form.query_one("#preset").value = "quick"
         await until(pilot, lambda: not form.query_one("#launch").disabled)
         await pilot.press("escape")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .data.registry import NAMES
+from .networks import NETWORKS
 from .errors import FieldError
 from .kinds import KINDS
 
@@ -36,6 +37,9 @@ class RunConfig:
     dataset: str = "cifar10"  # a name in data/registry.py: cifar10, cifar100, mnist, fashion_mnist, svhn...
     data_dir: str | None = None  # folder holding the dataset; None: $TUI_DROPOUT_DATA or the cache folder
     train_limit: int | None = None  # use only the first N training images (None: all)
+    network: str = "lenet5"  # a name in networks.py: lenet5 | mlp | vgg | resnet18
+    hidden_units: int = 1024  # mlp only: units in each hidden layer
+    hidden_layers: int = 3  # mlp only: how many hidden layers
     placement: str = "none"  # where dropout goes: none (A) | fc (B) | conv (C) | all (D)
     p_conv: float = 0.5  # drop probability after each conv ReLU, in [0, 1)
     p_fc: float = 0.5  # drop probability on the fc hidden layer, in [0, 1)
@@ -118,7 +122,7 @@ MAX_INT = 2**31 - 1  # beyond this a size or count is a typo, and torch would ov
 
 # Fields a user sets (the console form shows these, in this order).
 EDITABLE_FIELDS = (
-    "dataset", "data_dir", "train_limit", "placement", "conv_kind", "p_conv", "fc_kind", "p_fc",
+    "dataset", "data_dir", "train_limit", "network", "placement", "conv_kind", "p_conv", "fc_kind", "p_fc",
     "epochs", "batch_size", "lr", "momentum", "weight_decay", "max_norm", "lr_step", "lr_gamma", "eval_every",
     "device", "seed",
 )
@@ -210,8 +214,17 @@ def problems(cfg: RunConfig) -> dict[str, str]:
         bad("dataset", f"unknown dataset {cfg.dataset!r} (choose from {', '.join(DATASETS)})")
     if cfg.dataset == "imagefolder" and not cfg.data_dir:
         bad("data_dir", "imagefolder needs a folder with train/<class>/ and test/<class>/")
+    if cfg.network not in NETWORKS:
+        bad("network", f"unknown network {cfg.network!r} (choose from {', '.join(NETWORKS)})")
     if cfg.placement not in PLACEMENTS:
         bad("placement", f"unknown placement {cfg.placement!r} (choose from {', '.join(PLACEMENTS)})")
+    elif cfg.network in NETWORKS and cfg.placement not in NETWORKS[cfg.network].placements:
+        bad("placement", f"{cfg.network} has no conv layers to put dropout after: choose from "
+            f"{', '.join(NETWORKS[cfg.network].placements)} (all drops the input with p_conv)")
+    if not 1 <= cfg.hidden_units <= 65536:
+        bad("hidden_units", f"must be 1 to 65536, got {cfg.hidden_units!r}")
+    if not 1 <= cfg.hidden_layers <= 16:
+        bad("hidden_layers", f"must be 1 to 16, got {cfg.hidden_layers!r}")
     for name, allowed in (("conv_kind", CONV_KINDS), ("fc_kind", FC_KINDS)):
         if getattr(cfg, name) not in allowed:
             bad(name, f"unknown kind {getattr(cfg, name)!r} (choose from {', '.join(allowed)})")
@@ -237,14 +250,19 @@ def _combination_problems(cfg: RunConfig) -> list[tuple[str, str]]:
     if cfg.uses_fc_dropout:
         if cfg.fc_kind in KINDS and KINDS[cfg.fc_kind].channels:
             out.append(("fc_kind", f"{cfg.fc_kind} drops whole channels of a feature map; "
-                        "the fc hidden layer is a plain (N, 84) vector: use "
+                        "the fc hidden layer is a plain vector: use "
                         + " or ".join(k.name for k in KINDS.values() if not k.channels)))
         if cfg.p_fc >= 1.0:
             out.append(("p_fc", "p=1 zeroes every fc unit: the network could not learn"))
-    if cfg.uses_conv_dropout:
+    vector_input = cfg.network in NETWORKS and NETWORKS[cfg.network].conv_site_is_vector
+    if cfg.uses_conv_dropout and vector_input:
+        if cfg.conv_kind in KINDS and KINDS[cfg.conv_kind].channels:
+            out.append(("conv_kind", f"{cfg.conv_kind} drops whole channels; {cfg.network} drops its input as a "
+                        "flat vector: use " + " or ".join(k.name for k in KINDS.values() if not k.channels)))
+    elif cfg.uses_conv_dropout:
         if cfg.conv_kind in KINDS and KINDS[cfg.conv_kind].map_dims != 4:
             out.append(("conv_kind", "dropout3d expects 5-D (N, C, D, H, W) volumes; "
-                        "LeNet-5's conv maps are 4-D (N, C, H, W): use dropout2d"))
+                        "the conv maps are 4-D (N, C, H, W): use dropout2d"))
         if cfg.p_conv >= 1.0:
             out.append(("p_conv", "p=1 zeroes every conv channel: the network could not learn"))
     return out

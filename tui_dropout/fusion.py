@@ -3,17 +3,20 @@ from __future__ import annotations
 
 from .config import RunConfig
 from .kinds import KINDS
+from .networks import NETWORKS
 
 # Settings fused members must share: one dataset on one device, stepped batch for batch. The seed is not
 # among them: each member keeps its own initial weights and data order (trainer/order.py).
-SHARED_FIELDS = ("dataset", "data_dir", "train_limit", "batch_size", "epochs", "eval_every", "eval_batch_size",
+SHARED_FIELDS = ("network", "hidden_units", "hidden_layers", "dataset", "data_dir", "train_limit", "batch_size", "epochs", "eval_every", "eval_batch_size",
                  "checkpoint_every", "device", "channels_last", "compile", "deterministic", "tf32")
 FUSABLE_CONV_KINDS = tuple(k.name for k in KINDS.values() if k.fuse_conv)
 FUSABLE_FC_KINDS = tuple(k.name for k in KINDS.values() if k.fuse_fc)
 
 
 def fusion_blocker(cfgs: list[RunConfig]) -> str | None:
-    """The dropout kind (or companion) that keeps these configs from one fused pass, or None."""
+    """The network, dropout kind (or companion) that keeps these configs from one fused pass, or None."""
+    if any(not NETWORKS.get(c.network, NETWORKS["lenet5"]).fused for c in cfgs):
+        return "network"  # only LeNet-5 has a grouped fused pass: other networks train one after another
     if any(c.max_norm is not None for c in cfgs):
         return "max_norm"  # the fused step has no per-unit renorm yet: such runs train one by one
     conv_kinds = {c.conv_kind for c in cfgs if c.uses_conv_dropout and c.p_conv > 0}

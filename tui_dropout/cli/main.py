@@ -92,7 +92,7 @@ def presets() -> None:
             field, reason = next(iter(found.items()))
             echo(f"{name:{width}} broken: {entries[name]}: {field} {reason}")
             continue
-        echo(f"{name:{width}} {cfg.dataset:11} placement={cfg.placement:4} p_conv={cfg.p_conv:g} "
+        echo(f"{name:{width}} {cfg.dataset:13} {cfg.network:8} placement={cfg.placement:4} p_conv={cfg.p_conv:g} "
                    f"p_fc={cfg.p_fc:g} epochs={cfg.epochs} batch={cfg.batch_size}  {' '.join(cfg.description.split())}")
         echo(f"{'':{width}} {entries[name]}")
 

@@ -20,11 +20,11 @@ class ImageArrays:
     def channels(self) -> int:
         return int(self.train_x.shape[1])
 
-    def fitted(self, size: int) -> "ImageArrays":
+    def fitted(self, size: int | None) -> "ImageArrays":
         """The images zero-padded, centred, to size x size (MNIST's 28x28 into LeNet-5's 32x32, as LeCun et al.
-        placed them); as they are when they have that size already. DataError for larger ones: no silent crop."""
+        placed them); as they are when they have that size already, or `size` is None. DataError for larger ones: no silent crop."""
         h, w = self.train_x.shape[2:]
-        if (h, w) == (size, size):
+        if size is None or (h, w) == (size, size):
             return self
         if h > size or w > size:
             raise DataError("dataset", f"images are {h}x{w}; the network takes at most {size}x{size}")

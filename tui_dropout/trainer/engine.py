@@ -22,7 +22,7 @@ from ..store import RunBusy, RunDir, host_and_pid
 from ..store.files import sweep_temp_files
 from . import checkpoints
 from .devicedata import DeviceData, normalize
-from .models import INPUT_SIZE
+from .networks import input_size
 from .devices import apply_numerics, check_device_present, numerics_record, resolve_device
 from .fused import FusedStepper
 from .members import Heartbeat, Member
@@ -245,7 +245,7 @@ class Trainer:
         self.progress({"kind": "status", "text": f"loading {cfg.dataset}"})
         arrays = load_arrays(cfg.dataset, cfg.data_dir, progress=lambda t: self.progress({"kind": "status", "text": t}),
                              warn=self._note)
-        data = DeviceData(arrays.fitted(INPUT_SIZE).limited(cfg.train_limit), self.device, cfg.channels_last)
+        data = DeviceData(arrays.fitted(input_size(cfg)).limited(cfg.train_limit), self.device, cfg.channels_last)
         stepper = make_stepper([m.cfg for m in self.members], data.channels, data.num_classes, self.device)
         n, bs = data.train_size, cfg.batch_size
         order = BatchOrder([m.cfg.seed for m in self.members], n, self.device)

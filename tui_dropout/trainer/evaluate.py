@@ -135,7 +135,7 @@ class Evaluation:
         from . import checkpoints
         from .devicedata import normalize
         from .devices import apply_numerics, check_device_present, numerics_record, resolve_device
-        from .models import INPUT_SIZE, LeNet5
+        from .networks import build, input_size
 
         cfg = RunConfig.from_dict(self.run.read_config())
         validate(cfg)
@@ -147,18 +147,20 @@ class Evaluation:
         weights = ckpt["member"]["model"]  # a solo LeNet5 state_dict, fused members' too
         self.write(device=str(device), numerics=numerics_record(device), checkpoint_epoch=int(ckpt["epoch"]), mid_epoch=bool(ckpt.get("partial")))
         arrays = load_arrays(cfg.dataset, cfg.data_dir, warn=lambda text: self.run.log(f"warning: {text}"))
-        arrays = arrays.fitted(INPUT_SIZE)
-        model = LeNet5.from_config(cfg, int(weights["conv1.weight"].shape[1]), int(weights["fc2.weight"].shape[0]))
-        model.load_state_dict(weights)
+        arrays = arrays.fitted(input_size(cfg))
+        classes = max(len(arrays.classes), int(arrays.train_y.max()) + 1)  # as the trainer counted them
+        model = build(cfg, arrays.channels, classes)
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError:  # shapes that differ: another dataset's channels or classes
+            raise ValueError(f"the checkpoint's network does not take {cfg.dataset}'s {arrays.channels}-channel "
+                             f"images and {classes} classes: is the dataset the one it trained on?") from None
         model.to(device)
         layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
         if cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
         images = torch.from_numpy(arrays.test_x).to(device).contiguous(memory_format=layout)
         labels = torch.from_numpy(arrays.test_y).to(device)
-        if images.shape[1] != weights["conv1.weight"].shape[1]:
-            raise ValueError(f"the test images have {images.shape[1]} channels, the checkpoint's network "
-                             f"{weights['conv1.weight'].shape[1]}: is the dataset the one it trained on?")
         size = cfg.eval_batch_size
 
         @torch.inference_mode()

@@ -53,3 +53,8 @@ class LeNet5(nn.Module):
         x = F.relu(self.conv3(x), inplace=True)
         x = F.relu(self.fc1(x.flatten(1)), inplace=True)
         return self.fc2(x)
+
+
+def from_config(cfg: RunConfig, in_channels: int, num_classes: int) -> LeNet5:
+    """The registry's entry point (trainer/networks.py)."""
+    return LeNet5.from_config(cfg, in_channels, num_classes)

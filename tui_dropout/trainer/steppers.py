@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from ..config import RunConfig
-from .models import LeNet5
+from .networks import build
 
 
 def lr_at(cfg: RunConfig, epoch: int) -> float:
@@ -42,13 +42,14 @@ class Stepper(Protocol):
 
 
 class SoloStepper:
-    """One LeNet5 with torch's SGD: the seed's loop, on device-resident batches."""
+    """One network (LeNet-5 unless the config names another) with torch's SGD: the seed's loop, on
+    device-resident batches."""
 
     members = 1
 
     def __init__(self, cfg: RunConfig, in_channels: int, num_classes: int, device: torch.device):
         self.cfg = cfg
-        self.model = LeNet5.from_config(cfg, in_channels, num_classes).to(device)
+        self.model = build(cfg, in_channels, num_classes).to(device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.train_forward = torch.compile(self.model) if cfg.compile else self.model

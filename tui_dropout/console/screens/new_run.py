@@ -10,13 +10,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ...config import CONV_KINDS, DATASETS, EDITABLE_FIELDS, FC_KINDS, PLACEMENTS, ConfigError, RunConfig, list_presets
+from ...networks import NAMES as NETWORK_NAMES
 from ...store.notes import NotesError, check_name, check_note, check_tags
 from ..messages import LaunchRequest
 from ..study import BACKENDS, LAUNCH_DEFAULTS, FormReading, default_preset, read_form, read_preset
 from ..widgets.form_select import FormSelect
 from .confirm import ConfirmScreen
 
-CHOICES = {"dataset": DATASETS, "placement": PLACEMENTS, "conv_kind": CONV_KINDS, "fc_kind": FC_KINDS}
+CHOICES = {"dataset": DATASETS, "network": NETWORK_NAMES, "placement": PLACEMENTS, "conv_kind": CONV_KINDS,
+           "fc_kind": FC_KINDS}
 HINT = ("[b]New run[/b]  [b]enter[/b] launches  esc closes  tab next  space/down opens a list\n"
         "number fields take a list 0.1,0.3 or a range 0.1..0.7:0.2: a grid of runs")
 # The launch settings' rows: (field, label, placeholder); gpus and per gpu show for the queue only.

@@ -1,0 +1,19 @@
+"""Builds the torch module a run's network row names (tui_dropout/networks.py), from its config."""
+from __future__ import annotations
+
+import importlib
+
+import torch.nn as nn
+
+from ..config import RunConfig
+from ..networks import NETWORKS
+
+
+def build(cfg: RunConfig, in_channels: int, num_classes: int) -> nn.Module:
+    row = NETWORKS[cfg.network]
+    return importlib.import_module(f"tui_dropout.trainer.{row.module}").from_config(cfg, in_channels, num_classes)
+
+
+def input_size(cfg: RunConfig) -> int | None:
+    """The size images are padded to for the run's network (None: as they are)."""
+    return NETWORKS[cfg.network].input_size
