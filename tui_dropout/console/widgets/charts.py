@@ -59,6 +59,8 @@ class MetricChart(PlotextPlot):
         self.title = ""  # drawn by render() above the plot, with the legend
         self.legend: list[Entry] = []  # one entry per line drawn that needs naming, in the series' order
         self.header_text: list[Text] = []  # the header lines of the last render, for tests
+        self._drawn: tuple | None = None  # the last draw's arguments, drawn again when a resize changes the ticks
+        self._drawn_ticks = 0
 
     @property
     def chart(self) -> Chart:
@@ -77,6 +79,8 @@ class MetricChart(PlotextPlot):
         group only the first line of each run is drawn (more would double the lines). `ylim` defaults to the
         chart's own range; `log` applies where the chart allows it; `prefix` (a run's name) makes a short title:
         the name and the chart's. Series i gets colour and marker i + `palette_start`, in every pane alike."""
+        self._drawn = (named, axis, smoothing, xlim, ylim, title, palette_start, log, prefix)
+        self._drawn_ticks = self.tick_count()
         spec = self.chart
         plt = self.plt
         plt.clear_figure()  # also drops limits left from an earlier draw; render() sets size and theme again
@@ -168,6 +172,12 @@ class MetricChart(PlotextPlot):
             return Color.parse(self.app.theme_variables.get("surface", "#1e1e1e")).get_truecolor()[:3]
         except Exception:  # not mounted, or a theme without it: a dark background
             return (30, 30, 30)
+
+    def on_resize(self) -> None:
+        """A chart drawn before its pane had its size (the first draw comes before layout) picked its y ticks for
+        another height: drawn again for this one."""
+        if self._drawn is not None and self.tick_count() != self._drawn_ticks:
+            self.draw(*self._drawn)
 
     def tick_count(self) -> int:
         """y ticks that fit the pane's plot rows, a row or more between them; at least 3 (with 2 a 1-2-5 step
