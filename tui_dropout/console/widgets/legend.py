@@ -75,7 +75,8 @@ def _variants(entries: list[Entry]):
         yield values, 2
     for cap in (16, 10, 6):
         yield [fit_label(label, cap) for label in values], 2
-    yield [fit_label(label, 4) for label in values], 1
+    for cap in (6, 4):  # samples of one cell
+        yield [fit_label(label, cap) for label in values], 1
 
 
 def header_lines(title: str, entries: list[Entry], width: int, most: int) -> list[Text]:
@@ -95,6 +96,11 @@ def header_lines(title: str, entries: list[Entry], width: int, most: int) -> lis
                 return [_centred(Text(_cut(title, width)), width)] + [
                     _centred(_legend([entries[i] for i in row], [labels[i] for i in row], cells), width)
                     for row in rows]
+            rows = _flow(entries, labels, cells, width, first=len(title) + 2)
+            if len(rows) <= most and len(title) + 2 < width:  # the legend starts on the title's line
+                out = [_legend([entries[i] for i in row], [labels[i] for i in row], cells) for row in rows]
+                out[0] = Text(title + ("  " if rows[0] else "")) + out[0]
+                return [_centred(line, width) for line in out]
     # nothing fits whole: the shortest legend, cut short (`…`) when even that is too long
     labels, cells = list(_variants(entries))[-1]
     legend = _legend(entries, labels, cells)
@@ -106,16 +112,18 @@ def header_lines(title: str, entries: list[Entry], width: int, most: int) -> lis
     return [Text(_cut(title, room) + "  ") + legend]
 
 
-def _flow(entries: list[Entry], labels: list[str], cells: int, width: int) -> list[list[int]]:
-    """Entries laid out in lines of `width` cells, two cells between entries on a line."""
+def _flow(entries: list[Entry], labels: list[str], cells: int, width: int, first: int = 0) -> list[list[int]]:
+    """Entries laid out in lines of `width` cells, two cells between entries on a line; `first` cells of the
+    first line are taken already (by the title and its gap)."""
     lines: list[list[int]] = [[]]
-    used = 0
+    used = first
     for i, label in enumerate(labels):
         need = len(entries[i].sample(cells)) + 1 + len(label)
-        if lines[-1] and used + 2 + need > width:
+        gap = 2 if lines[-1] else 0
+        if used + gap + need > width and (lines[-1] or used):
             lines.append([])
-            used = 0
-        used += need + (2 if lines[-1] else 0)
+            used, gap = 0, 0
+        used += need + gap
         lines[-1].append(i)
     return lines
 
