@@ -1,4 +1,4 @@
-"""`--json` on runs, show, results, hparams and sweep: one schema (docs/json.md), read back by a script."""
+"""`--json` on runs, show, results, hparams, sweep and queue: one schema (docs/json.md), read back by a script."""
 import json
 
 from conftest import cli, make_run_folder
@@ -58,3 +58,66 @@ def test_every_command_reads_back_with_the_same_run_records(runs_dir):
 def test_an_empty_runs_folder_is_an_empty_list(runs_dir):
     assert read("runs", "--runs-dir", runs_dir)["runs"] == []
     assert read("hparams", "--runs-dir", runs_dir)["runs"] == []
+
+
+def queued_runs(runs_dir):
+    """A queue holder (a stand-in with the holder's command line and lock), a run training on its slot with a
+    long label, and two runs waiting in order."""
+    import os
+    import socket
+
+    from conftest import stand_in_holder
+    from tui_dropout.store import process_start_time
+    from tui_dropout.store.queue import QueueFolder
+
+    long_label = "D " + " ".join(f"field_{k}=0.{k}" for k in range(12))  # wider than any terminal
+    make_run_folder(runs_dir, "20260304-000001-D-busy",
+                    {"state": "running", "epoch": 2, "epochs": 4, "backend": "queue", "slot": "cpu#0",
+                     "pid": os.getpid(), "pid_start": process_start_time(os.getpid()), "host": socket.gethostname()},
+                    config={"preset": "D", "epochs": 4, "dataset": "digits", "label": long_label})
+    queue = QueueFolder(runs_dir)
+    for i in (2, 3):
+        make_run_folder(runs_dir, f"20260304-00000{i}-D-wait", {"state": "queued", "backend": "queue"},
+                        config={"preset": "D", "epochs": 4, "dataset": "digits", "label": f"D seed={i}"})
+        queue.add(f"20260304-00000{i}-D-wait")
+    return stand_in_holder(runs_dir), long_label
+
+
+def test_queue_json_names_the_holder_its_slots_runs_and_the_waiting_runs_in_order(runs_dir):
+    holder, long_label = queued_runs(runs_dir)
+    try:
+        doc = read("queue", "--runs-dir", runs_dir)
+        assert doc["holder"]["alive"] and doc["holder"]["pid"] == holder.pid
+        assert doc["holder"]["gpus"] == ["cpu"] and doc["holder"]["per_gpu"] == 1 and doc["holder"]["problem"] is None
+        (slot,) = doc["slots"]
+        assert slot["slot"] == "cpu#0" and [r["label"] for r in slot["runs"]] == [long_label]
+        assert slot["runs"][0]["epoch"] == 2 and slot["runs"][0]["state"] == "running"
+        assert [(w["place"], w["id"]) for w in doc["waiting"]] == [(1, "20260304-000002-D-wait"),
+                                                                   (2, "20260304-000003-D-wait")]
+        piped = cli("queue", "--runs-dir", runs_dir, env={"COLUMNS": ""})  # stdout is a pipe here
+        assert f"pid {holder.pid}" in piped.stdout and long_label in piped.stdout  # whole, not cut to a width
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_queue_that_drained_says_its_holder_left_and_a_killed_one_is_told_apart(runs_dir):
+    import time
+
+    from tui_dropout.store.queue import QueueFolder
+
+    queue = QueueFolder(runs_dir)
+    # what a holder writes as it leaves a drained queue (launch/holder.py)
+    queue.write_holder({"pid": None, "pid_start": None, "host": "h", "gpus": ["cpu"], "per_gpu": 1, "max_fused": 1,
+                        "left": time.time()})
+    out = cli("queue", "--runs-dir", runs_dir).stdout
+    assert out.startswith("held by nobody (the last holder left at ") and "killed" not in out, out
+    assert "it served 1 slot(s) on the CPU" in out and "0 waiting" in out
+    doc = read("queue", "--runs-dir", runs_dir)
+    assert doc["holder"]["alive"] is False and doc["holder"]["pid"] is None and doc["holder"]["left"] > 0
+    assert doc["slots"] == [{"slot": "cpu#0", "runs": []}] and doc["waiting"] == []
+    queue.write_holder({"pid": 999999999, "pid_start": 1, "host": "h", "gpus": ["cpu"]})  # gone without leaving
+    out = cli("queue", "--runs-dir", runs_dir).stdout
+    assert "nobody (pid 999999999 on h holds no queue lock: it was killed" in out, out
+    (runs_dir / ".queue" / "holder.json").unlink()
+    assert read("queue", "--runs-dir", runs_dir)["holder"] is None

@@ -268,3 +268,48 @@ def test_help_names_every_key_of_the_main_view_and_fits_80_columns():
         if binding.show:
             shown = binding.key_display or binding.key
             assert shown in words or shown.split("-")[0] in words, f"{shown} ({binding.description}) not in help"
+
+
+def test_the_list_shows_the_figure_it_is_sorted_by_and_marks_the_sorted_column(runs_dir):
+    """Best and final test accuracy disagree here: sorted by either, the list shows that one, in its order."""
+    from tui_dropout.console.app import DropoutConsole
+    from tui_dropout.console.widgets.runs_table import RunsTable
+
+    # (final test, best test, loss): by best the order is a b c, by final c b a, by loss b a c
+    for tail, final, best, loss in (("aaaa", 0.40, 0.70, 0.8), ("bbbb", 0.50, 0.60, 0.5), ("cccc", 0.55, 0.56, 0.9)):
+        finished(runs_dir, f"20260101-00000{ord(tail[0]) - 96}-A-{tail}", final, 0.9, loss, p_fc=0.1)
+        status = runs_dir / f"20260101-00000{ord(tail[0]) - 96}-A-{tail}" / "status.json"
+        status.write_text(json.dumps({**json.loads(status.read_text()), "best_test_acc": best}))
+
+    def screen_rows(app) -> list[str]:
+        table = app.screen.query_one(RunsTable)
+        return [table.render_line(y).text for y in range(4)]
+
+    async def drive(size):
+        app = DropoutConsole(runs_dir=runs_dir)
+        async with app.run_test(size=size) as pilot:
+            await until(pilot, lambda: len(shown(app)) == 3, what="the runs")
+            header = screen_rows(app)[0]
+            assert "test%" in header and "▼" not in header.replace("started▼", "")
+            await pilot.press("greater_than_sign")
+            await until(pilot, lambda: shown(app) == ["aaaa", "bbbb", "cccc"] and "best%▼" in screen_rows(app)[0],
+                        what="sorted by best")
+            assert all(want in row for row, want in zip(screen_rows(app)[1:], ("70.0", "60.0", "56.0")))
+            await pilot.press("greater_than_sign")
+            await until(pilot, lambda: shown(app) == ["cccc", "bbbb", "aaaa"] and "fin%▼" in screen_rows(app)[0],
+                        what="sorted by final test")
+            rows = screen_rows(app)[1:]
+            assert all(want in row for row, want in zip(rows, ("55.0", "50.0", "40.0"))), rows
+            assert not any(best in " ".join(rows) for best in ("70.0", "60.0", "56.0"))  # best test is not shown
+            await pilot.press("less_than_sign")
+            await until(pilot, lambda: shown(app) == ["aaaa", "bbbb", "cccc"] and "fin%▲" in screen_rows(app)[0])
+            await pilot.press("greater_than_sign")
+            await until(pilot, lambda: shown(app) == ["bbbb", "aaaa", "cccc"] and "loss▲" in screen_rows(app)[0],
+                        what="sorted by loss")
+            assert all(want in row for row, want in zip(screen_rows(app)[1:], ("0.500", "0.800", "0.900")))
+            await pilot.press("greater_than_sign", "greater_than_sign")
+            await until(pilot, lambda: app.screen.sort_by == "name" and "run▲" in screen_rows(app)[0])
+            assert "test%" in screen_rows(app)[0]  # not a figure sort: the best test accuracy again
+
+    for size in ((80, 24), (120, 40)):
+        asyncio.run(drive(size))

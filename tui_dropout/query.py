@@ -158,7 +158,7 @@ def filter_runs(infos: list[RunInfo], text: str) -> list[RunInfo]:
 # name -> (title, key, descending by default). Runs without the value go last either way.
 SORTS: dict[str, tuple[str, Callable[[RunInfo], Any], bool]] = {
     "newest": ("newest first", lambda i: (i.created, i.run_id), True),
-    "best": ("best test accuracy (the list's test%)", FIGURES["best"][1], True),
+    "best": ("best test accuracy", FIGURES["best"][1], True),
     "test": ("final test accuracy", FIGURES["test"][1], True),
     "loss": ("final loss", FIGURES["loss"][1], False),
     "gap": ("generalisation gap", gap, False),

@@ -23,7 +23,7 @@ from ...safetext import safe, safe_markup
 from ...store import RunInfo
 from ...watch import RunsWatcher
 from ..group_series import BandSeries, band
-from ..labels import acc, acc_at, epochs_text, fit_label, run_names, short_ids, state_text
+from ..labels import acc, acc_at, cut, epochs_text, fit_label, run_names, short_ids, state_text
 from ..widgets.charts import MetricChart, chart_choice, value_range
 from ..widgets.key_bar import KeyBar
 from .chart_picker import ChartPickerScreen
@@ -164,6 +164,7 @@ class CompareScreen(Screen):
     CompareScreen #lower { height: auto; max-height: 40%; }
     CompareScreen #groups, CompareScreen #results, CompareScreen #evaluation { height: auto; }
     CompareScreen #diff { height: auto; padding: 0 1; }
+    CompareScreen #waiting { height: 1; color: $text-muted; }
     """
 
     def __init__(self, run_ids: list[str], watcher: RunsWatcher, axis: str = "epoch", smoothing: float = 0.0,
@@ -191,6 +192,7 @@ class CompareScreen(Screen):
         # both layouts are built once and one is shown: switching mounts nothing, so a quick o o o cannot race.
         # Side by side has a pane per run; grouped, the first panes show the groups and the rest hide.
         yield Static("", id="title")
+        yield Static("", id="waiting")  # the marked runs with no epoch recorded yet: no pane of their own
         # the session's two charts (t): class "loss" is the first pane's, "acc" the second's, whatever they show
         first, second = chart_choice(self.app).panes
         with Horizontal(id="overlay", classes="charts"):
@@ -218,8 +220,6 @@ class CompareScreen(Screen):
     def show_mode(self) -> None:
         self.query_one("#overlay").display = self.mode == "overlay"
         self.query_one("#side").display = self.mode != "overlay"
-        for i, pane in enumerate(self.query("#side .pane")):
-            pane.display = i < len(self.entries)
         self.draw()
 
     def named(self) -> list[tuple[str, RunSeries | BandSeries]]:
@@ -229,9 +229,21 @@ class CompareScreen(Screen):
             out.append((entry.name, band(series) if entry.grouped else series[0]))
         return out
 
+    def waiting(self) -> list[str]:
+        """The compared runs with no epoch recorded yet (queued, starting): named, with their state."""
+        infos = self.infos()
+        names = run_names(infos)
+        return [f"{names[i.run_id]} ({i.state_text})" for i in infos if not self.watcher.series(i.run_id).epochs]
+
     def draw(self) -> None:
         named = self.named()
-        what = (f"{len(self.run_ids)} runs in {len(named)} group{'s' * (len(named) != 1)}: mean, ±std faint "
+        waiting = self.waiting()
+        line = self.query_one("#waiting", Static)
+        line.display = bool(waiting)
+        if waiting:
+            text = f"no data yet, no pane: {'; '.join(waiting)}"
+            line.update(Text(cut(text, max(10, self.size.width - 1))))
+        what = (f"{len(self.run_ids)} runs in {len(named)} group{'s' * (len(named) != 1)}: mean, ±std dotted "
                 "(g: each run)"
                 if self.grouped else f"{len(named)} runs" + (" (g: seed groups)" if self.partnered else ""))
         self.query_one("#title", Static).update(f"[b]compare[/b] {what} · {self.mode.replace('-', ' ')} (o)")
@@ -243,11 +255,17 @@ class CompareScreen(Screen):
             return
         xlim = shared_xlim([s.high if isinstance(s, BandSeries) else s for _, s in named]
                            + [s.low for _, s in named if isinstance(s, BandSeries)], self.axis)
+        # a pane for each run or group with data: one still waiting would only squeeze the others
+        drawn = [i for i, (_, s) in enumerate(named) if (s.mean if isinstance(s, BandSeries) else s).epochs] or [0]
+        for n, pane in enumerate(self.query("#side .pane")):
+            pane.display = n < len(drawn) and drawn[0] < len(named)
         for row, key in zip(("#side .loss", "#side .acc"), choice.panes):
             spec = chart(key)
             ylim = value_range(named, spec, choice.log_for(spec), choice.full)  # one y range across a row's panes
-            for i, ((name, series), pane) in enumerate(zip(named, self.query(row).results(MetricChart))):
+            for i, pane in zip(drawn, self.query(row).results(MetricChart)):
+                name, series = named[i]
                 pane.metric = key
+                # colour and marker i: the entry's own in the overlay too
                 pane.draw([(name, series)], self.axis, self.smoothing, xlim, ylim, palette_start=i, log=choice.log,
                           prefix=name)
 

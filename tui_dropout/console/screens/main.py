@@ -223,6 +223,7 @@ class MainScreen(Screen):
         self.marked &= every  # a mark outlives a filter that hides its run
         self.watcher.watch = self.marked | ({self.selected} if self.selected else set())  # looked at every tick
         table = self.query_one(RunsTable)
+        table.sorted_by(self.sort_by, SORTS[self.sort_by][2] == self.sort_reverse)
         if table.fit(self.room, infos):
             self.query_one("#left").styles.width = table.pane_width
         table.show(infos, self.marked, self.selected)

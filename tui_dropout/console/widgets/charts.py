@@ -1,21 +1,20 @@
 """The charts of the registry (tui_dropout/charts.py: loss, accuracy, gap, lr, epoch time) drawn with textual-plotext,
-for one run or several overlaid with a legend; a seed group is drawn as its mean with mean±std as fainter lines, one
-legend entry per group."""
+for one run or several overlaid; a seed group is drawn as its mean with mean±std as fainter dotted lines. Each
+series has its own colour and marker (legend.py), the legend is a header line above the plot, never over the
+data, and the means are drawn last so no spread or second line hides them."""
 from __future__ import annotations
 
 import math
 
+from rich.color import Color
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
 from ...charts import Chart, ChartChoice, chart, linear_axis, log_ticks, log_values, tick_label
 from ...series import MAX_POINTS, RunSeries, downsample, ema
 from ..group_series import BandSeries
+from .legend import DOTTED, GREY, MARKERS, PALETTE, Entry, faint, header_lines
 
-PALETTE = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
-# The same hues, darker: a group's mean±std lines, fainter than its mean on the dark themes.
-FAINT = {"cyan": (0, 105, 115), "orange": (125, 75, 0), "green": (0, 105, 0), "magenta": (115, 0, 115),
-         "red": (120, 0, 0), "blue": (0, 40, 150), "yellow": (115, 115, 0), "white": (110, 110, 110)}
 TICK_GAP = 3  # columns between x tick labels
 
 
@@ -57,6 +56,11 @@ class MetricChart(PlotextPlot):
         self.empty = ""  # the line shown instead of a chart when there is nothing to draw
         self.log_scale = False  # whether the last draw used a log y scale
         self.y_ticks: list[float] = []  # the linear y ticks of the last draw, for tests
+        self.title = ""  # drawn by render() above the plot, with the legend
+        self.legend: list[Entry] = []  # one entry per line drawn that needs naming, in the series' order
+        self.header_text: list[Text] = []  # the header lines of the last render, for tests
+        self._drawn: tuple | None = None  # the last draw's arguments, drawn again when a resize changes the ticks
+        self._drawn_ticks = 0
 
     @property
     def chart(self) -> Chart:
@@ -70,10 +74,13 @@ class MetricChart(PlotextPlot):
     def draw(self, named: list[tuple[str, RunSeries | BandSeries]], axis: str = "epoch", smoothing: float = 0.0,
              xlim: tuple[float, float] | None = None, ylim: tuple[float, float] | None = None,
              title: str | None = None, palette_start: int = 0, log: bool = False, prefix: str = "") -> None:
-        """One line per run for each of the chart's lines (a second line, such as train accuracy, dotted); a
-        BandSeries (a seed group) as its first line's mean and, fainter, mean±std. With any group only the first
-        line of each run is drawn (more would double the lines). `ylim` defaults to the chart's own range; `log`
-        applies where the chart allows it; `prefix` (a run's name) makes a short title: the name and the chart's."""
+        """One line per run for each of the chart's lines (a second line, such as train accuracy, dotted and
+        fainter); a BandSeries (a seed group) as its first line's mean and, dotted and fainter, mean±std. With any
+        group only the first line of each run is drawn (more would double the lines). `ylim` defaults to the
+        chart's own range; `log` applies where the chart allows it; `prefix` (a run's name) makes a short title:
+        the name and the chart's. Series i gets colour and marker i + `palette_start`, in every pane alike."""
+        self._drawn = (named, axis, smoothing, xlim, ylim, title, palette_start, log, prefix)
+        self._drawn_ticks = self.tick_count()
         spec = self.chart
         plt = self.plt
         plt.clear_figure()  # also drops limits left from an earlier draw; render() sets size and theme again
@@ -82,50 +89,58 @@ class MetricChart(PlotextPlot):
         self.log_scale = log = log and spec.log_ok
         self.points = 0
         self.x_range = None
+        self.legend = []
         if not any(spec.has_data(s.mean if isinstance(s, BandSeries) else s) for _, s in named):
             self.empty = f"no {spec.metric} recorded"
             self.refresh()
             return
         self.empty = ""
+        background = self._background()
+        lines = []  # (layer, xs, ys, colour, marker, legend entry): spreads, then second lines, then means
+        for i, (name, series) in enumerate(named):
+            k = i + palette_start
+            color, marker = PALETTE[k % len(PALETTE)], MARKERS[k % len(MARKERS)]
+            if isinstance(series, BandSeries):
+                first = spec.lines[0]
+                mean = Entry(marker, color, name) if many else Entry(marker, color, f"mean of {series.n}", "mean")
+                lines.append((2, first.xs(series.mean, axis), first.ys(series.mean), color, marker, mean))
+                spread = Entry("dotted", faint(GREY, background), "±1 std", "±std")
+                for side in (series.low, series.high):
+                    lines.append((0, first.xs(side, axis), first.ys(side), faint(color, background), DOTTED, spread))
+                continue
+            shown = [line for line in spec.lines if not (grouped and line.secondary)]
+            for line in shown:
+                if line.secondary:  # several runs: each run's colour, fainter; alone: grey. Dotted either way
+                    tone = faint(color, background) if many else GREY
+                    second = Entry("dotted", GREY, line.label + (" (dotted)" if many else ""), line.label)
+                    lines.append((1, line.xs(series, axis), line.ys(series), tone, DOTTED, second))
+                else:
+                    label = name if many else line.label if len(shown) > 1 else ""
+                    lines.append((2, line.xs(series, axis), line.ys(series), color, marker,
+                                  Entry(marker, color, label) if label else None))
         xs_seen: list[float] = []
         ys_seen: list[float] = []
-        for i, (name, series) in enumerate(named):
-            color = PALETTE[(i + palette_start) % len(PALETTE)]
-            if isinstance(series, BandSeries):
-                faint = FAINT.get(color, color)
-                first = spec.lines[0]
-                label = name if many else None  # one line alone: the title names it
-                parts = [(series.mean, label, color), (series.low, None, faint), (series.high, None, faint)]
-                lines = [(first.xs(s, axis), first.ys(s), text, c, "braille") for s, text, c in parts]
-            else:
-                shown = [line for line in spec.lines if not (grouped and line.secondary)]
-                lines = []
-                for line in shown:
-                    if line.secondary:  # several runs: the legend has one entry each, for the solid line
-                        lines.append((line.xs(series, axis), line.ys(series), None if many else line.label,
-                                      color if many else "gray", "dot"))
-                    else:
-                        label = name if many else (line.label or None) if len(shown) > 1 else None
-                        lines.append((line.xs(series, axis), line.ys(series), label, color, "braille"))
-            for xs, ys, label, line_color, marker in lines:
-                ys = ema(ys, smoothing)
-                xs, ys = downsample(xs, log_values(ys) if log else ys, self.point_limit())
-                if any(math.isfinite(v) for v in ys):  # a line of gaps only breaks plotext's legend
-                    plt.plot(xs, ys, label=label, color=line_color, marker=marker)
-                    self.points += len(xs)
-                    xs_seen += (xs[0], xs[-1])
-                    ys_seen += [v for v in ys if math.isfinite(v)]
+        drawn = []
+        for n in sorted(range(len(lines)), key=lambda n: lines[n][0]):  # the means last: on top
+            _, xs, ys, line_color, line_marker, _ = lines[n]
+            ys = ema(ys, smoothing)
+            xs, ys = downsample(xs, log_values(ys) if log else ys, self.point_limit())
+            if any(math.isfinite(v) for v in ys):  # a series with nothing to draw gets no legend entry
+                plt.plot(xs, ys, color=line_color, marker=line_marker)
+                self.points += len(xs)
+                xs_seen += (xs[0], xs[-1])
+                ys_seen += [v for v in ys if math.isfinite(v)]
+                drawn.append(n)
+        entries = [lines[n][5] for n in sorted(drawn) if lines[n][5] is not None]  # in the runs' order
+        self.legend = list(dict.fromkeys([e for e in entries if e.marker != "dotted"] +
+                                         [e for e in entries if e.marker == "dotted"]))  # the fainter ones last
         name = (spec.group_title or spec.title) if grouped else spec.title
-        dotted = [line.label for line in spec.lines if line.secondary]
-        if many and not grouped and dotted:
-            name += f" ({dotted[0]} dotted)"
         unit = "minutes" if axis == "time" else "epoch"
         # the axis name goes in the title: a separate x label would cost a row that small terminals lack
         if title is None and prefix:  # a pane of its own run (side by side): short, the screen says the rest
             title = f"{prefix} {name}" + (", log" if log else "")
-        title = title or (f"{name} by {unit}" + (", log" if log else "") + (f" (EMA {smoothing})" if smoothing else ""))
-        room = self.size.width - 8  # plotext leaves out a title wider than its plot (the y ticks take ~6): cut it
-        plt.title(title if room <= 0 or len(title) <= room else title[:max(room - 1, 1)] + "…")
+        self.title = title or (f"{name} by {unit}" + (", log" if log else "") +
+                               (f" (EMA {smoothing})" if smoothing else ""))
         if xlim:
             plt.xlim(*xlim)
         full = self._full_range()
@@ -151,6 +166,19 @@ class MetricChart(PlotextPlot):
             self.x_range = xlim or (min(xs_seen), max(xs_seen))
         self.refresh()
 
+    def _background(self) -> tuple[int, int, int]:
+        """The pane's background colour, which a fainter line leans towards."""
+        try:
+            return Color.parse(self.app.theme_variables.get("surface", "#1e1e1e")).get_truecolor()[:3]
+        except Exception:  # not mounted, or a theme without it: a dark background
+            return (30, 30, 30)
+
+    def on_resize(self) -> None:
+        """A chart drawn before its pane had its size (the first draw comes before layout) picked its y ticks for
+        another height: drawn again for this one."""
+        if self._drawn is not None and self.tick_count() != self._drawn_ticks:
+            self.draw(*self._drawn)
+
     def tick_count(self) -> int:
         """y ticks that fit the pane's plot rows, a row or more between them; at least 3 (with 2 a 1-2-5 step
         would stretch the range to twice the data's)."""
@@ -162,13 +190,26 @@ class MetricChart(PlotextPlot):
         except Exception:  # not mounted (a chart drawn outside an app): the data's range
             return False
 
+    def header(self) -> list[Text]:
+        """The title and the legend, above the plot: one line when the pane is short, else up to three."""
+        most = 1 if self.size.height < 10 else 2 if self.size.height < 16 else 3
+        # a cell short of the pane: side-by-side panes' headers never run into each other
+        return header_lines(self.title, self.legend, self.size.width - 1, most)
+
     def render(self):
         if self.empty:
             return Text(self.empty)
+        width, height = self.size.width, self.size.height
+        self.header_text = head = self.header()
+        rows = max(1, height - len(head))
         if self.x_range is not None:
-            self.ticks = epoch_ticks(*self.x_range, max(1, self.size.width - 8))
+            self.ticks = epoch_ticks(*self.x_range, max(1, width - 8))
             self.plt.xticks(self.ticks)
-        return super().render()
+        # PlotextPlot.render, with the header's rows left out of the plot's
+        self.plt.plotsize(width, rows)
+        self.plt._set_size(width, rows)
+        self.plt.theme(self._get_plotext_theme_name(self.app.theme))
+        return Text("\n").join([*head, Text.from_ansi(self.plt.build())])
 
 
 def value_range(named: list[tuple[str, RunSeries | BandSeries]], spec: Chart,

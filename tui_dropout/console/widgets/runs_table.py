@@ -1,5 +1,6 @@
-"""The runs list: number and mark, state (`queued #3`), the run's label (`D p_fc=0.3 seed=2`), epoch/total, best
-test accuracy and when it started; as many of these as the width allows, in that order of need.
+"""The runs list: number and mark, state (`queued #3`), the run's label (`D p_fc=0.3 seed=2`), epoch/total, a
+figure (best test accuracy, or the one the list is sorted by) and when it started; as many of these as the width
+allows, in that order of need. The header marks the column the list is sorted by.
 
 It draws only the rows on screen (Textual's line API), so a runs folder of thousands costs no more to show or
 move through than one of ten: the rows are plain cells, laid out once, and a line is built when it is drawn."""
@@ -16,6 +17,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ...export import number_text
+from ...query import gap
 from ...store import RunInfo
 from ..labels import STATE_STYLES, acc, epochs_text, fit_label, started_text
 
@@ -28,6 +31,13 @@ ALWAYS = ("n", "state", "label", "test")  # then, room allowing, epoch and the s
 OPTIONAL = ("epoch", "started")
 LABEL_MIN, LABEL_MAX = 7, 31  # "D" .. a label of two grid fields and a seed, with its gap
 FRAME = 3  # the border and a 1-cell scrollbar
+# A sort of query.SORTS -> the column that shows its key: a sort by a figure puts that figure in the figure column
+# (header, value), so the order can be read off the list; the others mark their own column.
+FIGURE_COLUMNS = {"best": ("best%", lambda i: acc(i.best_test_acc)),
+                  "test": ("fin%", lambda i: acc(i.final_test_acc)),
+                  "loss": ("loss", lambda i: number_text(i.final_loss, ".3f")),
+                  "gap": ("gap", lambda i: "-" if gap(i) is None else f"{gap(i):.1f}")}
+SORT_COLUMNS = {"newest": "started", "name": "label", "state": "state", **{k: "test" for k in FIGURE_COLUMNS}}
 
 
 def fit_columns(room: int, label_want: int) -> tuple[tuple[str, ...], int]:
@@ -87,6 +97,19 @@ class RunsTable(ScrollView, can_focus=True):
         self.cursor_row = 0
         self.keys: tuple[str, ...] = ()
         self.label_width = 0
+        self.sort: tuple[str, bool] = ("newest", False)  # the list's order: a SORTS key, and whether ascending
+
+    def sorted_by(self, by: str, ascending: bool) -> None:
+        """The order the rows come in (the next show() fills the figure column for it)."""
+        self.sort = (by, ascending)
+
+    def header(self, key: str) -> str:
+        """A column's header; the sorted one ends in ▲ (ascending down the list) or ▼."""
+        by, ascending = self.sort
+        name = FIGURE_COLUMNS[by][0] if key == "test" and by in FIGURE_COLUMNS else COLUMNS[key][0]
+        if SORT_COLUMNS.get(by) == key:
+            name = name.rstrip() + ("▲" if ascending else "▼")
+        return name
 
     # ----- layout --------------------------------------------------------------------------------
     @property
@@ -134,7 +157,8 @@ class RunsTable(ScrollView, can_focus=True):
         """Every column's cell for the run listed n-th."""
         mark = "*" if info.run_id in marked else " "
         return {"n": f"{mark}{n:>{self.column_width('n') - 2}}", "state": info.state_text, "label": fit_label(info.label, self.label_width - 1),
-                "epoch": epochs_text(info.epoch, info.epochs), "test": acc(info.best_test_acc),
+                "epoch": epochs_text(info.epoch, info.epochs),
+                "test": FIGURE_COLUMNS[self.sort[0]][1](info) if self.sort[0] in FIGURE_COLUMNS else acc(info.best_test_acc),
                 "started": " " + started_text(info.run_id)}
 
     # ----- reading it back (the screen and tests) -------------------------------------------------
@@ -198,7 +222,7 @@ class RunsTable(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if y == 0:
             style = self.get_component_rich_style("runs-table--header")
-            text = "".join(_fit(COLUMNS[k][0], self.column_width(k), COLUMNS[k][2]) for k in self.keys)
+            text = "".join(_fit(self.header(k), self.column_width(k), COLUMNS[k][2]) for k in self.keys)
             return Strip([Segment(_fit(text, width, False), style)], width)
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self.rows):
