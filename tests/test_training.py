@@ -108,3 +108,37 @@ def test_compiled_training_matches_eager_training(runs_dir):
     assert Trainer([compiled]).run() == ["finished"]
     for a, b in zip(eager.read_metrics(), compiled.read_metrics()):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-3)
+
+
+def test_a_slow_data_load_is_not_counted_in_the_run_time(runs_dir, monkeypatch):
+    import time
+
+    from tui_dropout.trainer import engine
+
+    real = engine.load_arrays
+    slow = 1.5
+
+    def slow_load(*args, **kwargs):  # a decode of JPEGs taking its time, once
+        arrays = real(*args, **kwargs)
+        deadline = time.monotonic() + slow
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+        return arrays
+
+    monkeypatch.setattr(engine, "load_arrays", slow_load)
+    run = RunStore(runs_dir).create(tiny_config(epochs=1).to_dict())
+    assert Trainer([run]).run() == ["finished"]
+    status = run.read_status()
+    assert status["elapsed"] <= status["ended"] - status["created"] - slow + 0.05
+    assert any("not counted in the run's time" in line for line in run.log_tail(20))
+
+
+def test_piped_foreground_training_says_what_it_is_doing_line_by_line(runs_dir):
+    from conftest import cli
+
+    out = cli("train", "--preset", "quick", "--epochs", "2", "--set", "train_limit=64", "--device", "cpu",
+              "--runs-dir", runs_dir)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert any(line.startswith("loading digits") for line in lines)
+    assert [line.split(":")[0] for line in lines if line.startswith("epoch ")] == ["epoch 1/2", "epoch 2/2"]

@@ -95,6 +95,8 @@ def run_foreground(runs: list[RunDir], resume: bool = False, claim: str | None =
                 return
             if event["kind"] == "status":
                 bar.update(task, info=event["text"])
+                if not console.is_terminal:  # piped: no live bar, so what it is doing is a line (a decode takes minutes)
+                    console.print(safe(event["text"]), highlight=False, markup=False, soft_wrap=True)
             elif event["kind"] == "warning":
                 bar.console.print(f"warning: {safe(event['text'])}", highlight=False, markup=False, soft_wrap=True)
             elif event["kind"] == "step":
@@ -104,6 +106,9 @@ def run_foreground(runs: list[RunDir], resume: bool = False, claim: str | None =
                 info = f"loss {losses}"
                 if event["accs"]:
                     info += " test " + " ".join(pct(a) for a in event["accs"][1])
+                    if not console.is_terminal:
+                        console.print(f"epoch {event['epoch']}/{event['epochs']}: {info}", highlight=False,
+                                      markup=False, soft_wrap=True)
                 bar.update(task, total=event["epochs"], completed=event["epoch"], info=info)
 
         trainer = Trainer(runs, resume=resume, stop=stop, progress=on_event, claim=claim)

@@ -245,6 +245,11 @@ class Trainer:
         self.progress({"kind": "status", "text": f"loading {cfg.dataset}"})
         arrays = load_arrays(cfg.dataset, cfg.data_dir, progress=lambda t: self.progress({"kind": "status", "text": t}),
                              warn=self._note)
+        loaded = time.time() - self.t_session
+        self.t_session = time.time()  # a run's time is its training: the one-off decode is not counted in it
+        if loaded >= 1.0:
+            for m in self.members:
+                m.run.log(f"loaded {cfg.dataset} in {loaded:.1f}s (not counted in the run's time)")
         data = DeviceData(arrays.fitted(input_size(cfg)).limited(cfg.train_limit), self.device, cfg.channels_last)
         stepper = make_stepper([m.cfg for m in self.members], data.channels, data.num_classes, self.device)
         n, bs = data.train_size, cfg.batch_size
