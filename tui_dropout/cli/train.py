@@ -85,7 +85,7 @@ Backend = Annotated[str, typer.Option("--backend", help="local (a process now), 
 Gpus = Annotated[Optional[str], typer.Option("--gpus", help="queue: auto (every GPU), cpu, or indices 0,2,3.")]
 PerGpu = Annotated[Optional[int], typer.Option("--per-gpu", help="queue: trainer processes at once per GPU \\[1].")]
 MaxFused = Annotated[Optional[int], typer.Option(
-    "--max-fused", help="Runs packed into one fused trainer at most \\[8].")]
+    "--max-fused", help="Runs packed into one fused trainer at most \\[8; 1 on a CPU queue slot].")]
 Partition = Annotated[Optional[str], typer.Option("--partition", help="slurm: partition \\[cluster default].")]
 TimeLimit = Annotated[Optional[int], typer.Option(
     "--time", help="slurm: minutes per job; at the limit a job checkpoints and is requeued \\[240].")]
@@ -97,6 +97,8 @@ Tags = Annotated[Optional[list[str]], typer.Option("--tag", help="A tag for the 
 NoteText = Annotated[Optional[str], typer.Option("--note", help="A free-text note kept with the runs.")]
 SlurmConfig = Annotated[Optional[Path], typer.Option(
     "--slurm-config", help="slurm: TOML defaults \\[~/.config/dropout-tui/slurm.toml].")]
+
+
 def _launcher(options: LaunchOptions, detach: bool):
     """The launcher the options name (a local one trains here unless --detach), its options checked: one line
     and exit 2 when they are wrong."""

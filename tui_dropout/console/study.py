@@ -11,7 +11,7 @@ from ..config import FIELD_TYPES, OPTIONAL_FIELDS, ConfigError, RunConfig, list_
 from ..data import DataError, check_available
 from ..launch import Children, Launcher, Plan, launcher_for
 from ..launch.launchers import device_problem, options_from_text
-from ..launch.plan import BACKENDS, MAX_RUNS, parse_seeds, parse_values  # noqa: F401 (BACKENDS: the form's)
+from ..launch.plan import MAX_RUNS, parse_seeds, parse_values
 from ..launch.queue import CPU
 from ..preflight import preflight_problems
 from ..store import RunStore
@@ -144,14 +144,15 @@ def where(plan: Plan, launcher: Launcher) -> str:
         packed = queue.max_fused if plan.count > slots and queue.max_fused > 1 and plan.options.fuse else 0
         return (f"on the queue: {slots} slot{'s' if slots != 1 else ''} on {at}"
                 + (f", up to {packed} runs fused a slot" if packed else ""))
+    slurm = launcher.name == "slurm"
     if plan.count > TRAINERS_COUNTED:
-        what = "a Slurm job" if launcher.name == "slurm" else "a trainer process"
-        return f"{'as Slurm jobs' if launcher.name == 'slurm' else 'now'}, up to {plan.options.members} runs fused {what}"
+        return (f"{'as Slurm jobs' if slurm else 'now'}, up to {plan.options.members} runs fused "
+                f"{'a job' if slurm else 'a trainer process'}")
     try:
         trainers = len(plan.group_indices())
     except ConfigError:
         return "now"
-    if launcher.name == "slurm":
+    if slurm:
         partition = launcher.settings.partition
         return (f"as {trainers} Slurm job{'s' if trainers != 1 else ''} on "
                 + (f"partition {partition}" if partition else "the default partition"))

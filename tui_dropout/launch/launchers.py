@@ -3,13 +3,12 @@ launcher a plan's options name, and `options_from_text` reads the form's launch 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from ..config import ConfigError, RunConfig
 from .base import Launcher
 from .foreground import Display, quiet
-from .plan import QUEUE_OPTIONS, SLURM_OPTIONS, LaunchOptions, given
+from .plan import LaunchOptions
 from .process import Children
 
 
@@ -86,25 +85,16 @@ def _whole(name: str, text: str | None, errors: dict[str, str]) -> int | None:
 
 
 def options_from_text(text: dict[str, str], errors: dict[str, str]) -> LaunchOptions:
-    """The form's launch fields (backend, gpus, per_gpu, max_fused, and any of SLURM_OPTIONS), as typed, as the
-    options the same flags give: an empty field is a flag left off, and the queue's fields count for the queue only
-    (the form shows them for it alone). Problems go into `errors` by field, all at once."""
+    """The form's launch fields (backend, gpus, per_gpu, max_fused), as typed, as the options the same flags give:
+    an empty field is a flag left off, and the queue's fields count for the queue only (the form shows them for it
+    alone). Slurm takes its settings from its file, as `--backend slurm` without flags does. Problems go into
+    `errors` by field, all at once."""
     backend = (text.get("backend") or "local").strip()
-    values: dict[str, Any] = {name: (text.get(name) or "").strip() or None for name in QUEUE_OPTIONS}
-    values["per_gpu"] = _whole("per_gpu", values["per_gpu"], errors) if backend == "queue" else None
-    if backend != "queue":
-        values["gpus"] = None
-    slurm: dict[str, Any] = {}
-    if backend == "slurm":
-        slurm = given({name: (text.get(name) or "").strip() or None for name in SLURM_OPTIONS})
-        for name in ("time", "gpus_per_job", "array_parallelism"):
-            if name in slurm:
-                slurm[name] = _whole(name, slurm[name], errors)
-        if "config" in slurm:
-            slurm["config"] = Path(slurm["config"])
-        slurm = given(slurm)
-    options = LaunchOptions(backend, values["gpus"], values["per_gpu"], _whole("max_fused", text.get("max_fused"),
-                                                                               errors), slurm=slurm)
+    queue = backend == "queue"
+    gpus = (text.get("gpus") or "").strip() or None
+    per_gpu = _whole("per_gpu", text.get("per_gpu"), errors) if queue else None
+    max_fused = _whole("max_fused", text.get("max_fused"), errors)
+    options = LaunchOptions(backend, gpus if queue else None, per_gpu, max_fused)
     try:
         options.check()
     except ConfigError as exc:

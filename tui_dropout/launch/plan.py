@@ -166,8 +166,6 @@ def group_configs(cfgs: list[RunConfig], fuse: bool = True, max_members: int = M
 
 
 BACKENDS = ("local", "queue", "slurm")
-QUEUE_OPTIONS = ("gpus", "per_gpu")
-SLURM_OPTIONS = ("partition", "time", "gpus_per_job", "array_parallelism", "config")
 
 
 @dataclass(frozen=True)
@@ -182,7 +180,7 @@ class LaunchOptions:
     per_gpu: int | None = None  # queue: trainer processes at once per GPU
     max_fused: int | None = None  # runs one fused trainer takes at most
     fuse: bool = True  # False: every run trains on its own
-    slurm: dict[str, Any] = field(default_factory=dict, hash=False)  # the Slurm options given (SLURM_OPTIONS)
+    slurm: dict[str, Any] = field(default_factory=dict, hash=False)  # the Slurm flags given: partition, time, ...
 
     @property
     def members(self) -> int:
