@@ -16,7 +16,7 @@ from tui_dropout.cli import train as cli_train
 from tui_dropout.console import app as console_app
 from tui_dropout.console import form_memory
 from tui_dropout.console.screens.new_run import NewRunScreen
-from tui_dropout.launch import LaunchOptions, Launched, Plan, launcher_for, start
+from tui_dropout.launch import LAUNCHERS, LaunchOptions, Launched, Plan, launcher_for, start
 from tui_dropout.launch.foreground import ForegroundLauncher
 from tui_dropout.launch.local import LocalLauncher
 from tui_dropout.launch.queue import QueueLauncher
@@ -33,7 +33,7 @@ class Captured(Exception):
 COMMON_FORM = dict(f_epochs="3", f_device="cpu", f_p_fc="0.1..0.7:0.2", seeds="3", name="sweep", tags="a b")
 COMMON_FLAGS = ["--epochs", "3", "--device", "cpu", "--grid", "p_fc=0.1..0.7:0.2", "--seeds", "3", "--name",
                 "sweep", "--tag", "a", "--tag", "b"]
-BACKENDS = {
+SAME_LAUNCH = {
     "local": (dict(backend="local", max_fused="4"), ["--detach", "--max-fused", "4"], LocalLauncher),
     "foreground": (dict(backend="local"), [], ForegroundLauncher),
     "queue": (dict(backend="queue", gpus="cpu", per_gpu="2"), ["--backend", "queue", "--gpus", "cpu", "--per-gpu",
@@ -56,9 +56,9 @@ def slurm_commands(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
 
-@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("backend", list(SAME_LAUNCH))
 async def test_the_form_and_the_cli_make_the_same_plan_and_launcher(backend, runs_dir, request, monkeypatch):
-    form_fields, flags, kind = BACKENDS[backend]
+    form_fields, flags, kind = SAME_LAUNCH[backend]
     if backend == "slurm":
         request.getfixturevalue("slurm_commands")
     handed = []
@@ -101,6 +101,10 @@ async def test_the_form_and_the_cli_make_the_same_plan_and_launcher(backend, run
     if backend == "queue":
         assert cli_launcher.settings.max_fused == 1  # fusing gains nothing on a CPU slot: one run a slot, both ways
         assert "fused a slot" not in form.reading.describe()
+
+
+def test_every_launcher_in_the_table_is_compared_above():
+    assert set(SAME_LAUNCH) == set(LAUNCHERS)  # a new launcher gets its row in SAME_LAUNCH
 
 
 def test_a_detached_group_that_cannot_start_fails_alone_and_the_cli_says_which(runs_dir, monkeypatch):

@@ -52,6 +52,7 @@ def _slurm(options: LaunchOptions, context: Context) -> Launcher:
 # Executor.
 LAUNCHERS: dict[str, Callable[[LaunchOptions, Context], Launcher]] = {
     "foreground": _foreground, "local": _local, "queue": _queue, "slurm": _slurm}
+BACKENDS = tuple(name for name in LAUNCHERS if name != "foreground")  # what --backend and the form offer
 
 
 def launcher_for(options: LaunchOptions, here: bool = False, processes: Children | None = None,
@@ -60,6 +61,8 @@ def launcher_for(options: LaunchOptions, here: bool = False, processes: Children
 
     `here`: a local launch trains in this process. `processes`: where the launcher keeps the processes it starts
     (the console passes the list its tick reaps). `display`: how a foreground launch shows each group's progress."""
+    if options.backend not in BACKENDS:
+        raise ConfigError("backend", f"unknown backend {options.backend!r} (choose from {', '.join(BACKENDS)})")
     options.check()
     name = "foreground" if here and options.backend == "local" else options.backend
     return LAUNCHERS[name](options, Context(processes if processes is not None else Children(), display))

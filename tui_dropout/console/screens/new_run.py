@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ...config import CONV_KINDS, DATASETS, EDITABLE_FIELDS, FC_KINDS, PLACEMENTS, ConfigError, RunConfig, list_presets
-from ...launch.plan import BACKENDS
+from ...launch.launchers import BACKENDS
 from ...store.notes import NotesError, check_name, check_note, check_tags
 from ..messages import LaunchRequest
 from ..study import LAUNCH_DEFAULTS, FormReading, default_preset, read_form, read_preset
