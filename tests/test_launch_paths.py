@@ -1,6 +1,7 @@
 """One launch path: the CLI's flags and the form's text make the same plan and the same launcher for every backend
 (the plan objects compared); a group that cannot start fails alone, the queue's hand-off included; the form keeps
 its last launch for the next console."""
+import errno
 import json
 import os
 import stat
@@ -132,6 +133,24 @@ def test_a_detached_group_that_cannot_start_fails_alone_and_the_cli_says_which(r
     assert len(failed) == 1 and "did not start: no more processes" in failed[0]
     states = sorted(json.loads((p / "status.json").read_text())["state"] for p in run_paths(runs_dir))
     assert states == ["failed", "finished", "finished"] and len(result.stdout.split()) == 2
+
+
+def test_a_runs_folder_that_fills_up_while_the_folders_are_made_is_one_line_in_the_cli(runs_dir, monkeypatch):
+    real = RunStore.create
+    made = []
+
+    def create(store, config, **kwargs):
+        if made:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        made.append(real(store, config, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(RunStore, "create", create)
+    result = invoke("study", "quick", "--epochs", "2", "--device", "cpu", "--seeds", "2", "--no-fuse", "--detach",
+                    "--runs-dir", runs_dir)
+    assert result.exit_code == 1 and result.stderr.strip().splitlines() == [
+        f"error: runs_dir: {runs_dir}: No space left on device"], result.output
+    assert made[0].read_status()["state"] == "failed"  # what was made says so, never 'queued'
 
 
 def test_a_queue_hand_off_that_fails_midway_queues_the_rest_one_by_one(runs_dir, monkeypatch):

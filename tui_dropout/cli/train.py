@@ -139,6 +139,8 @@ def _start(plan: Plan, launcher, runs_dir: Path | None) -> None:
         launched = start(plan, launcher)
     except DropoutTuiError as exc:  # a launcher that refuses (slurm: sbatch said no, a folder the nodes cannot see)
         fail(str(exc))
+    except OSError as exc:  # the runs folder filled up or went read-only while the folders were made
+        fail(f"runs_dir: {plan.store.root}: {exc.strerror or exc}", 1)
     if isinstance(launcher, ForegroundLauncher):
         _finish(plan.store, launched.runs, launcher.states)
         return

@@ -7,17 +7,14 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Callable, Protocol
 
 from ..config import ConfigError, RunConfig
 from ..errors import DropoutTuiError
 from ..states import State
 from ..store import RunDir, RunStore
 from ..store.notes import launch_name
-from .plan import MAX_FUSED, group_configs
-
-if TYPE_CHECKING:
-    from .plan import Plan
+from .plan import MAX_FUSED, Plan, group_configs
 
 # What starting one group may raise (a process that cannot start, a folder that takes no writes): that group fails,
 # with the reason, and the others start all the same.
@@ -130,7 +127,7 @@ def prepare(store: RunStore, cfgs: list[RunConfig], fuse: bool = True, max_membe
     return groups
 
 
-def start(plan: "Plan", launcher: Launcher) -> Launched:
+def start(plan: Plan, launcher: Launcher) -> Launched:
     """The one launch path: create, group and claim the plan's run folders, then start them with `launcher`."""
     groups = prepare(plan.store, plan.configs(), plan.options.fuse and launcher.groups_runs,
                      plan.options.members if launcher.groups_runs else 1, plan.notes)
