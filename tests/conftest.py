@@ -24,6 +24,14 @@ def _cache_dir(tmp_path_factory):
     yield cache
 
 
+@pytest.fixture(autouse=True)
+def _config_home(tmp_path_factory, monkeypatch):
+    """The user's config folder (the form's memory, slurm.toml) is each test's own, never the user's."""
+    home = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    yield home
+
+
 @pytest.fixture
 def runs_dir(tmp_path) -> Path:
     """A runs folder for one test; any trainer or queue holder still working in it when the test ends (a

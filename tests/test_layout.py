@@ -5,10 +5,10 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tui_dropout"
 # Imports of torch inside a function, where the torch side is reached on purpose and off the console's start-up:
-# the dropout inspector (loaded in a thread when opened), foreground training in the CLI's own process, and a
-# Slurm job's entry point (it runs the trainer), and the readers and fetches of the datasets torchvision reads
-# (they run in the trainer's process and in `data fetch`).
-LAZY_TORCH_ALLOWED = {"console/screens/inspector.py", "cli/train.py", "launch/slurm_job.py", "data/mnist.py",
+# the dropout inspector (loaded in a thread when opened), the foreground launcher (training in the CLI's own
+# process), a Slurm job's entry point (it runs the trainer), and the readers and fetches of the datasets
+# torchvision reads (they run in the trainer's process and in `data fetch`).
+LAZY_TORCH_ALLOWED = {"console/screens/inspector.py", "launch/foreground.py", "launch/slurm_job.py", "data/mnist.py",
                       "data/svhn.py"}
 
 

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-
-import threading
 from pathlib import Path
 
 from textual import work
@@ -11,12 +9,11 @@ from textual.app import App
 
 from ..config import ConfigError
 from ..errors import DropoutTuiError
-from ..launch import Group, Launcher, LocalLauncher, prepare
-from ..launch.queue import QueueLauncher
+from ..launch import Children, Group, Launched, LocalLauncher, start, start_groups
 from ..safetext import safe, safe_lines
-from ..states import State
 from ..store import RunDir, RunStore
 from ..watch import RunsWatcher
+from . import form_memory
 from .messages import LaunchRequest
 from .screens.main import MainScreen
 from .study import plan_problems, read_form
@@ -39,9 +36,9 @@ class DropoutConsole(App):
         self.store = RunStore(runs_dir)
         self.exports_dir = Path(exports_dir) if exports_dir else Path("exports")
         self.watcher = RunsWatcher(self.store)
-        self.launcher = LocalLauncher()  # the one launch path (tui_dropout/launch); its processes are reaped here
-        self.processes_lock = threading.Lock()  # the launch worker adds processes, the tick reaps them
-        self.form: dict[str, str] = {}  # the new-run form as last launched: it reopens so
+        self.processes = Children()  # every trainer and queue holder this console started: its tick reaps them
+        self.launcher = LocalLauncher(self.processes)  # resumes (R) start here
+        self.form: dict[str, str] = form_memory.load()  # the new-run form as last launched: it reopens so
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = True) -> None:
@@ -62,82 +59,62 @@ class DropoutConsole(App):
 
     # ----- the 2 Hz loop -----------------------------------------------------------------------
     def tick(self) -> None:
-        with self.processes_lock:  # reap finished trainers (else they linger as zombies that look alive)
-            self.launcher.processes[:] = [p for p in self.launcher.processes if p.poll() is None]
+        self.processes.reap()  # finished trainers (else they linger as zombies that look alive)
         self.main.runs_changed(self.watcher.refresh())
 
     # ----- launching ---------------------------------------------------------------------------------
     def launch_requested(self, request: LaunchRequest | None) -> None:
         if request is not None:
             self.form = {**request.form, "name": "", "note": ""}  # tags carry over; a name and note belong to one launch
+            try:
+                form_memory.save(self.form)
+            except OSError as exc:
+                self.notify(f"the form's values are not kept for the next console: {exc}", severity="warning")
             self.launch(request)
 
     @work(thread=True, group="launch")
     def launch(self, request: LaunchRequest) -> None:
-        """Check every run, create the run folders and start them (trainer processes or the queue), off the UI
-        thread: the same plan, labels and checks as `dropout-tui study`."""
-        reading = read_form(request.presets, request.overrides, request.launch, grid_limit=None)
+        """Check every run, then start the plan with its launcher (launch.start, as `dropout-tui study` does), off
+        the UI thread: the same plan, labels and checks as the CLI."""
+        reading = read_form(request.presets, request.overrides, request.launch, self.store, grid_limit=None,
+                            notes=request.notes, processes=self.processes)
         problems = [f"{field}: {reason}" for field, reason in reading.errors.items()]
-        plan = reading.plan
+        plan, launcher = reading.plan, reading.launcher
         try:
             cfgs = plan.configs() if plan is not None and not problems else []
         except ConfigError as exc:
             problems.append(str(exc))
-        problems += plan_problems(cfgs)
-        if problems or plan is None:
+        problems += plan_problems(cfgs, plan.options.backend != "slurm" if plan is not None else True)
+        if problems or plan is None or launcher is None:
             more = f"; and {len(problems) - PROBLEMS_TOLD} more" if len(problems) > PROBLEMS_TOLD else ""
             self._from_thread(self.notify, "not launched: " + "; ".join(problems[:PROBLEMS_TOLD]) + more,
                               severity="error", timeout=10)
             return
-        launcher = self.launcher if plan.backend == "local" else QueueLauncher(plan.queue)
-        try:  # run folders, grouped to train fused where the launcher wants groups, claimed
-            groups = prepare(self.store, cfgs, fuse=launcher.groups_runs, max_members=plan.fuse_members,
-                             notes=request.notes)
+        try:  # run folders, grouped to train fused where the launcher wants groups, claimed, started
+            launched = start(plan, launcher)
         except EXPECTED_ERRORS as exc:
             self._from_thread(self.notify, f"not launched: {exc}", severity="error", timeout=10)
             return
-        failed: list[str] = []
-        started = self.start_groups(groups, from_thread=True, launcher=launcher, failed=failed)
-        if launcher is not self.launcher:
-            with self.processes_lock:  # a queue holder this console started is reaped by its tick too
-                self.launcher.processes += launcher.processes
-        if started:
-            ids = [r.run_id for group in groups for r in group.runs if r.run_id not in failed]
-            what = plan.describe() if not failed else f"{len(ids)} of {plan.describe()}"
-            self._from_thread(self.launched, ids, what, cfgs[0].study)
+        self._from_thread(self.tell_failures, launched)
+        if launched.started:
+            ids = [run.run_id for run in launched.started]
+            what = reading.describe() if not launched.failed else f"{len(ids)} of {reading.describe()}"
+            self._from_thread(self.launched, ids, what, plan.study)
 
-    def start_groups(self, groups: list[Group], resume: bool = False, from_thread: bool = False,
-                     launcher: Launcher | None = None, failed: list[str] | None = None) -> list[str]:
-        """Start the groups with the launcher (this app's local one by default). A group that cannot start fails
-        its runs (with the reason; their ids go in `failed`) and is told; the others start all the same.
+    def start_groups(self, groups: list[Group], resume: bool = False) -> list[RunDir]:
+        """Start claimed groups (a resume) with this console's local launcher; a group that cannot start fails its
+        runs, with the reason, and is told. Returns the runs that started."""
+        try:
+            launched = start_groups(self.store, groups, self.launcher, resume=resume)
+        except EXPECTED_ERRORS as exc:
+            self.notify(f"not started: {exc}", severity="error", timeout=10)
+            return []
+        self.tell_failures(launched)
+        return launched.started
 
-        Returns the launcher's notes for the groups that started."""
-        launcher = launcher or self.launcher
-        if not launcher.groups_runs and len(groups) > 1:
-            # the queue: one hand-off, so its holder sees the whole study at once and packs what can fuse
-            try:
-                return [launcher.start(self.store, groups, resume=resume)]
-            except EXPECTED_ERRORS:
-                groups = [g for g in groups if not all(_handed_to_queue(r) for r in g.runs)]  # then one by one
-        notes = []
-        for group in groups:
-            try:
-                with self.processes_lock:
-                    notes.append(launcher.start(self.store, [group], resume=resume))
-            except EXPECTED_ERRORS as exc:
-                if failed is not None:
-                    failed += [run.run_id for run in group.runs]
-                for run in group.runs:
-                    try:
-                        run.update_status(state=State.FAILED, error=f"trainer did not start: {exc}", pid=None)
-                    except EXPECTED_ERRORS:
-                        pass  # the folder takes no writes either: it reads as lost once this console is gone
-                message = f"trainer for {', '.join(r.run_id for r in group.runs)} did not start: {exc}"
-                if from_thread:
-                    self._from_thread(self.notify, message, severity="error", timeout=10)
-                else:
-                    self.notify(message, severity="error", timeout=10)
-        return notes
+    def tell_failures(self, launched: Launched) -> None:
+        for line in launched.failures():
+            self.notify(line, severity="error", timeout=10)
 
     def launched(self, ids: list[str], what: str, study: str) -> None:
         """Select the newest of the runs just launched (the top of the list) and say what was launched."""
@@ -151,12 +128,3 @@ class DropoutConsole(App):
             self.call_from_thread(callback, *args, **kwargs)
         except RuntimeError:  # the app stopped meanwhile; the runs are on disk and the next console finds them
             pass
-
-
-def _handed_to_queue(run: RunDir) -> bool:
-    """Whether the queue took this run before a hand-off failed (its status names the queue, no trainer yet)."""
-    try:
-        status = run.read_status()
-    except EXPECTED_ERRORS:
-        return False
-    return status.get("backend") == "queue" and status.get("state") == State.QUEUED and not status.get("pid")

@@ -1,24 +1,27 @@
-"""What the new-run form launches: presets x grid x seeds on a backend, read from the form's text the way
-`dropout-tui study` reads its options (launch.plan), so the form and the CLI make the same runs. No Textual."""
+"""What the new-run form launches: the `Plan` (presets x grid x seeds, launch options) and its launcher, read from
+the form's text the way `dropout-tui study` reads its flags (launch.plan, launch.launchers), so the form and the
+CLI make the same plan. No Textual."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..config import FIELD_TYPES, OPTIONAL_FIELDS, ConfigError, RunConfig, list_presets, load_preset, problems
 from ..data import DataError, check_available
-from ..launch.plan import (MAX_FUSED, MAX_RUNS, check_max_fused, expand, grid_size, group_configs, parse_seeds,
-                           parse_values)
-from ..launch.queue import CPU, QueueSettings, settings_from
+from ..launch import Children, Launcher, Plan, launcher_for
+from ..launch.launchers import device_problem, options_from_text
+from ..launch.plan import MAX_RUNS, parse_seeds, parse_values
+from ..launch.queue import CPU
 from ..preflight import preflight_problems
+from ..store import RunStore
 
-BACKENDS = ("local", "queue")
 GRID_KINDS = (int, float)  # number fields take a list or a range; text fields keep commas as they are
 GRID_CHECKED = 400  # grid values checked on each key press (all of them at launch, off the UI thread)
 TRAINERS_COUNTED = 400  # up to this many runs the form says how many trainer processes they make
-# The form's launch settings, their defaults and the fields they are named by in errors.
-LAUNCH_DEFAULTS = {"seeds": "", "backend": "local", "gpus": "auto", "per_gpu": "1", "max_fused": str(MAX_FUSED)}
+# The form's launch settings and their defaults; an empty one is a flag left off (max fused: the backend's default,
+# 8, or 1 on a CPU queue slot, as for `dropout-tui study`).
+LAUNCH_DEFAULTS = {"seeds": "", "backend": "local", "gpus": "auto", "per_gpu": "1", "max_fused": ""}
 
 ReadPreset = Callable[[str], "RunConfig | ConfigError"]
 
@@ -52,63 +55,6 @@ def value_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-@dataclass
-class StudyPlan:
-    """The runs one launch from the form makes and where they go."""
-
-    presets: list[str]
-    bases: list[RunConfig]  # one per preset, the form's single values applied
-    grid: dict[str, list[Any]] = field(default_factory=dict)  # number field -> its values, in form order
-    seeds: list[int] | None = None
-    backend: str = "local"
-    queue: QueueSettings | None = None  # the queue's slots when backend is "queue"
-    max_fused: int = MAX_FUSED
-
-    @property
-    def count(self) -> int:
-        return grid_size(len(self.bases), self.grid, self.seeds)
-
-    def configs(self, study: str | None = None) -> list[RunConfig]:
-        """Every run, labelled and tagged with one study id exactly as `dropout-tui study` does."""
-        return expand(self.bases, self.grid, self.seeds, study)
-
-    @property
-    def fuse_members(self) -> int:
-        """Runs per group for launch.prepare(): the queue's holder packs runs itself, so it gets them one by one."""
-        return self.max_fused if self.backend == "local" else 1
-
-    def shape(self) -> str:
-        """`15 runs: 5 p_fc x 3 seeds, study of D`, or `1 run of D`."""
-        names = " ".join(self.presets)
-        if self.count == 1:
-            return f"1 run of {names}"
-        parts = [f"{len(self.presets)} presets"] if len(self.presets) > 1 else []
-        parts += [f"{len(values)} {name}" for name, values in self.grid.items()]
-        if self.seeds is not None:
-            parts.append(f"{len(self.seeds)} seed{'s' if len(self.seeds) != 1 else ''}")
-        return f"{self.count} runs: {' x '.join(parts)}, study of {names}"
-
-    def where(self) -> str:
-        """How they start: `now, 2 trainer processes` or `on the queue: 2 slots on GPU 0,1`."""
-        if self.backend == "queue" and self.queue is not None:
-            slots = len(self.queue.slots())
-            where = "the CPU" if self.queue.gpus == [CPU] else "GPU " + ",".join(self.queue.gpus)
-            packed = self.queue.max_fused if self.count > slots and self.queue.max_fused > 1 else 0
-            return (f"on the queue: {slots} slot{'s' if slots != 1 else ''} on {where}"
-                    + (f", up to {packed} runs fused a slot" if packed else ""))
-        if self.count > TRAINERS_COUNTED:
-            return f"now, up to {self.max_fused} runs fused a trainer process"
-        try:
-            trainers = len(group_configs(self.configs(study=""), True, self.max_fused))
-        except ConfigError:
-            return "now"
-        return f"now, {trainers} trainer process{'es' if trainers != 1 else ''}" + (
-            " (fused)" if trainers < self.count else "")
-
-    def describe(self) -> str:
-        return f"{self.shape()}, {self.where()}"
-
-
 def split_grid(values: dict[str, str]) -> tuple[dict[str, str], dict[str, list[Any]], dict[str, str]]:
     """The form's text as single values, the grid and the grid's errors.
 
@@ -130,12 +76,12 @@ def split_grid(values: dict[str, str]) -> tuple[dict[str, str], dict[str, list[A
     return single, grid, errors
 
 
-def config_from_form(preset: str | RunConfig | ConfigError, values: dict[str, str], read: ReadPreset = read_preset
-                     ) -> tuple[RunConfig | None, dict[str, str]]:
+def config_from_form(preset: str | RunConfig | ConfigError, values: dict[str, str], read: ReadPreset = read_preset,
+                     local_device: bool = True) -> tuple[RunConfig | None, dict[str, str]]:
     """The preset with the form's text applied, and {field: reason} for everything wrong, all at once.
 
     `preset` is a name or what read() gave for one. The config is None when the preset cannot be read
-    (the reason is under "preset")."""
+    (the reason is under "preset"). local_device=False leaves the device to the Slurm node."""
     cfg = read(preset) if isinstance(preset, str) else preset
     if isinstance(cfg, ConfigError):
         return None, {"preset": cfg.reason}
@@ -152,7 +98,7 @@ def config_from_form(preset: str | RunConfig | ConfigError, values: dict[str, st
             cfg = cfg.with_overrides(**{name: text})
         except ConfigError as exc:
             errors[exc.field] = exc.reason
-    for name, reason in preflight_problems(cfg).items():  # device, data and combinations, with what is valid
+    for name, reason in preflight_problems(cfg, local_device).items():  # device, data, combinations: what is valid
         errors.setdefault(name, reason)
     return cfg, errors
 
@@ -177,65 +123,78 @@ def grid_problems(cfg: RunConfig, grid: dict[str, list[Any]], limit: int | None 
     return out
 
 
-def _whole(name: str, text: str, errors: dict[str, str]) -> int | None:
-    try:
-        return int(text.strip())
-    except ValueError:
-        errors[name] = f"{text!r} is not a whole number"
-        return None
+def shape(plan: Plan) -> str:
+    """`15 runs: 5 p_fc x 3 seeds, study of D`, or `1 run of D`."""
+    names = " ".join(b.preset for b in plan.bases)
+    if plan.count == 1:
+        return f"1 run of {names}"
+    parts = [f"{len(plan.bases)} presets"] if len(plan.bases) > 1 else []
+    parts += [f"{len(values)} {name}" for name, values in plan.grid.items()]
+    if plan.seeds is not None:
+        parts.append(f"{len(plan.seeds)} seed{'s' if len(plan.seeds) != 1 else ''}")
+    return f"{plan.count} runs: {' x '.join(parts)}, study of {names}"
 
 
-def launch_settings(launch: dict[str, str], device: str | None, errors: dict[str, str]
-                    ) -> tuple[str, QueueSettings | None, int, str]:
-    """Backend, queue settings, max fused and a note (GPUs the driver does not show) from the form's text."""
-    backend = launch.get("backend", "local")
-    max_fused = _whole("max_fused", launch.get("max_fused", str(MAX_FUSED)), errors)
+def where(plan: Plan, launcher: Launcher) -> str:
+    """How they start: `now, 2 trainer processes`, `on the queue: 2 slots on GPU 0,1` or `as 2 Slurm jobs ...`."""
+    if launcher.name == "queue":
+        queue = launcher.settings
+        slots = len(queue.slots())
+        at = "the CPU" if queue.gpus == [CPU] else "GPU " + ",".join(queue.gpus)
+        packed = queue.max_fused if plan.count > slots and queue.max_fused > 1 and plan.options.fuse else 0
+        return (f"on the queue: {slots} slot{'s' if slots != 1 else ''} on {at}"
+                + (f", up to {packed} runs fused a slot" if packed else ""))
+    slurm = launcher.name == "slurm"
+    if plan.count > TRAINERS_COUNTED:
+        return (f"{'as Slurm jobs' if slurm else 'now'}, up to {plan.options.members} runs fused "
+                f"{'a job' if slurm else 'a trainer process'}")
     try:
-        check_max_fused(max_fused)
-    except ConfigError as exc:
-        errors[exc.field] = exc.reason
-    if backend not in BACKENDS:
-        errors["backend"] = f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})"
-        return backend, None, max_fused or MAX_FUSED, ""
-    if backend != "queue":
-        return backend, None, max_fused or MAX_FUSED, ""
-    per_gpu = _whole("per_gpu", launch.get("per_gpu", "1"), errors)
-    settings, note = None, ""
-    try:
-        settings = settings_from(launch.get("gpus", "auto"), per_gpu if per_gpu is not None else 1,
-                                 max_fused if max_fused is not None and 1 <= max_fused <= 64 else MAX_FUSED)
-    except ConfigError as exc:
-        errors[exc.field] = exc.reason
-    if settings is not None and settings.note:
-        note = settings.note  # auto found no GPU: the queue trains on the CPU, and says so
-    if device is not None and device.startswith("cuda:") and device != "cuda:0":
-        errors["device"] = "the queue gives each trainer the one GPU of its slot: use auto or cuda"
-    return backend, settings, max_fused or MAX_FUSED, note
+        trainers = len(plan.group_indices())
+    except ConfigError:
+        return "now"
+    if slurm:
+        partition = launcher.settings.partition
+        return (f"as {trainers} Slurm job{'s' if trainers != 1 else ''} on "
+                + (f"partition {partition}" if partition else "the default partition"))
+    return f"now, {trainers} trainer process{'es' if trainers != 1 else ''}" + (
+        " (fused)" if trainers < plan.count else "")
 
 
 @dataclass
 class FormReading:
-    """What the form's text means: the plan (None when no preset could be read), every problem by field, and
-    a note that does not keep the launch back."""
+    """What the form's text means: the plan (None when no preset could be read) and the launcher its options name
+    (None when they are wrong), every problem by field, and a note that does not keep the launch back."""
 
-    plan: StudyPlan | None
+    plan: Plan | None
+    launcher: Launcher | None
     errors: dict[str, str]
     note: str = ""
 
+    def describe(self) -> str:
+        """What Enter would launch: `12 runs: 4 p_fc x 3 seeds, study of D, now, 2 trainer processes (fused)`."""
+        if self.plan is None:
+            return "nothing to launch: the preset cannot be read"
+        return shape(self.plan) + (f", {where(self.plan, self.launcher)}" if self.launcher is not None else "")
 
-def read_form(presets: list[str], changes: dict[str, str], launch: dict[str, str],
+
+def read_form(presets: list[str], changes: dict[str, str], launch: dict[str, str], store: RunStore | None = None,
               read: ReadPreset = read_preset, known: list[str] | None = None,
-              grid_limit: int | None = GRID_CHECKED) -> FormReading:
+              grid_limit: int | None = GRID_CHECKED, notes: dict | None = None,
+              processes: Children | None = None) -> FormReading:
     """Every preset with the fields the user changed (the first preset's problems by field, the others' under
-    "together"), the grid, the seeds and the backend; the plan's size is checked against MAX_RUNS ("plan")."""
+    "together"), the grid, the seeds and the launch options, as the plan `dropout-tui study` makes of the same
+    text; the plan's size is checked against MAX_RUNS ("plan"). `notes`: the name, tags and note, checked;
+    `processes`: where the launcher keeps what it starts (the console's reaped list)."""
     single, grid, errors = split_grid(changes)
+    options = options_from_text(launch, errors)
+    local_device = options.backend != "slurm"
     bases: list[RunConfig] = []
     together: list[str] = []
     for i, name in enumerate(presets):
         if i and known is not None and name not in known:
             together.append(f"{name}: unknown preset")
             continue
-        cfg, found = config_from_form(name, single, read)
+        cfg, found = config_from_form(name, single, read, local_device)
         if cfg is not None and not errors.keys() & grid.keys():
             for field_name, reason in grid_problems(cfg, grid, grid_limit).items():
                 found.setdefault(field_name, reason)
@@ -253,18 +212,31 @@ def read_form(presets: list[str], changes: dict[str, str], launch: dict[str, str
         seeds = parse_seeds(launch.get("seeds", ""), bases[0].seed if bases else 0)
     except ConfigError as exc:
         errors["seeds"] = exc.reason
-    backend, queue, max_fused, note = launch_settings(launch, bases[0].device if bases else None, errors)
+    launcher, note = None, ""
+    if "backend" not in errors:
+        # every option's problem at once: the ones already named are left out while the others are checked
+        usable = dataclasses.replace(options, **{name: None for name in ("per_gpu", "max_fused") if name in errors})
+        try:
+            launcher = launcher_for(usable, processes=processes)
+        except ConfigError as exc:
+            errors.setdefault(exc.field, exc.reason)
+    if launcher is not None and launcher.name == "queue":
+        note = launcher.settings.note  # auto found no GPU: the queue trains on the CPU, and says so
+    problem = device_problem(options, bases[0]) if bases else None
+    if problem:
+        errors[problem[0]] = problem[1]  # before "no such GPU here": a slot's GPU is its trainer's cuda
     if not bases:
-        return FormReading(None, errors, note)
-    plan = StudyPlan([b.preset for b in bases], bases, grid, seeds, backend, queue, max_fused)
+        return FormReading(None, launcher, errors, note)
+    plan = Plan(store or RunStore(), bases, grid, seeds, options, notes)
     if plan.count > MAX_RUNS:
         errors["plan"] = f"this would launch {plan.count} runs (at most {MAX_RUNS})"
-    return FormReading(plan, errors, note)
+    return FormReading(plan, launcher, errors, note)
 
 
-def plan_problems(cfgs: list[RunConfig]) -> list[str]:
-    """Every run's preflight (data, device, values), as the CLI's `study` runs it: `label: field: reason`."""
+def plan_problems(cfgs: list[RunConfig], local_device: bool = True) -> list[str]:
+    """Every run's preflight (data, device, values), as the CLI's `study` runs it: `label: field: reason`.
+    local_device=False leaves the device to the Slurm node."""
     out = []
     for cfg in cfgs:
-        out += [f"{cfg.label or cfg.preset}: {f}: {r}" for f, r in preflight_problems(cfg).items()]
+        out += [f"{cfg.label or cfg.preset}: {f}: {r}" for f, r in preflight_problems(cfg, local_device).items()]
     return out

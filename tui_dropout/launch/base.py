@@ -1,22 +1,28 @@
-"""One path that launches: configs become run folders (grouped for fused training, claimed for one trainer each)
-and a Launcher starts them. The CLI and the console both call `launch`; a new launcher is one module."""
+"""One path that launches: `start(plan, launcher)` makes a plan's run folders (grouped for fused training, claimed
+for one trainer each) and hands them to a launcher, the CLI and the console alike; `start_groups` starts claimed
+groups (a resume's too). A new launcher is one module and one row of launchers.LAUNCHERS."""
 from __future__ import annotations
 
 import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 from ..config import ConfigError, RunConfig
+from ..errors import DropoutTuiError
 from ..states import State
 from ..store import RunDir, RunStore
 from ..store.notes import launch_name
-from .plan import MAX_FUSED, group_configs
+from .plan import MAX_FUSED, Plan, group_configs
+
+# What starting one group may raise (a process that cannot start, a folder that takes no writes): that group fails,
+# with the reason, and the others start all the same.
+START_ERRORS = (OSError, DropoutTuiError)
 
 
 class LaunchRefused(ConfigError):
-    """The launcher refused the whole launch before anything started (sbatch said no): `launch` removes the run
+    """The launcher refused the whole launch before anything started (sbatch said no): `start` removes the run
     folders it made for it, so a refused launch leaves none behind."""
 
 
@@ -29,22 +35,59 @@ class Group:
 
 
 @dataclass
+class Started:
+    """What a launcher's start did: one line on how ("3 trainer process(es)", "queued behind 4") and the groups that
+    could not start, each with its exception."""
+
+    note: str = ""
+    failed: list[tuple[Group, BaseException]] = field(default_factory=list)
+
+
+@dataclass
 class Launched:
     groups: list[Group] = field(default_factory=list)
-    note: str = ""  # one line on how they were started ("3 fused trainers", "queued behind 4")
+    note: str = ""  # one line on how they were started
+    failed: list[tuple[Group, BaseException]] = field(default_factory=list)  # groups that did not start, and why
 
     @property
     def runs(self) -> list[RunDir]:
         return [run for group in self.groups for run in group.runs]
 
+    @property
+    def started(self) -> list[RunDir]:
+        """The runs of the groups that started."""
+        failed = {id(group) for group, _ in self.failed}
+        return [run for group in self.groups if id(group) not in failed for run in group.runs]
+
+    def failures(self) -> list[str]:
+        """One line for each group that did not start."""
+        return [f"trainer for {', '.join(r.run_id for r in group.runs)} did not start: {exc}"
+                for group, exc in self.failed]
+
 
 class Launcher(Protocol):
-    """Starts groups of claimed run folders somewhere: a detached process, the local queue, Slurm."""
+    """Starts groups of claimed run folders somewhere: here in the foreground, a detached process, the local
+    queue, Slurm. Built from options by launchers.launcher_for (the table LAUNCHERS)."""
 
     name: str
-    groups_runs: bool  # True: launch() fuses configs into groups first; False: the launcher packs them itself
+    groups_runs: bool  # True: start() fuses configs into groups first; False: the launcher packs them itself
 
-    def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> str: ...
+    def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> Started:
+        """Start the groups; one that cannot start goes in `failed` (its runs are marked by start_groups). Raise
+        LaunchRefused when the whole launch is refused before anything started."""
+        ...
+
+
+def each_group(groups: list[Group], start_one: Callable[[Group], str]) -> Started:
+    """Start groups one at a time: one that cannot start (START_ERRORS) goes in `failed`, the others start all the
+    same; the note is the last group's."""
+    started = Started()
+    for group in groups:
+        try:
+            started.note = start_one(group) or started.note
+        except START_ERRORS as exc:
+            started.failed.append((group, exc))
+    return started
 
 
 def notes_for(notes: dict | None, cfg: RunConfig, many: bool) -> dict | None:
@@ -84,19 +127,35 @@ def prepare(store: RunStore, cfgs: list[RunConfig], fuse: bool = True, max_membe
     return groups
 
 
-def launch(store: RunStore, cfgs: list[RunConfig], launcher: Launcher, fuse: bool = True,
-           max_members: int = MAX_FUSED, notes: dict | None = None) -> Launched:
-    """Create, group, claim and start `cfgs` with `launcher`; returns the groups and a line saying how."""
-    groups = prepare(store, cfgs, fuse and launcher.groups_runs, max_members if launcher.groups_runs else 1, notes)
+def start(plan: Plan, launcher: Launcher) -> Launched:
+    """The one launch path: create, group and claim the plan's run folders, then start them with `launcher`."""
+    groups = prepare(plan.store, plan.configs(), plan.options.fuse and launcher.groups_runs,
+                     plan.options.members if launcher.groups_runs else 1, plan.notes)
+    return start_groups(plan.store, groups, launcher)
+
+
+def start_groups(store: RunStore, groups: list[Group], launcher: Launcher, resume: bool = False) -> Launched:
+    """Start claimed groups (a new launch's, or a resumed one). A group that cannot start fails its own runs, with
+    the reason (in `failed`), and the others start all the same. A launch refused whole (LaunchRefused) leaves no
+    new run folder behind (a resumed run is left to its caller to put back); anything else that escapes the
+    launcher fails every run not started, and is raised."""
+    runs = [run for group in groups for run in group.runs]
     try:
-        note = launcher.start(store, groups)
+        started = launcher.start(store, groups, resume=resume)
     except LaunchRefused:
-        discard_unstarted([run for group in groups for run in group.runs])
+        if not resume:
+            discard_unstarted(runs)
         raise
     except BaseException as exc:  # no process could start: the runs say so, never 'queued'
-        fail_unstarted([run for group in groups for run in group.runs], f"not started: {exc}")
+        fail_unstarted(runs, f"not started: {exc}")
         raise
-    return Launched(groups, note)
+    for group, exc in started.failed:
+        for run in group.runs:
+            try:
+                run.update_status(state=State.FAILED, error=f"trainer did not start: {exc}", pid=None)
+            except START_ERRORS:
+                pass  # the folder takes no writes either: it reads as lost once this process is gone
+    return Launched(groups, started.note, started.failed)
 
 
 def fail_unstarted(runs: list[RunDir], reason: str) -> None:

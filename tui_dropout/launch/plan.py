@@ -1,16 +1,18 @@
-"""What a launch makes: presets x grid x seeds as configs with a study id and readable labels, and the groups
-that train fused in one process. No torch."""
+"""What a launch makes: presets x grid x seeds as configs with a study id and readable labels, the groups that
+train fused in one process, and the `Plan` that holds them with the launch options. No torch."""
 from __future__ import annotations
 
 import dataclasses
 import itertools
 import math
 import secrets
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ..config import FIELD_TYPES, ConfigError, RunConfig, coerce
 from ..fusion import SHARED_FIELDS, fusion_blocker
+from ..store import RunStore
 
 MAX_RUNS = 5000  # a typo in a grid (0..1:0.0001) must not fill the disk with folders
 MAX_FUSED = 8  # members per fused trainer (benchmarks/fused_members.py measures where the gain levels off)
@@ -161,3 +163,76 @@ def group_configs(cfgs: list[RunConfig], fuse: bool = True, max_members: int = M
         groups.append(group)
         open_groups[key] = group
     return groups
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """Where and how a plan's runs start, as `--backend`, `--gpus`, `--per-gpu`, `--max-fused`, `--fuse/--no-fuse`
+    and the Slurm flags give them; the form's backend, gpus, per gpu and max fused are the same options. None: not
+    given, so the backend's default (max fused: 8, or 1 on a CPU queue slot). Whether a local launch trains in this
+    process is not an option of the plan but of the caller (launchers.launcher_for)."""
+
+    backend: str = "local"
+    gpus: str | None = None  # queue: auto, cpu or GPU indices
+    per_gpu: int | None = None  # queue: trainer processes at once per GPU
+    max_fused: int | None = None  # runs one fused trainer takes at most
+    fuse: bool = True  # False: every run trains on its own
+    slurm: dict[str, Any] = field(default_factory=dict, hash=False)  # the Slurm flags given: partition, time, ...
+
+    @property
+    def members(self) -> int:
+        """Runs a trainer fuses at most where the launch groups them (local, foreground, Slurm)."""
+        return self.max_fused or MAX_FUSED
+
+    def check(self) -> "LaunchOptions":
+        """ConfigError naming the option when they do not go together (`--gpus` without the queue); returns self.
+        Whether the backend is one is launchers.launcher_for's to say (its table knows them)."""
+        if self.backend != "queue" and (self.gpus is not None or self.per_gpu is not None):
+            raise ConfigError("gpus", "--gpus and --per-gpu go with --backend queue")
+        if self.backend != "slurm" and self.slurm:
+            raise ConfigError(next(iter(self.slurm)), "Slurm options go with --backend slurm")
+        check_max_fused(self.max_fused)  # every backend: 0 or -5 would pack nothing, or without bound
+        return self
+
+
+def given(values: dict[str, Any]) -> dict[str, Any]:
+    """The options actually given (a flag left off is None)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass
+class Plan:
+    """One launch: the base configs (one per preset, every change applied), the grid, the seeds, the launch options
+    and the name, tags and note each run gets. The CLI's flags and the form's text make equal plans; `start(plan,
+    launcher)` makes and starts its runs.
+
+    A grid field's base value is its first grid value (the form checks that one as you type; the CLI's base keeps
+    the preset's), so equal launches compare equal. The study id is drawn once, when the plan is made."""
+
+    store: RunStore = field(compare=False, repr=False)
+    bases: list[RunConfig]
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    seeds: list[int] | None = None
+    options: LaunchOptions = field(default_factory=LaunchOptions)
+    notes: dict | None = None  # {"name", "tags", "note"}, checked: written into each run's notes.json
+    study: str | None = field(default=None, compare=False)  # None: a new id for a study, "" for a single run
+
+    def __post_init__(self) -> None:
+        self.bases = [dataclasses.replace(b, **{n: v[0] for n, v in self.grid.items()}) if self.grid else b
+                      for b in self.bases]
+        if self.study is None:
+            self.study = new_study_id() if self.count > 1 else ""
+
+    @property
+    def count(self) -> int:
+        return grid_size(len(self.bases), self.grid, self.seeds)
+
+    def configs(self) -> list[RunConfig]:
+        """Every run, labelled (`D p_fc=0.3 seed=2`) and tagged with the plan's study id."""
+        return expand(self.bases, self.grid, self.seeds, self.study)
+
+    def group_indices(self, groups_runs: bool = True) -> list[list[int]]:
+        """The configs' indices as trainers take them: fused where they can (at most `members`), or one by one for
+        a launcher that packs runs itself (the queue's holder)."""
+        return group_configs(self.configs(), self.options.fuse and groups_runs,
+                             self.options.members if groups_runs else 1)

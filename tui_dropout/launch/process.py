@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Iterator
 
 from ..store import WORKER_OUT, RunDir, process_start_time
 
@@ -52,3 +54,29 @@ class TrainerProcess:
     def wait(self, timeout: float | None = None) -> int:
         assert self.proc is not None
         return self.proc.wait(timeout)
+
+
+class Children:
+    """The processes this process started and must reap (else they linger as zombies that still look alive):
+    launchers add to it from any thread (the console's launch worker), one tick reaps it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: list = []  # anything with poll(): a TrainerProcess, a queue holder's Popen
+
+    def add(self, proc) -> None:
+        with self._lock:
+            self._procs.append(proc)
+
+    def reap(self) -> None:
+        """Forget the processes that have ended, reaping each."""
+        with self._lock:
+            self._procs = [proc for proc in self._procs if proc.poll() is None]
+
+    def __iter__(self) -> Iterator:
+        with self._lock:
+            return iter(list(self._procs))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._procs)

@@ -13,9 +13,9 @@ from ..gpus import machine_gpus, visible_gpus
 from ..states import State
 from ..store import RunDir, RunStore, process_start_time
 from ..store.queue import QueueFolder
-from .base import Group
+from .base import START_ERRORS, Group, Started, each_group
 from .plan import MAX_FUSED, check_max_fused
-from .process import detached
+from .process import Children, detached
 
 CPU = "cpu"
 
@@ -110,17 +110,27 @@ class QueueLauncher:
     name = "queue"
     groups_runs = False  # the holder packs fusable runs when a slot frees
 
-    def __init__(self, settings: QueueSettings, fuse: bool = True):
+    def __init__(self, settings: QueueSettings, fuse: bool = True, processes: Children | None = None):
         self.settings = settings
         self.fuse = fuse
-        self.processes: list = []  # a holder this process started: the console reaps it
+        self.processes = processes if processes is not None else Children()  # a holder started here: reaped
 
-    def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> str:
+    def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> Started:
+        """One hand-off, so the holder sees the whole study at once and packs what can fuse; should it fail midway,
+        the runs it did not take are handed one group at a time, and only a group that cannot be queued fails."""
+        if len(groups) > 1:
+            try:
+                return Started(self.hand_off(store, groups, resume))
+            except START_ERRORS:
+                groups = [g for g in groups if not all(taken(run) for run in g.runs)]
+        return each_group(groups, lambda group: self.hand_off(store, [group], resume))
+
+    def hand_off(self, store: RunStore, groups: list[Group], resume: bool = False) -> str:
         queue = QueueFolder(store.root)
         with queue.locked():
             holder, proc = ensure_holder(store, self.settings)
             if proc is not None:
-                self.processes.append(proc)
+                self.processes.add(proc)
                 adopt_waiting(store, queue, holder)
             ahead = len(queue.waiting())
             limit = self.settings.max_fused if self.fuse else 1  # each run keeps the packing it was launched with
@@ -129,6 +139,15 @@ class QueueLauncher:
                     run.enqueue(queue, holder, queue_resume=resume, queue_max_fused=limit)
         count = sum(len(g.runs) for g in groups)
         return f"{count} run(s) queued on {self.settings.describe()}" + (f", {ahead} waiting ahead" if ahead else "")
+
+
+def taken(run: RunDir) -> bool:
+    """Whether the queue took this run before a hand-off failed (its status names the queue, no trainer yet)."""
+    try:
+        status = run.read_status()
+    except START_ERRORS:
+        return False
+    return status.get("backend") == "queue" and status.get("state") == State.QUEUED and not status.get("pid")
 
 
 def adopt_waiting(store: RunStore, queue: QueueFolder, holder: dict) -> None:

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from .base import LaunchRefused
 from ..states import State
 from ..store import RunStore
-from .base import Group
+from .base import Group, LaunchRefused, Started
 
 LOCAL_FILESYSTEMS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "f2fs", "vfat", "exfat", "ramfs",
                      "zfs", "squashfs"}
@@ -195,7 +194,8 @@ class SlurmLauncher:
             raise ConfigError("backend", "slurm: sbatch/sinfo not found; run this on a Slurm login node")
         return cls(SlurmSettings.load(config, **overrides))
 
-    def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> str:
+    def start(self, store: RunStore, groups: list[Group], resume: bool = False) -> Started:
+        """One job array for the whole launch: refused whole (LaunchRefused) when sbatch says no."""
         from .slurm_job import SlurmTrainer
 
         s = self.settings
@@ -229,4 +229,4 @@ class SlurmLauncher:
                                             host=None):
                     run.update_status_if(lambda s: not s.get("job_id"), job_id=str(job.job_id), backend="slurm")
         where = f"partition {s.partition}" if s.partition else "the default partition"
-        return f"{len(jobs)} Slurm job(s) on {where}, array {jobs[0].job_id.split('_')[0] if jobs else '-'}"
+        return Started(f"{len(jobs)} Slurm job(s) on {where}, array {jobs[0].job_id.split('_')[0] if jobs else '-'}")

@@ -10,10 +10,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ...config import CONV_KINDS, DATASETS, EDITABLE_FIELDS, FC_KINDS, PLACEMENTS, ConfigError, RunConfig, list_presets
+from ...launch.launchers import BACKENDS
 from ...networks import NAMES as NETWORK_NAMES
 from ...store.notes import NotesError, check_name, check_note, check_tags
 from ..messages import LaunchRequest
-from ..study import BACKENDS, LAUNCH_DEFAULTS, FormReading, default_preset, read_form, read_preset
+from ..study import LAUNCH_DEFAULTS, FormReading, default_preset, read_form, read_preset
 from ..widgets.form_select import FormSelect
 from .confirm import ConfirmScreen
 
@@ -24,7 +25,7 @@ HINT = ("[b]New run[/b]  [b]enter[/b] launches  esc closes  tab next  space/down
 # The launch settings' rows: (field, label, placeholder); gpus and per gpu show for the queue only.
 LAUNCH_ROWS = (("seeds", "seeds", "N seeds, or a list 0,5,9"), ("backend", "backend", ""),
                ("gpus", "gpus", "auto, cpu or 0,2,3"), ("per_gpu", "per gpu", "trainers at once per GPU"),
-               ("max_fused", "max fused", "runs in one trainer at most"))
+               ("max_fused", "max fused", "8, or 1 on a CPU queue"))
 QUEUE_ONLY = ("gpus", "per_gpu")
 # What the runs are called: (field, placeholder); kept in each run's notes.json.
 NOTE_ROWS = (("name", "optional"), ("tags", "space separated"),
@@ -166,8 +167,8 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
 
     def build(self) -> dict[str, str]:
         """Every problem of the form, by field; the presets launched together are checked with the same changes."""
-        self.reading = read_form(self.presets(), self.changes(), self.launch_values(), read=self.read,
-                                 known=self.names)
+        self.reading = read_form(self.presets(), self.changes(), self.launch_values(), self.app.store,
+                                 read=self.read, known=self.names)
         self.errors = dict(self.reading.errors)
         try:
             self.notes()
@@ -205,8 +206,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
 
     def plan_line(self) -> str:
         """`15 runs: 5 p_fc x 3 seeds, study of D, on the queue: 2 slots on GPU 0,1`, and what keeps it back."""
-        plan = self.reading.plan if self.reading else None
-        line = plan.describe() if plan is not None else "nothing to launch: the preset cannot be read"
+        line = self.reading.describe() if self.reading else "nothing to launch: the preset cannot be read"
         elsewhere = [f"{name}: {reason}" for name, reason in self.errors.items() if name not in self.rows]
         if elsewhere:  # the plan's size, or a preset's field the form has no row for
             return f"{line}; {'; '.join(elsewhere)}"
@@ -259,10 +259,10 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
             listed = "; ".join(f"{field}: {reason}" for field, reason in self.errors.items())
             self.notify(f"not launched: {listed}", severity="error", timeout=10)
             return
-        plan = self.reading.plan
+        count, what = self.reading.plan.count, self.reading.describe()
         request = LaunchRequest(self.presets(), self.changes(), self.form(), self.launch_values(),
-                                count=plan.count, what=plan.describe(), notes=self.notes())
-        if plan.count == 1:
+                                count=count, what=what, notes=self.notes())
+        if count == 1:
             self.dismiss(request)
             return
 
@@ -270,7 +270,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
             if yes:
                 self.dismiss(request)
 
-        self.app.push_screen(ConfirmScreen(f"Launch {plan.count} runs?\n{plan.describe()}."), answered)
+        self.app.push_screen(ConfirmScreen(f"Launch {count} runs?\n{what}."), answered)
 
     @on(Button.Pressed)
     def _button(self, event: Button.Pressed) -> None:
