@@ -99,8 +99,13 @@ def config_from_form(preset: str | RunConfig | ConfigError, values: dict[str, st
         except ConfigError as exc:
             errors[exc.field] = exc.reason
     for name, reason in preflight_problems(cfg, local_device).items():  # device, data, combinations: what is valid
-        errors.setdefault(name, reason)
+        errors.setdefault(name, in_form_words(reason))
     return cfg, errors
+
+
+def in_form_words(reason: str) -> str:
+    """A reason worded for the command line, in the form's words: a field to fill, not a flag to pass."""
+    return reason.replace("or pass --data-dir", "or fill in data_dir")  # the fetch command stays: it is run in a shell
 
 
 def grid_problems(cfg: RunConfig, grid: dict[str, list[Any]], limit: int | None = GRID_CHECKED) -> dict[str, str]:

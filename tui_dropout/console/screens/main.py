@@ -133,7 +133,9 @@ class MainScreen(Screen):
         self.layout_for(self.app.size.width)
         infos = self.watcher.ordered()
         self._endings.news(infos)  # what has ended already is no news
-        self.selected = infos[0].run_id if infos else None
+        # the newest run with an epoch to draw: a fresh console does not open on a queued run's empty charts
+        first = next((i for i in infos if i.epoch), infos[0] if infos else None)
+        self.selected = first.run_id if first else None
         self.refresh_list()
         self.redraw(force=True)
         self.query_one(RunsTable).focus()
