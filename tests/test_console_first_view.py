@@ -29,3 +29,19 @@ def test_the_form_words_a_missing_data_folder_as_a_field_to_fill():
 
     text = "CIFAR-10 not found in /d/cifar-10-batches-py; run `dropout-tui data fetch cifar10 --data-dir /d` or pass --data-dir"
     assert in_form_words(text).endswith("or fill in data_dir") and "data fetch cifar10 --data-dir /d" in in_form_words(text)
+
+
+async def test_help_at_80x24_wraps_no_line(tmp_path):
+    import html
+
+    from tui_dropout.console.app import DropoutConsole
+    from tui_dropout.console.screens.help import KEYS, HelpScreen
+
+    app = DropoutConsole(runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        await pilot.pause()
+        shown = html.unescape(app.export_screenshot()).replace("\xa0", " ")
+    for line in KEYS.splitlines()[1:12]:  # the lines on screen at 24 rows, each whole on its row
+        assert line.strip() in shown, line

@@ -64,7 +64,8 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 100; max-width: 100%; height: auto; max-height: 100%;
-                                  border: round $accent; background: $surface; padding: 0 1; }
+                                  border: round $accent; background: $surface; padding: 0 0 0 1;
+                                  scrollbar-size-vertical: 1; }  /* 76 columns of text inside 80 */
     """
 
     def compose(self) -> ComposeResult:
