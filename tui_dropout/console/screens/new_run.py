@@ -53,6 +53,10 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
     NewRunScreen .row { height: auto; }
     NewRunScreen .row Label { width: 14; }
     NewRunScreen .row Input, NewRunScreen .row Select { width: 24; }
+    /* the field being edited stands out: its box in the accent colour */
+    NewRunScreen .row Input:focus, NewRunScreen .row Select:focus > SelectCurrent { background: $accent 30%; }
+    /* an open list stands apart from the labels behind it */
+    NewRunScreen .row SelectOverlay { border: round $accent; background: $panel; }
     NewRunScreen .reason { width: 1fr; padding: 0 0 0 1; color: $error; }
     NewRunScreen .reason.note { color: $text-warning; }
     NewRunScreen #buttons { height: 3; margin-top: 1; }
