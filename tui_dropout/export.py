@@ -13,6 +13,7 @@ import os
 import shutil
 import struct
 import threading
+import time
 from pathlib import Path
 from itertools import islice
 from typing import Any, Iterable, Iterator
@@ -208,7 +209,11 @@ def export_folder(run: RunDir, dest: Path) -> Path:
         for name, fmt in (("metrics.csv", "csv"), ("metrics.jsonl", "jsonl"), ("metrics.md", "md")):
             with open(new / name, "w") as f:
                 f.writelines(render_chunks(run, fmt))
+        if not run.file(SUMMARY).exists():  # a run still going (or one that died) has none yet: its figures so far
+            write_partial_summary(run, new / SUMMARY)
         for name in (LOG, CONFIG, SUMMARY, NOTES, EVALUATION):
+            if name == SUMMARY and (new / SUMMARY).exists():
+                continue
             try:  # never through a link: the run's own file or nothing (OSError names it)
                 with open_regular(run.file(name)) as src, open(new / name, "wb") as out:
                     shutil.copyfileobj(src, out)
@@ -220,6 +225,19 @@ def export_folder(run: RunDir, dest: Path) -> Path:
         for tmp in (new, old):
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def write_partial_summary(run: RunDir, path: Path) -> None:
+    """summary.json for a run without one: its state and figures as status.json holds them now, marked partial."""
+    try:
+        status = run.read_status()
+    except (OSError, ValueError):
+        return
+    keep = ("state", "epoch", "epochs", "elapsed", "best_train_acc", "best_train_epoch", "best_test_acc",
+            "best_test_epoch", "final_train_acc", "final_test_acc", "final_loss", "error")
+    summary = {k: status[k] for k in keep if k in status}
+    summary.update(partial=True, exported=time.time())
+    path.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 class MissingExtra(DropoutTuiError, RuntimeError):

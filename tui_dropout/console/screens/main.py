@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -391,12 +392,23 @@ class MainScreen(Screen):
         run = self.watcher.run(self.selected) if self.selected else None
         if run is None:
             return
-        try:
-            target = export_folder(run, self.app.exports_dir)
-        except (OSError, ValueError) as exc:
-            self.notify(f"export of {run.run_id} failed: {exc}", severity="error", timeout=10)
+
+        def write(yes: bool | None = True) -> None:
+            if not yes:
+                return
+            try:
+                target = export_folder(run, self.app.exports_dir)
+            except (OSError, ValueError) as exc:
+                self.notify(f"export of {run.run_id} failed: {exc}", severity="error", timeout=10)
+                return
+            self.notify(f"exported {run.run_id} to {target.resolve()}", timeout=8)
+
+        earlier = Path(self.app.exports_dir) / run.run_id
+        if earlier.exists() or earlier.is_symlink():  # as the CLI refuses without --force: asked, not overwritten
+            self.app.push_screen(ConfirmScreen(f"Replace the earlier export of {run.run_id}?\n{earlier.resolve()}"),
+                                 write)
             return
-        self.notify(f"exported {run.run_id} to {target.resolve()}", timeout=8)
+        write()
 
     def action_cancel_run(self) -> None:
         run = self.watcher.run(self.selected) if self.selected else None
