@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tui_dropout.config import RunConfig  # noqa: E402
 from tui_dropout.trainer.fused import FusedStepper  # noqa: E402
 from tui_dropout.trainer.models import LeNet5  # noqa: E402
+from timing import seconds_per_call  # noqa: E402
 
 def configs(k: int) -> list[RunConfig]:
     """K members of one grid point over seeds (the common fused case): dropout on conv maps and fc, one p."""
@@ -74,17 +75,6 @@ def grouped(cfgs: list[RunConfig], device: torch.device) -> FusedStepper:
     return stepper
 
 
-def timed(stepper, x, y, steps: int, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        losses = stepper.step(x, y)
-    float(losses.detach().sum())  # the last step's result read back: every kernel ran
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / steps
-
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -104,11 +94,11 @@ def main() -> None:
         sides = {"grouped": grouped(configs(k), device), "func": FuncEnsemble(configs(k), device)}
         xs = {"grouped": x.contiguous(memory_format=torch.channels_last), "func": x}
         for name, stepper in sides.items():
-            timed(stepper, xs[name], y, 3, device)  # warm-up
+            seconds_per_call(lambda: stepper.step(xs[name], y), 3, device)  # warm-up
         best = dict.fromkeys(sides, float("inf"))
         for _ in range(args.rounds):
             for name, stepper in sides.items():
-                best[name] = min(best[name], timed(stepper, xs[name], y, args.steps, device))
+                best[name] = min(best[name], seconds_per_call(lambda: stepper.step(xs[name], y), args.steps, device))
         print(f"{k:>3} {best['grouped'] * 1000:11.2f} {best['func'] * 1000:9.2f} {best['func'] / best['grouped']:14.2f}x")
 
 

@@ -19,20 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tui_dropout.config import RunConfig  # noqa: E402
 from tui_dropout.trainer.fused import FusedStepper  # noqa: E402
 from tui_dropout.trainer.steppers import SoloStepper  # noqa: E402
+from timing import seconds_per_call  # noqa: E402
 
 PLACEMENTS = ("none", "fc", "conv", "all")
 
-
-def timed(fn, steps: int, device: torch.device) -> float:
-    fn()  # warm-up (allocator, cudnn autotune)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / steps
 
 
 def main() -> None:
@@ -55,8 +45,8 @@ def main() -> None:
         for s in solos:
             s.set_epoch(1)
             s.train()
-        t_fused = timed(lambda: fused.step(x, y), args.steps, device) / k
-        t_solo = timed(lambda: [s.step(x, y) for s in solos], max(1, args.steps // k), device) / k
+        t_fused = seconds_per_call(lambda: fused.step(x, y), args.steps, device, warm=1) / k
+        t_solo = seconds_per_call(lambda: [s.step(x, y) for s in solos], max(1, args.steps // k), device, warm=1) / k
         print(f"{k:>3} {t_fused:>20.4f} {t_solo:>19.4f} {t_solo / t_fused:>10.2f}x", flush=True)
 
 

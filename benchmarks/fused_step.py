@@ -18,6 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tui_dropout.config import RunConfig  # noqa: E402
 from tui_dropout.trainer.fused import FusedStepper  # noqa: E402
+from timing import seconds_per_call  # noqa: E402
 
 PLACEMENTS = ("none", "fc", "conv", "all")
 
@@ -50,16 +51,6 @@ def variant(name: str, k: int, device: torch.device) -> FusedStepper:
     return stepper
 
 
-def timed(stepper: FusedStepper, x, y, steps: int, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        stepper.step(x, y)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / steps
-
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -75,11 +66,11 @@ def main() -> None:
     names = ("now", "loop SGD", "NCHW weights")
     steppers = {name: variant(name, args.k, device) for name in names}
     for stepper in steppers.values():
-        timed(stepper, x, y, 5, device)  # warm-up
+        seconds_per_call(lambda: stepper.step(x, y), 5, device)  # warm-up
     best = dict.fromkeys(names, float("inf"))
     for _ in range(args.rounds):
         for name in names:
-            best[name] = min(best[name], timed(steppers[name], x, y, args.steps, device))
+            best[name] = min(best[name], seconds_per_call(lambda: steppers[name].step(x, y), args.steps, device))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"{where}, torch {torch.__version__}, K={args.k} members, batch {args.batch}, best of {args.rounds} rounds "
           f"of {args.steps} steps")
