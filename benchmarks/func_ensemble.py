@@ -75,7 +75,6 @@ def grouped(cfgs: list[RunConfig], device: torch.device) -> FusedStepper:
     return stepper
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")

@@ -24,7 +24,6 @@ from timing import seconds_per_call  # noqa: E402
 PLACEMENTS = ("none", "fc", "conv", "all")
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")

@@ -51,7 +51,6 @@ def variant(name: str, k: int, device: torch.device) -> FusedStepper:
     return stepper
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
