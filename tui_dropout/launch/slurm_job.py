@@ -80,7 +80,7 @@ class SlurmTrainer:
             self.checkpoint()
             return
         try:
-            handler(signal.SIGUSR2, frame)
+            handler(signum, frame)  # submitit uses the number only in its log line: it then names SIGTERM
         except subprocess.CalledProcessError:
             # `scontrol requeue` refused: Slurm is requeueing the job itself (scontrol requeue, preemption) or
             # ends it (scancel). The runs are checkpointed and queued: back with the job, else `lost`, resumable.
