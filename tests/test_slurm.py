@@ -161,6 +161,23 @@ def test_a_signal_to_the_batch_step_of_an_array_task_reaches_its_trainer_alone(r
     cancel_and_check(runs_dir, other, other_job)
 
 
+def test_a_plain_scancel_cancels_the_run_with_a_checkpoint_and_slurm_does_not_run_it_again(runs_dir):
+    ((run_id, job),) = start_long_runs(runs_dir)
+    path = runs_dir / run_id
+    subprocess.run(["scancel", job], check=True)  # SIGTERM too, but the job is ending: no requeue
+    assert wait_for(lambda: read_status(path).get("state") == "cancelled", 60), read_status(path)
+    assert wait_for(lambda: job not in squeue_ids(), 60), job_state(job)  # a requeued job would wait, PENDING
+    assert "Slurm ended the job (scancel)" in (path / "train.log").read_text()
+    assert not read_status(path).get("requeued") and (path / "checkpoint.pt").is_file()
+    assert "cancelled" in cli("runs", "--runs-dir", runs_dir).stdout
+    stopped = read_status(path)["epoch"]
+    out = cli("resume", run_id, "--backend", "slurm", "--time", "10", "--runs-dir", runs_dir)
+    assert out.returncode == 0, out.stderr
+    assert wait_for(lambda: resumes(path) == [stopped], 180), (path / "train.log").read_text()
+    assert wait_for(lambda: read_status(path).get("epoch", 0) > stopped, 120)
+    cancel_and_check(runs_dir, run_id, read_status(path)["job_id"])
+
+
 def test_a_launch_sbatch_refuses_leaves_no_run_folder_and_says_why_in_one_line(runs_dir, tmp_path):
     cases = {"mem_gb = 100000\n": "Memory specification can not be satisfied",
              "[sbatch]\nfrobnicate = 'yes'\n": "unrecognized option '--frobnicate=yes'",
