@@ -2,6 +2,7 @@
 why, where no cluster answers. Runs are submitted with submitit as job arrays from the CLI."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -79,20 +80,35 @@ def test_a_preempted_job_checkpoints_is_requeued_and_resumes_then_cancel_ends_it
     come_back_then_cancel(runs_dir, run_id, job)
 
 
-def come_back_then_cancel(runs_dir, run_id: str, job: str) -> None:
-    """A run whose job was requeued: it reads `queued (requeued)` while it waits, starts after its checkpoint
-    when Slurm runs it again, and `cancel` ends it with every epoch in metrics.jsonl once."""
+def resumes(path) -> list[int]:
+    """The epoch after which each start of the run in train.log began."""
+    return [int(m) for m in re.findall(r"resumed after epoch (\d+)", (path / "train.log").read_text())]
+
+
+def come_back(runs_dir, run_id: str, job: str) -> None:
+    """A run whose job was requeued: it reads `queued (requeued)` while it waits, and starts after its checkpoint
+    (the epoch and the figures it had, no row of metrics.jsonl twice) when Slurm runs it again."""
     path = runs_dir / run_id
-    assert wait_for(lambda: job_state(job) == "PENDING", 90)
+    assert wait_for(lambda: job_state(job) == "PENDING", 90), job_state(job)
     assert wait_for(lambda: "queued (requeued)" in cli("runs", "--runs-dir", runs_dir).stdout, 30)
+    before = read_status(path)
+    assert before["epoch"] >= 1 and before["best_test_acc"] > 0, before
     # slurmd refuses a job credential issued in the same second as the one the requeue revoked ("Job credential
     # revoked": the job then fails and never runs); Slurm's own requeue delay avoids that, and so does this wait
-    requeued = read_status(path)["requeued"]
-    assert wait_for(lambda: time.time() > requeued + 2, 10)
+    assert wait_for(lambda: time.time() > before["requeued"] + 2, 10)
     subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], check=True)  # skip Slurm's requeue delay
-    assert wait_for(lambda: "resumed after epoch" in (path / "train.log").read_text(), 180)
-    done = len(metric_epochs(path))
-    assert wait_for(lambda: len(metric_epochs(path)) >= done + 1, 120)
+    earlier = resumes(path)
+    assert wait_for(lambda: len(resumes(path)) > len(earlier), 180), (path / "train.log").read_text()
+    assert resumes(path)[-1] == before["epoch"], (path / "train.log").read_text()
+    assert wait_for(lambda: read_status(path).get("epoch", 0) > before["epoch"], 120)  # an epoch of this start
+    after = read_status(path)
+    assert after["elapsed"] >= before["elapsed"] and after["best_test_acc"] >= before["best_test_acc"], (before, after)
+    assert metric_epochs(path) == list(range(1, len(metric_epochs(path)) + 1))
+
+
+def cancel_and_check(runs_dir, run_id: str, job: str) -> None:
+    """`cancel` ends the run and its job, with every epoch in metrics.jsonl once."""
+    path = runs_dir / run_id
     cancelled = cli("cancel", run_id, "--runs-dir", runs_dir)
     assert cancelled.returncode == 0
     assert wait_for(lambda: read_status(path).get("state") == "cancelled", 60)
@@ -101,34 +117,71 @@ def come_back_then_cancel(runs_dir, run_id: str, job: str) -> None:
     assert epochs == list(range(1, len(epochs) + 1))
 
 
-def start_long_run(runs_dir) -> tuple[str, str]:
-    out = cli("train", "--preset", "quick", *LONG, *EACH_EPOCH, "--backend", "slurm", "--time", "10",
+def come_back_then_cancel(runs_dir, run_id: str, job: str) -> None:
+    come_back(runs_dir, run_id, job)
+    cancel_and_check(runs_dir, run_id, job)
+
+
+def start_long_runs(runs_dir, *args: str) -> list[tuple[str, str]]:
+    out = cli("study", "quick", *LONG, *EACH_EPOCH, *args, "--backend", "slurm", "--time", "10",
               "--runs-dir", runs_dir)
     assert out.returncode == 0, out.stderr
-    run_id = out.stdout.strip()
-    assert wait_for(lambda: len(metric_epochs(runs_dir / run_id)) >= 2, 180)
-    return run_id, read_status(runs_dir / run_id)["job_id"]
+    ids = out.stdout.split()
+    assert wait_for(lambda: all(len(metric_epochs(runs_dir / i)) >= 2 for i in ids), 180)
+    return [(i, read_status(runs_dir / i)["job_id"]) for i in ids]
 
 
-def test_scontrol_requeue_sigterm_checkpoints_and_the_job_resumes_after_its_checkpoint(runs_dir):
-    run_id, job = start_long_run(runs_dir)
-    subprocess.run(["scontrol", "requeue", job], check=True)  # SIGTERM, as a preemption or a drain sends it
-    assert wait_for(lambda: read_status(runs_dir / run_id).get("requeued"), 60), read_status(runs_dir / run_id)
-    assert read_status(runs_dir / run_id)["state"] == "queued"
-    come_back_then_cancel(runs_dir, run_id, job)
+def test_scontrol_requeue_sigterm_checkpoints_and_the_job_resumes_after_its_checkpoint_each_time(runs_dir):
+    ((run_id, job),) = start_long_runs(runs_dir)
+    path = runs_dir / run_id
+    for _ in range(2):  # requeued again after it came back: again after its newest checkpoint
+        requeued = read_status(path).get("requeued")
+        subprocess.run(["scontrol", "requeue", job], check=True)  # SIGTERM, as a preemption or a drain sends it
+        assert wait_for(lambda: read_status(path).get("requeued") != requeued, 60), read_status(path)
+        assert read_status(path)["state"] == "queued"
+        assert "requeued to resume" in (path / "train.log").read_text()
+        come_back(runs_dir, run_id, job)
+    assert len(resumes(path)) == 2
+    cancel_and_check(runs_dir, run_id, job)
 
 
-def test_a_signal_to_the_batch_step_reaches_the_trainer(runs_dir):
-    run_id, job = start_long_run(runs_dir)
+def test_a_signal_to_the_batch_step_of_an_array_task_reaches_its_trainer_alone(runs_dir):
+    (signalled, job), (other, other_job) = start_long_runs(runs_dir, "--grid", "p_fc=0.2,0.6", "--no-fuse")
+    assert job.split("_")[0] == other_job.split("_")[0] != job  # two tasks of one array
+    # its batch shell is srun itself, so the signal reaches the trainer as sent (were it a shell, the shell would
+    # die of it, and the trainer would checkpoint on the SIGTERM Slurm then sends, within KillWait)
+    (script,) = (runs_dir / ".slurm").rglob(f"{job.split('_')[0]}_submission.sh")
+    assert "\nexec srun " in script.read_text()
     subprocess.run(["scancel", "--signal=USR2", "--batch", job], check=True)
-    assert wait_for(lambda: read_status(runs_dir / run_id).get("requeued"), 60), read_status(runs_dir / run_id)
-    come_back_then_cancel(runs_dir, run_id, job)
+    assert wait_for(lambda: read_status(runs_dir / signalled).get("requeued"), 60), read_status(runs_dir / signalled)
+    come_back(runs_dir, signalled, job)
+    assert read_status(runs_dir / other)["state"] == "running" and not read_status(runs_dir / other).get("requeued")
+    assert "resumed" not in (runs_dir / other / "train.log").read_text()
+    cancel_and_check(runs_dir, signalled, job)
+    cancel_and_check(runs_dir, other, other_job)
+
+
+def test_a_plain_scancel_cancels_the_run_with_a_checkpoint_and_slurm_does_not_run_it_again(runs_dir):
+    ((run_id, job),) = start_long_runs(runs_dir)
+    path = runs_dir / run_id
+    subprocess.run(["scancel", job], check=True)  # SIGTERM too, but the job is ending: no requeue
+    assert wait_for(lambda: read_status(path).get("state") == "cancelled", 60), read_status(path)
+    assert wait_for(lambda: job not in squeue_ids(), 60), job_state(job)  # a requeued job would wait, PENDING
+    assert "Slurm ended the job (scancel)" in (path / "train.log").read_text()
+    assert not read_status(path).get("requeued") and (path / "checkpoint.pt").is_file()
+    assert "cancelled" in cli("runs", "--runs-dir", runs_dir).stdout
+    stopped = read_status(path)["epoch"]
+    out = cli("resume", run_id, "--backend", "slurm", "--time", "10", "--runs-dir", runs_dir)
+    assert out.returncode == 0, out.stderr
+    assert wait_for(lambda: resumes(path) == [stopped], 180), (path / "train.log").read_text()
+    assert wait_for(lambda: read_status(path).get("epoch", 0) > stopped, 120)
+    cancel_and_check(runs_dir, run_id, read_status(path)["job_id"])
 
 
 def test_a_launch_sbatch_refuses_leaves_no_run_folder_and_says_why_in_one_line(runs_dir, tmp_path):
     cases = {"mem_gb = 100000\n": "Memory specification can not be satisfied",
              "[sbatch]\nfrobnicate = 'yes'\n": "unrecognized option '--frobnicate=yes'",
-             "partition = 'nope'\n": "partition: "}
+             "partition = 'nope'\n": "no partition nope on this cluster"}
     for text, reason in cases.items():
         config = tmp_path / "slurm.toml"
         config.write_text("time = 10\n" + text)
@@ -137,6 +190,7 @@ def test_a_launch_sbatch_refuses_leaves_no_run_folder_and_says_why_in_one_line(r
         assert out.returncode == 2 and reason in out.stderr, (text, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1 and "sbatch --help" not in out.stderr, out.stderr
         assert not [p for p in runs_dir.glob("*") if not p.name.startswith(".")], (text, list(runs_dir.iterdir()))
+        assert not list(runs_dir.glob(".slurm/*")), list(runs_dir.glob(".slurm/*"))  # nor submitit's job files
 
 
 def test_settings_sbatch_would_take_are_refused_first_and_a_short_limit_fits_the_signal_delay(runs_dir, tmp_path):

@@ -13,6 +13,8 @@ import re
 import shutil
 import socket
 import subprocess
+import time
+import uuid
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -146,7 +148,8 @@ def partition_nodes(partition: str | None) -> set[str]:
         raise ConfigError("partition", f"sinfo failed: {out.stderr.strip() or out.returncode}")
     nodes = {n.strip() for n in out.stdout.split() if n.strip()}
     if not nodes:
-        raise ConfigError("partition", f"no nodes in partition {partition or '(default)'}")
+        raise ConfigError("partition", f"no partition {partition} on this cluster (sinfo lists no nodes in it)"
+                          if partition else "the cluster has no default partition (sinfo lists no nodes)")
     return nodes
 
 
@@ -163,6 +166,8 @@ def check_shared(root: Path, partition: str | None) -> None:
 
 def batch_exec_executor():
     import submitit
+    from submitit.core.utils import JobPaths
+    from submitit.slurm.slurm import SlurmJob
 
     class BatchExecExecutor(submitit.SlurmExecutor):
         """submitit's executor, with the batch shell replaced by srun (`exec srun`): a signal sent to the batch
@@ -172,6 +177,30 @@ def batch_exec_executor():
         def _make_submission_file_text(self, command: str, uid: str) -> str:
             text = super()._make_submission_file_text(command, uid)
             return text.replace("\nsrun ", "\nexec srun ", 1)
+
+        def _internal_process_submissions(self, delayed_submissions):
+            """submitit's own array submission, with one change: its array script is written by this class (submitit
+            writes it through a plain SlurmExecutor, whose script would not exec srun)."""
+            if len(delayed_submissions) == 1:
+                return super()._internal_process_submissions(delayed_submissions)
+            folder = JobPaths.get_first_id_independent_folder(self.folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            pickle_paths = []
+            for delayed in delayed_submissions:
+                pickle_path = folder / f"{uuid.uuid4().hex}.pkl"
+                delayed.set_timeout(self.parameters.get("time", 5), self.max_num_timeout)
+                delayed.dump(pickle_path)
+                pickle_paths.append(pickle_path)
+            array = BatchExecExecutor(self.folder, self.max_num_timeout)
+            array.update_parameters(**self.parameters)
+            array.parameters["map_count"] = len(delayed_submissions)
+            self._throttle()
+            first = array._submit_command(self._submitit_command_str)
+            jobs = [SlurmJob(folder=self.folder, job_id=f"{first.job_id}_{a}", tasks=list(range(first.num_tasks)))
+                    for a in range(len(delayed_submissions))]
+            for job, pickle_path in zip(jobs, pickle_paths):
+                job.paths.move_temporary_file(pickle_path, "submitted_pickle")
+            return jobs
 
     return BatchExecExecutor
 
@@ -203,7 +232,11 @@ class SlurmLauncher:
             check_shared(store.root, s.partition)
         except ConfigError as exc:  # before any job: the launch is refused whole
             raise LaunchRefused(exc.field, exc.reason) from None
-        executor = batch_exec_executor()(folder=store.root.resolve() / ".slurm" / "%j", max_num_timeout=1000)
+        # submitit's files for this launch in a folder of its own: a refused launch removes it whole, and never
+        # what a launch beside it is writing
+        launch_folder = store.root / ".slurm" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        launch_folder.mkdir(parents=True)
+        executor = batch_exec_executor()(folder=launch_folder.resolve() / "%j", max_num_timeout=1000)
         params: dict[str, Any] = {"time": s.time, "array_parallelism": s.array_parallelism,
                                   "signal_delay_s": s.signal_delay_s, "job_name": "dropout-tui"}
         optional = {"partition": s.partition, "gpus_per_node": s.gpus_per_job or None,
@@ -217,7 +250,8 @@ class SlurmLauncher:
         try:
             with contextlib.redirect_stderr(io.StringIO()):  # submitit echoes sbatch's whole stderr there
                 jobs = executor.submit_array(fns)
-        except Exception as exc:  # sbatch's refusal, in one line
+        except Exception as exc:  # sbatch's refusal, in one line, and nothing of the launch left behind
+            shutil.rmtree(launch_folder, ignore_errors=True)
             raise LaunchRefused("backend", f"sbatch refused the jobs: {sbatch_reason(exc)}") from None
         for group, job in zip(groups, jobs):
             for run in group.runs:

@@ -2,10 +2,11 @@
 
 A job told to stop by Slurm checkpoints and comes back: SIGUSR2 (sent `signal_delay_s` before the time limit,
 or by a preemption set up that way) reaches submitit, which calls `checkpoint`; SIGTERM (a preemption, `scontrol
-requeue`, a node being drained: what most clusters send) is turned into the same. `checkpoint` stops the trainer
-after its current step (it saves a checkpoint), marks the runs queued again and hands submitit a job to requeue;
-the requeued job starts after that checkpoint. A cancel request in the run folder (`dropout-tui cancel`) stops
-it for good: the SIGTERM of the scancel that follows it is a cancel, not a preemption."""
+requeue`: what most clusters send) is turned into the same. `checkpoint` stops the trainer after its current step
+(it saves a checkpoint), marks the runs queued again and hands submitit a job to requeue; the requeued job starts
+after that checkpoint. A SIGTERM is a cancel instead when the run folder holds a cancel request (`dropout-tui
+cancel` writes one, then scancels) or Slurm is ending the job for good (a plain `scancel`): the trainer stops
+with a checkpoint, as cancelled."""
 from __future__ import annotations
 
 import os
@@ -21,6 +22,25 @@ from ..store import RunBusy, RunDir
 def slurm_job_id() -> str | None:
     array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
     return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
+
+
+def job_ending() -> bool:
+    """True when Slurm ends this job for good: it no longer reads RUNNING (a `scancel` makes it COMPLETING at once)
+    and was not requeued (`scontrol requeue` and a requeueing preemption count a restart before their SIGTERM).
+    False when Slurm cannot say: the job is then kept, as for a preemption."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return False
+    try:
+        out = subprocess.run(["scontrol", "show", "job", "-o", job], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    fields = dict(word.split("=", 1) for word in out.stdout.split() if "=" in word)
+    state, restarts = fields.get("JobState", ""), fields.get("Restarts", "")
+    if out.returncode != 0 or not state or not restarts.isdigit():
+        return False
+    started = os.environ.get("SLURM_RESTART_COUNT", "0")
+    return state not in ("RUNNING", "SUSPENDED") and int(restarts) <= int(started if started.isdigit() else 0)
 
 
 class SlurmTrainer:
@@ -63,13 +83,20 @@ class SlurmTrainer:
         return any(RunDir(p).cancel_requested() for p in self.run_dirs)
 
     def _on_sigterm(self, signum, frame) -> None:
-        """SIGTERM: a cancel when the folder asks for one, else a preemption (checkpoint and requeue, as USR2).
+        """SIGTERM: a cancel when the folder asks for one or Slurm is ending the job for good (`scancel`), else a
+        preemption (checkpoint and requeue, as USR2).
 
         It may come twice (from slurmd and forwarded by srun): the second finds the first at work."""
         if self._stopping:
             return
         thread = getattr(self, "_thread", None)
-        if self._cancel_requested() or (thread is not None and not thread.is_alive()):
+        live = thread is not None and thread.is_alive()
+        ended = live and not self._cancel_requested() and job_ending()
+        if ended:  # a cancel all the same: the run says so (once), and keeps its checkpoint for `resume`
+            self._stopping = True
+            for path in self.run_dirs:
+                RunDir(path).log("Slurm ended the job (scancel): stopped with a checkpoint; resume continues it")
+        if ended or self._cancel_requested() or (thread is not None and not live):
             stop = getattr(self, "_stop", None)
             if stop is not None:
                 stop.set()  # the trainer stops as cancelled (or has ended); the job then ends by itself
@@ -80,7 +107,7 @@ class SlurmTrainer:
             self.checkpoint()
             return
         try:
-            handler(signal.SIGUSR2, frame)
+            handler(signum, frame)  # submitit uses the number only in its log line: it then names SIGTERM
         except subprocess.CalledProcessError:
             # `scontrol requeue` refused: Slurm is requeueing the job itself (scontrol requeue, preemption) or
             # ends it (scancel). The runs are checkpointed and queued: back with the job, else `lost`, resumable.

@@ -92,9 +92,10 @@ class Trainer:
     def _requeued(self, m: Member) -> None:
         """Stopped for a Slurm time limit or preemption: checkpointed, and waiting to come back (no summary)."""
         m.active, m.state = False, State.QUEUED
+        # the log line first: once the status says `requeued`, the log already says why
+        m.run.log("Slurm time limit or preemption: checkpointed, requeued to resume")
         m.run.update_status(state=State.QUEUED, pid=None, pid_start=None, ended=None, requeued=time.time(),
                             epoch=m.epochs_done, elapsed=round(self.elapsed(m), 3), **m.figures())
-        m.run.log("Slurm time limit or preemption: checkpointed, requeued to resume")
 
     def _note(self, text: str) -> None:
         """A warning worth a line in every member's log and in the foreground progress."""
