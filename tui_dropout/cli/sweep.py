@@ -69,12 +69,13 @@ def plot_points(found: Sweep, figure: str, width: int = 78, height: int = 16, co
     plt.clear_figure()
     plt.plotsize(width, height)
     plt.theme("clear")
-    plt.plot(xs, [m + s for m, s in zip(means, stds)], marker="dot", color="gray", label="±std")
+    plt.plot(xs, [m + s for m, s in zip(means, stds)], marker="dot", color="gray")
     plt.plot(xs, [m - s for m, s in zip(means, stds)], marker="dot", color="gray")
-    plt.plot(xs, means, marker="hd", color="blue", label="mean")
+    plt.plot(xs, means, marker="hd", color="blue")
     plt.scatter(xs, means, marker="●", color="blue")
     plt.xlabel(safe(found.axes[0]))  # a config key, from the run folder
-    plt.title(f"{SWEEP_FIGURES[figure]} against {safe(found.axes[0])}")
+    # the legend is in the title line, outside the data: ● mean of the seeds, dots ±1 std
+    plt.title(f"{SWEEP_FIGURES[figure]} against {safe(found.axes[0])}   ● mean over seeds   ··· ±1 std")
     return plt.build() if color else plt.uncolorize(plt.build())
 
 
