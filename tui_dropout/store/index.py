@@ -26,6 +26,7 @@ INDEX = ".index.json"
 VERSION = 3
 SHARED = ("config", "status")  # the tables factored into `common`; an entry holds only its differences from them
 _ABSENT = "absent"  # an entry's list of common keys its own table lacks, per shared table: {"config": [...]}
+_ORDER = "order"  # the order of the tables' keys: the index's (every run's), or an entry's own where it differs
 FILES = ("status.json", "summary.json", "config.json", "notes.json")
 # Everything RunInfo holds but the summary (listings never show it; `RunDir.info()` reads it when needed).
 _CACHED = [f.name for f in dataclasses.fields(RunInfo)
@@ -100,10 +101,11 @@ def load(root: Path) -> "Cached":
         return Cached({}, {})
     if not isinstance(data, dict) or data.get("version") != VERSION:
         return Cached({}, {})
-    runs, common = data.get("runs"), data.get("common")
-    if not isinstance(runs, dict) or not isinstance(common, dict) or common_problem(common) is not None:
+    runs, common, order = data.get("runs"), data.get("common"), data.get("order")
+    if not isinstance(runs, dict) or not isinstance(common, dict) or common_problem(common) is not None or \
+            not _orders_sound(order):
         return Cached({}, {})
-    return Cached(runs, common)
+    return Cached(runs, {**common, _ORDER: order})
 
 
 class Cached:
@@ -119,6 +121,11 @@ class Cached:
         return self.runs.get(run_id)
 
 
+def _orders_sound(order: Any) -> bool:
+    return isinstance(order, dict) and set(order) == set(SHARED) and all(
+        isinstance(keys, list) and all(isinstance(k, str) for k in keys) for keys in order.values())
+
+
 def common_problem(common: dict[str, Any]) -> str | None:
     """Why the shared values cannot stand in for any run's (the wrong type in a hand-written index), or None."""
     if set(common) != set(SHARED) or not all(isinstance(common[name], dict) for name in SHARED):
@@ -132,10 +139,13 @@ def common_problem(common: dict[str, Any]) -> str | None:
 def save(root: Path, entries: dict[str, Any]) -> None:
     sound = [e for e in entries.values() if e["state"] != State.CORRUPT]  # a damaged run's values are never shared
     common = {name: _shared([e[name] for e in sound if isinstance(e[name], dict)]) for name in SHARED}
-    runs = {run_id: _factored(entry, common) for run_id, entry in entries.items()}
+    # the keys in the order the runs' files hold them (the config's field order): a table comes back in its order
+    order = {name: list(dict.fromkeys(k for e in entries.values() if isinstance(e[name], dict) for k in e[name]))
+             for name in SHARED}
+    runs = {run_id: _factored(entry, {**common, _ORDER: order}) for run_id, entry in entries.items()}
     try:
-        write_text_atomic(Path(root) / INDEX, dumps({"version": VERSION, "common": common, "runs": runs},
-                                                    separators=(",", ":")))
+        write_text_atomic(Path(root) / INDEX, dumps({"version": VERSION, "common": common, "order": order,
+                                                     "runs": runs}, separators=(",", ":")))
     except (OSError, ValueError, RecursionError):
         pass  # read-only or full: the next listing reads the files again, nothing is lost
 
@@ -161,35 +171,50 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _factored(entry: dict[str, Any], common: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _factored(entry: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
     out = dict(entry)
-    absent = {}
+    absent, own_order = {}, {}
     for name in SHARED:
         table, base = entry[name], common[name]
         if not isinstance(table, dict):
             continue  # kept as it is: the entry is refused when read
-        out[name] = {k: v for k, v in table.items() if k not in base or not _same(base[k], v)}
+        out[name] = delta = {k: v for k, v in table.items() if k not in base or not _same(base[k], v)}
         missing = [k for k in base if k not in table]
         if missing:
             absent[name] = missing
+        if list(_merged(base, delta, missing, common[_ORDER][name])) != list(table):
+            own_order[name] = list(table)  # written by hand in another order: its own order, kept
     if absent:
         out[_ABSENT] = absent
+    if own_order:
+        out[_ORDER] = own_order
+    return out
+
+
+def _merged(base: dict[str, Any], delta: dict[str, Any], gone: list, order: list[str]) -> dict[str, Any]:
+    """A table from the shared values and an entry's own, in `order` (keys it does not name come last)."""
+    out = {}
+    for k in order:
+        if k in delta:
+            out[k] = delta[k]
+        elif k in base and k not in gone:
+            out[k] = base[k]
+    if len(out) < len(delta):
+        out.update((k, v) for k, v in delta.items() if k not in out)
     return out
 
 
 def _expanded(entry: dict[str, Any], common: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     """The entry's own tables, the shared values put back; None when its list of absent keys is malformed."""
-    absent = entry.get(_ABSENT, {})
-    if not isinstance(absent, dict):
+    absent, own_order = entry.get(_ABSENT, {}), entry.get(_ORDER, {})
+    if not isinstance(absent, dict) or not isinstance(own_order, dict):
         return None
     out = {}
     for name in SHARED:
-        gone = absent.get(name, [])
-        if not isinstance(gone, list):
+        gone, order = absent.get(name, []), own_order.get(name, common[_ORDER][name])
+        if not isinstance(gone, list) or not isinstance(order, list) or not all(isinstance(k, str) for k in order):
             return None
-        table = {k: v for k, v in common[name].items() if k not in gone} if gone else dict(common[name])
-        table.update(entry[name])
-        out[name] = table
+        out[name] = _merged(common[name], entry[name], gone, order)
     return out
 
 
