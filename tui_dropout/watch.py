@@ -46,7 +46,7 @@ class SeriesLoader(threading.Thread):
                 self.series.clear()
             if not batch:
                 break
-            self.series.add(batch)
+            self.series.add(batch, checked=True)
             if time.monotonic() - published >= PUBLISH_SECONDS:
                 self.snapshot, published = copy_series(self.series), time.monotonic()
         rows.close()
@@ -202,8 +202,8 @@ class RunsWatcher:
         first = list(islice(rows, 1))  # the read notices a replaced file before it hands out a row
         if watched.tail.take_reset():
             watched.series.clear()
-        watched.series.add(first)
-        watched.series.add(rows)
+        watched.series.add(first, checked=True)
+        watched.series.add(rows, checked=True)
         return watched.series
 
     def loading(self, run_id: str) -> bool:
