@@ -23,7 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from console_watch import run_in_pty  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+PROJECT = Path(__file__).resolve().parents[1]  # before any chdir: __file__ may be relative
+sys.path.insert(0, str(PROJECT))
 from tui_dropout.config import load_preset  # noqa: E402
 
 EXPORTS = ("csv", "jsonl", "md", "dir", "tensorboard")
@@ -122,6 +123,7 @@ def main() -> None:
     ap.add_argument("--against", help="another checkout of the project, measured the same way")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="huge-run-"))
+    os.chdir(work)  # `python -m` puts the working folder first on sys.path: a checkout there would beat PYTHONPATH
     try:
         t0 = time.perf_counter()
         now = time.time()
@@ -132,7 +134,7 @@ def main() -> None:
         metrics_mb = (huge_root / "20261201-100000-D-huge" / "metrics.jsonl").stat().st_size / 2**20
         print(f"made the runs in {time.perf_counter() - t0:.1f}s: metrics.jsonl {metrics_mb:.0f} MB "
               f"({args.rows} rows), train.log {args.log_mb} MB", file=sys.stderr)
-        versions = {"this": str(Path(__file__).resolve().parents[1])}
+        versions = {"this": str(PROJECT)}
         if args.against:
             versions["against"] = str(Path(args.against).resolve())
         for version, path in versions.items():

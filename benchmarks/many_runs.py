@@ -25,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from console_watch import run_in_pty  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+PROJECT = Path(__file__).resolve().parents[1]  # before any chdir: __file__ may be relative
+sys.path.insert(0, str(PROJECT))
 from tui_dropout.config import load_preset  # noqa: E402
 
 
@@ -85,7 +86,8 @@ def main() -> None:
     ap.add_argument("--against", help="another checkout of the project, measured the same way")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="many-runs-"))
-    versions = {"this": str(Path(__file__).resolve().parents[1])}
+    os.chdir(work)  # `python -m` puts the working folder first on sys.path: a checkout there would beat PYTHONPATH
+    versions = {"this": str(PROJECT)}
     if args.against:
         versions["against"] = str(Path(args.against).resolve())
     envs = {name: {**os.environ, "PYTHONPATH": path, "COLUMNS": "120", "TUI_DROPOUT_CACHE": str(work / "cache"),
