@@ -1,9 +1,13 @@
-"""A runs folder that sweeps fill: `dropout-tui runs` and the console's first paint and idle CPU with 500 and
-5,000 run folders (1,000 epochs of metrics each), measured side by side in one run.
+"""A runs folder that sweeps fill: `dropout-tui runs` and the console's first paint and idle CPU with 500, 5,000
+and 50,000 run folders, measured side by side in one run.
 
-    python benchmarks/many_runs.py [--small 500] [--large 5000] [--idle-seconds 10] [--size 120x40]
+    python benchmarks/many_runs.py [--runs 500,5000,50000] [--rows 1000] [--idle-seconds 10] [--size 120x40]
+                                   [--against OLD_CHECKOUT]
 
-Folders are written as a finished trainer leaves them (config, status, summary, 1,000 metric rows, a log).
+Folders are written as a finished trainer leaves them (config, status, summary, --rows metric rows, a log); 50,000
+folders of 1,000 rows are 4 GB, so `--rows 100` keeps the largest case to a few hundred MB (only the selected run's
+metrics are ever read). `--against` measures another checkout of the project (PYTHONPATH) the same way, on the same
+folders, right after this one: a before/after side by side.
 `runs` is timed as a subprocess (best of 3); the console runs in a real pseudo-terminal (first paint: until
 its status line shows; idle CPU: user+system time over --idle-seconds with nothing changing)."""
 from __future__ import annotations
@@ -21,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from console_watch import run_in_pty  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+PROJECT = Path(__file__).resolve().parents[1]  # before any chdir: __file__ may be relative
+sys.path.insert(0, str(PROJECT))
 from tui_dropout.config import load_preset  # noqa: E402
 
 
@@ -36,8 +41,9 @@ def make_runs(root: Path, count: int, epochs: int = 1000) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(base + i * 60))
         run = root / f"{stamp}-D-{i:04x}"
         run.mkdir()
-        label = f"D p_fc={0.1 * (i % 7 + 1):.1f} seed={i % 3}"
-        (run / "config.json").write_text(json.dumps({**config, "study": f"s{i // 21}", "label": label}))
+        p_fc = round(0.1 * (i % 7 + 1), 1)
+        (run / "config.json").write_text(json.dumps({**config, "epochs": epochs, "p_fc": p_fc, "seed": i % 3,
+                                                     "study": f"s{i // 21}", "label": f"D p_fc={p_fc} seed={i % 3}"}))
         figures = {"best_test_acc": 0.6, "best_test_epoch": 800, "best_train_acc": 0.99, "best_train_epoch": 990,
                    "final_test_acc": 0.59, "final_train_acc": 0.99, "final_loss": 0.01, "elapsed": 600.0}
         (run / "status.json").write_text(json.dumps({"state": "finished", "created": base + i * 60, "epoch": epochs,
@@ -67,39 +73,64 @@ def measure(root: Path, args, env: dict) -> dict:
     size = tuple(int(x) for x in args.size.split("x"))
     console = run_in_pty([sys.executable, "-m", "tui_dropout", "--runs-dir", str(root)], env, size,
                          args.idle_seconds, b"x-axis")
+    console["first_paint"] = console["first_paint"] or float("nan")  # never painted within the wait
     return {"cold": cold, "runs": warm, **console}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--small", type=int, default=500)
-    ap.add_argument("--large", type=int, default=5000)
+    ap.add_argument("--runs", default="500,5000,50000", help="folder counts, comma-separated, smallest first")
+    ap.add_argument("--rows", type=int, default=1000, help="metric rows in each run")
     ap.add_argument("--idle-seconds", type=float, default=10.0)
     ap.add_argument("--size", default="120x40")
+    ap.add_argument("--against", help="another checkout of the project, measured the same way")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="many-runs-"))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "COLUMNS": "120",
-           "TUI_DROPOUT_CACHE": str(work / "cache")}
+    os.chdir(work)  # `python -m` puts the working folder first on sys.path: a checkout there would beat PYTHONPATH
+    versions = {"this": str(PROJECT)}
+    if args.against:
+        versions["against"] = str(Path(args.against).resolve())
+    envs = {name: {**os.environ, "PYTHONPATH": path, "COLUMNS": "120", "TUI_DROPOUT_CACHE": str(work / "cache"),
+                   "PYTHONDONTWRITEBYTECODE": "1"} for name, path in versions.items()}
     try:
-        results = {}
-        for count in (args.small, args.large):
+        results = {name: {} for name in versions}
+        counts = [int(n) for n in args.runs.split(",")]
+        for count in counts:
             t0 = time.perf_counter()
-            make_runs(work / str(count), count)
+            make_runs(work / str(count), count, args.rows)
             print(f"made {count} run folders in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-            results[count] = measure(work / str(count), args, env)
-        print(f"{'folders':>8} {'runs, first (s)':>16} {'runs (s)':>9} {'first paint (s)':>16} "
-              f"{'idle CPU (% of a core)':>23} {'RSS (MB)':>9}")
-        for count, r in results.items():
-            print(f"{count:>8} {r['cold']:>16.2f} {r['runs']:>9.2f} {r['first_paint'] or float('nan'):>16.2f} "
-                  f"{r['cpu_fraction'] * 100:>23.2f} {r['rss_mb']:>9.0f}")
-        small, large = results[args.small], results[args.large]
-        scale = args.large / args.small
-        print(f"{args.large}/{args.small} folders ({scale:.0f}x): runs {large['runs'] / small['runs']:.2f}x, "
-              f"first paint {large['first_paint'] / small['first_paint']:.2f}x")
-        print(f"goals at {args.large}: runs < 1 s: {large['runs']:.2f} s; first paint < 2 s: "
-              f"{large['first_paint']:.2f} s; idle < 3% of a core: {large['cpu_fraction'] * 100:.2f}%")
+            for name, env in envs.items():  # each version builds its own index first (the formats may differ)
+                results[name][count] = measure(work / str(count), args, env)
+            shutil.rmtree(work / str(count))
+        for name, path in versions.items():
+            print(f"\n{name} ({path})")
+            report(results[name], counts)
+        if args.against:
+            print("\nthis / against (under 1: this is faster)")
+            for count in counts:
+                a, b = results["this"][count], results["against"][count]
+                print(f"{count:>8} folders: runs, first {a['cold'] / b['cold']:.2f}x; runs {a['runs'] / b['runs']:.2f}x; "
+                      f"first paint {a['first_paint'] / b['first_paint']:.2f}x; idle CPU "
+                      f"{a['cpu_fraction'] / max(b['cpu_fraction'], 1e-9):.2f}x; RSS {a['rss_mb'] / b['rss_mb']:.2f}x")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def report(results: dict, counts: list[int]) -> None:
+    print(f"{'folders':>8} {'runs, first (s)':>16} {'runs (s)':>9} {'first paint (s)':>16} "
+          f"{'idle CPU (% of a core)':>23} {'RSS (MB)':>9}")
+    for count, r in results.items():
+        print(f"{count:>8} {r['cold']:>16.2f} {r['runs']:>9.2f} {r['first_paint']:>16.2f} "
+              f"{r['cpu_fraction'] * 100:>23.2f} {r['rss_mb']:>9.0f}")
+    small = results[counts[0]]
+    for count in counts[1:]:
+        large = results[count]
+        print(f"{count}/{counts[0]} folders ({count / counts[0]:.0f}x): runs {large['runs'] / small['runs']:.2f}x, "
+              f"first paint {large['first_paint'] / small['first_paint']:.2f}x")
+    large = results[counts[-1]]
+    print(f"goals at {counts[-1]}: runs < 1 s: {large['runs']:.2f} s ({large['runs']:.2f}x the bound); first paint "
+          f"< 2 s: {large['first_paint']:.2f} s ({large['first_paint'] / 2:.2f}x); idle < 3% of a core: "
+          f"{large['cpu_fraction'] * 100:.2f}% ({large['cpu_fraction'] / 0.03:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -90,11 +90,12 @@ class RunSeries:
         for values in self._acc_lists():
             del values[m:]
 
-    def add(self, rows: Iterable[dict[str, Any]]) -> None:
+    def add(self, rows: Iterable[dict[str, Any]], checked: bool = False) -> None:
         """Append metric rows (any iterable: a stream of a huge file is thinned as it goes); rows that are not
-        metric rows (wrong types) are skipped."""
+        metric rows (wrong types) are skipped. `checked`: the rows come from clean_row already (a MetricsTail's),
+        so they are not checked twice."""
         for raw in rows:
-            row = clean_row(raw)
+            row = raw if checked else clean_row(raw)
             if row is None:
                 continue
             epoch = row["epoch"]

@@ -10,13 +10,15 @@ from pathlib import Path
 
 from .series import RunSeries
 from .states import State
-from .store import ACTIVE, METRICS, MetricsTail, RunDir, RunInfo, RunStore
+from .store import ACTIVE, METRICS, MetricsTail, RunDir, RunInfo, RunStore, paused_gc
 from .store.index import stamp
 
 LIVENESS_SECONDS = 2.0  # how often an active run's trainer is looked for in /proc
 SWEEP_SECONDS = 60  # every ended run's status is looked at again within this (a resume from another terminal)
 RELIST_SECONDS = 60  # the folder is listed this often even when its mtime stays (filesystems with coarse mtimes)
 SWEEP_MIN = 50  # ended runs looked at per refresh, at least
+SWEEP_MAX = 250  # and at most: past 15,000 runs a whole sweep takes longer than SWEEP_SECONDS (50,000: about 100 s
+# at two refreshes a second), so an idle console over a huge folder costs a few hundred stats a tick, not thousands
 TICK_GUESS = 1  # refreshes a second, rounded down (the console ticks twice a second): sizes the sweep
 BACKGROUND_BYTES = 4 << 20  # a metrics backlog larger than this (~30k rows, a few tenths of a second) is read off the
 # UI thread, so a huge run never holds up the first paint or a key press
@@ -44,7 +46,7 @@ class SeriesLoader(threading.Thread):
                 self.series.clear()
             if not batch:
                 break
-            self.series.add(batch)
+            self.series.add(batch, checked=True)
             if time.monotonic() - published >= PUBLISH_SECONDS:
                 self.snapshot, published = copy_series(self.series), time.monotonic()
         rows.close()
@@ -77,7 +79,8 @@ class RunsWatcher:
 
     Each refresh looks at every active run (and the ones named in `watch`), lists the folder again only when
     its mtime changed, and stats a slice of the ended runs in turn, so thousands of finished runs cost a
-    few hundred stats a refresh and a run resumed from elsewhere is noticed within SWEEP_SECONDS."""
+    few hundred stats a refresh and a run resumed from elsewhere is noticed within SWEEP_SECONDS (in a folder of
+    more than SWEEP_MAX * SWEEP_SECONDS runs, within one sweep of SWEEP_MAX a refresh)."""
 
     def __init__(self, store: RunStore):
         self.store = store
@@ -104,7 +107,7 @@ class RunsWatcher:
         self._touched.clear()
         if not self._sweep:
             self._sweep = list(self.runs)
-        batch = max(SWEEP_MIN, len(self.runs) * TICK_GUESS // SWEEP_SECONDS)
+        batch = min(SWEEP_MAX, max(SWEEP_MIN, len(self.runs) * TICK_GUESS // SWEEP_SECONDS))
         swept = self._sweep[-batch:]
         del self._sweep[-batch:]
         for run_id in swept:  # ended runs: their status.json, and their folder (a label or evaluation renamed in)
@@ -142,9 +145,11 @@ class RunsWatcher:
         """Runs that came or went since the last listing; True when there were any. The first listing comes
         from the store's index (thousands of runs at the cost of a few stats each)."""
         if not self.runs:
-            for run, info, run_stamp in self.store.scan():
-                watched = self.runs[run.run_id] = WatchedRun(run, info, run_stamp, now, folder=_root_stamp(run.path))
-                self._set_info(watched, info)
+            with paused_gc():
+                for run, info, run_stamp in self.store.scan():
+                    watched = self.runs[run.run_id] = WatchedRun(run, info, run_stamp, now,
+                                                                 folder=_root_stamp(run.path))
+                    self._set_info(watched, info)
             return bool(self.runs)
         names = self.store.run_names()
         structure = False
@@ -197,8 +202,8 @@ class RunsWatcher:
         first = list(islice(rows, 1))  # the read notices a replaced file before it hands out a row
         if watched.tail.take_reset():
             watched.series.clear()
-        watched.series.add(first)
-        watched.series.add(rows)
+        watched.series.add(first, checked=True)
+        watched.series.add(rows, checked=True)
         return watched.series
 
     def loading(self, run_id: str) -> bool:

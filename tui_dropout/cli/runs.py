@@ -14,7 +14,7 @@ from ..export import (FORMATS, TENSORBOARD_HINT, MissingExtra, export_folder, ex
                       render_chunks, seconds_text)
 from ..launch import cancel as cancel_run
 from ..query import QueryError, filter_runs, sort_runs
-from ..store import RunDir, RunNotFound, RunStore
+from ..store import RunDir, RunNotFound, RunStore, paused_gc
 from ..store.files import write_text_atomic
 from ..safetext import safe
 from .options import echo, RunsDir, archive_store, fail, open_store, output_width
@@ -72,6 +72,11 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
          as_json: Annotated[bool, typer.Option("--json", help="Print the runs as JSON (docs/json.md).")] = False
          ) -> None:
     """List runs, newest first, with their state and final test accuracy."""
+    with paused_gc():  # tens of thousands of runs: the collector would walk every row of the table again and again
+        _list_runs(runs_dir, filter_text, sort, reverse, archived, as_json)
+
+
+def _list_runs(runs_dir, filter_text, sort, reverse, archived, as_json) -> None:
     store = open_store(runs_dir)
     if archived:
         store = archive_store(store)

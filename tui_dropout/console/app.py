@@ -1,6 +1,7 @@
 """The console app: watches the runs folder, launches and reaps trainers; the main view is screens/main.py."""
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class DropoutConsole(App):
 
     def get_default_screen(self) -> MainScreen:
         self.watcher.refresh()
+        gc.freeze()  # see on_mount: the first listing's objects, before the screen is built on them
         return MainScreen()
 
     @property
@@ -56,6 +58,9 @@ class DropoutConsole(App):
 
     def on_mount(self) -> None:
         self.set_interval(TICK_SECONDS, self.tick)
+        # the listing's objects (a RunInfo and its tables per run: millions at 50,000 runs) live as long as the
+        # console; out of the collector's generations, its full passes stop walking them every few seconds
+        self.call_after_refresh(gc.freeze)
 
     # ----- the 2 Hz loop -----------------------------------------------------------------------
     def tick(self) -> None:

@@ -72,10 +72,11 @@ class MetricsTail:
             return st.st_size
         return max(0, st.st_size - self.offset)
 
-    def iter_new(self, chunk_bytes: int = CHUNK_BYTES) -> Iterator[dict[str, Any]]:
+    def iter_new(self, chunk_bytes: int | None = None) -> Iterator[dict[str, Any]]:
         """The rows appended since the last read, read `chunk_bytes` at a time: a file of any size costs one chunk
         of memory. The offset moves past a chunk's whole lines as their rows are handed out; rows appended while
-        it reads wait for the next read."""
+        it reads wait for the next read. `chunk_bytes`: CHUNK_BYTES unless given."""
+        chunk_bytes = chunk_bytes or CHUNK_BYTES
         try:
             st = self.path.stat()
         except OSError:

@@ -149,9 +149,9 @@ class MainScreen(Screen):
     def layout_for(self, width: int) -> None:
         """The charts keep MIN_CHART_COLUMNS; the list gets the rest its columns need (refresh_list fits them)."""
         self.set_class(width < NARROW_COLUMNS, "narrow")
-        self.room = width - MIN_CHART_COLUMNS - FRAME
-        if self.is_mounted:
-            self.refresh_list()
+        room, self.room = self.room, width - MIN_CHART_COLUMNS - FRAME
+        if self.is_mounted and room != self.room:  # a resize that leaves the width (the terminal's first few) costs
+            self.refresh_list()  # nothing: listing 50,000 runs again is a few tenths of a second
 
     # ----- the GPU panel ---------------------------------------------------------------------------
     def poll_gpus(self) -> None:

@@ -6,7 +6,8 @@ It draws only the rows on screen (Textual's line API), so a runs folder of thous
 move through than one of ten: the rows are plain cells, laid out once, and a line is built when it is drawn."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -54,11 +55,21 @@ def fit_columns(room: int, label_want: int) -> tuple[tuple[str, ...], int]:
     return tuple(k for k in ORDER if k in keys), label
 
 
-@dataclass
 class Row:
-    run_id: str
-    cells: dict[str, str]
-    state: str  # for the state cell's colour
+    """One listed run. Its cells are made when first read (a row drawn or asked for): listing 50,000 runs costs a
+    row object each, and only the rows on screen are ever formatted."""
+
+    __slots__ = ("run_id", "state", "_make", "_cells")
+
+    def __init__(self, run_id: str, state: str, make: Callable[[], dict[str, str]]):
+        self.run_id, self.state = run_id, state  # the state for its cell's colour
+        self._make, self._cells = make, None
+
+    @property
+    def cells(self) -> dict[str, str]:
+        if self._cells is None:
+            self._cells, self._make = self._make(), None
+        return self._cells
 
 
 class RunsTable(ScrollView, can_focus=True):
@@ -143,8 +154,9 @@ class RunsTable(ScrollView, can_focus=True):
     def show(self, infos: list[RunInfo], marked: set[str], selected: str | None) -> None:
         """The rows for `infos`, the cursor on `selected` when the set of runs changed."""
         same = [r.run_id for r in self.rows] == [i.run_id for i in infos]
-        self.rows = [Row("", {}, "")] * len(infos)  # the count first: the number column's width follows it
-        self.rows = [Row(info.run_id, self._cells(n, info, marked), info.state) for n, info in enumerate(infos, 1)]
+        marks = set(marked)  # as it is now: the caller's set changes later
+        self.rows = [Row(info.run_id, info.state, partial(self._cells, n, info, marks))
+                     for n, info in enumerate(infos, 1)]  # cells made lazily, after the count (the number's width)
         self._index = {row.run_id: i for i, row in enumerate(self.rows)}
         self.virtual_size = Size(sum(self.column_width(k) for k in self.keys), len(self.rows) + 1)
         if not same and selected in self._index:
