@@ -104,7 +104,8 @@ async def test_a_missing_log_is_one_line_and_a_large_one_says_what_it_left_out(r
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         assert not app.screen.selected.endswith("bbbb")  # a fresh console opens on the run with data
-        app.screen.select("20260101-000002-A-bbbb")  # the queued run, which has no log yet
+        await pilot.press("up")  # the queued run above it, which has no log yet
+        await until(pilot, lambda: app.screen.selected.endswith("bbbb"), what="the queued run")
         await pilot.press("L")
         await until(pilot, lambda: isinstance(app.screen, LogViewerScreen))
         title = app.screen.query_one("#log-title")
