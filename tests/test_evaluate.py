@@ -303,11 +303,13 @@ async def test_the_console_key_evaluates_the_selected_run_and_refuses_an_active_
 
     (run,) = copy_runs(trained, runs_dir, "drop")
     me = {"state": "running", "pid": os.getpid(), "pid_start": process_start_time(os.getpid()),
-          "host": os.uname().nodename, "created": time.time() + 3600}  # the newest: selected first
+          "host": os.uname().nodename, "created": time.time() + 3600}  # the newest: first in the list
     live = make_run_folder(runs_dir, "20990101-000000-A-live", me)
     (live / "checkpoint.pt").write_bytes(b"x")
     app = Console(runs_dir=runs_dir)
     async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: run.run_id in app.watcher.runs, timeout=60, what="the runs listed")
+        await pilot.press("up")  # a fresh console opens on the run with data; the live one is above it
         await until(pilot, lambda: app.screen.selected == live.name, timeout=60, what="the live run selected")
         await pilot.press("v")
         await until(pilot, lambda: any("cannot evaluate" in m and "is running" in m for m in app.told),
