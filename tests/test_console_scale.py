@@ -311,7 +311,7 @@ async def test_without_nvml_the_gpu_panel_takes_no_room(runs_dir, monkeypatch):
     app = DropoutConsole(runs_dir=runs_dir)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: not app.screen._reading_gpus and app.query_one("#statusline").region.y > 0)
+            await until(pilot, lambda: not app.query_one(GpuPanel).reading and app.query_one("#statusline").region.y > 0)
             panel = app.query_one(GpuPanel)
             assert not panel.display and panel.region.height == 0
             assert app.query_one("#statusline").region.y == 22  # right above the key bar, as before
