@@ -11,8 +11,8 @@ import pytest
 from rich.console import Console
 
 from conftest import fake_nvml_module, make_run_folder, stand_in_holder
-from test_console import fake_trainers  # noqa: F401 (a fixture, used by name)
-from test_console import RecordingConsole, configs, open_form, text_of, until
+from console_helpers import fake_trainers  # noqa: F401 (a fixture, used by name)
+from console_helpers import RecordingConsole, configs, open_form, text_of, until
 from tui_dropout import gpustats
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.console.screens.compare import CompareScreen

@@ -10,9 +10,9 @@ import pytest
 
 from cli_helpers import invoke
 from conftest import run_paths, stand_in_holder, until, wait_for
-from test_console import fake_trainers  # noqa: F401 (a fixture, used by name)
-from test_console import FakeTrainers, RecordingConsole, configs, open_form, text_of
-from test_console import fill_form
+from console_helpers import fake_trainers  # noqa: F401 (a fixture, used by name)
+from console_helpers import FakeTrainers, RecordingConsole, configs, open_form, text_of
+from console_helpers import fill_form
 from tui_dropout.cli import train as cli_train
 from tui_dropout.console import operations as console_operations
 from tui_dropout.console import form_memory
