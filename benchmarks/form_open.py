@@ -3,8 +3,8 @@
     python benchmarks/form_open.py [--against OLD_CHECKOUT] [--rounds 5] [--size 120x40]
 
 Each round starts `dropout-tui` over the same small runs folder in a pseudo-terminal, waits for its first paint and
-for the screen to fall quiet, presses `n` and times until the form's Launch button is on the terminal (the first
-open, imports and all); then escape, quiet again, and `n` once more (a second open). With `--against`, each round
+for the console to be idle (no output, no CPU time), presses `n` and times until the form's Launch button is on the
+terminal (the first open); then escape, idle again, and `n` once more (a second open). With `--against`, each round
 measures the other checkout (PYTHONPATH) right after this one, so both see the same load. Medians are printed,
 and the ratio of the two."""
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 READY = b"x-axis"  # the main screen's status line: the console has painted
 FORM = b"Launch (enter)"  # the form's button: the form has painted
-QUIET_SECONDS = 0.4  # no output for this long: the console is idle
+QUIET_SECONDS = 0.4  # no output and no CPU time for this long: the console is idle
 LIMIT_SECONDS = 30.0
 
 
@@ -68,9 +68,21 @@ class Terminal:
         raise TimeoutError(f"{marker!r} never showed")
 
     def quiet(self) -> None:
+        """Until the terminal has had no output and the process no CPU time for QUIET_SECONDS: the console is
+        idle (whatever it does while idle, such as composing the next form, is done)."""
         start = time.perf_counter()
-        while time.perf_counter() - start < LIMIT_SECONDS and time.perf_counter() - self.last < QUIET_SECONDS:
-            time.sleep(0.02)
+        cpu, since = self.cpu(), time.perf_counter()
+        while time.perf_counter() - start < LIMIT_SECONDS:
+            time.sleep(0.05)
+            now_cpu = self.cpu()
+            if now_cpu != cpu:
+                cpu, since = now_cpu, time.perf_counter()
+            if time.perf_counter() - max(since, self.last) >= QUIET_SECONDS:
+                return
+
+    def cpu(self) -> int:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
 
     def press(self, keys: bytes, marker: bytes) -> float:
         """Send keys; seconds from sending them until `marker` shows."""

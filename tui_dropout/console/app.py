@@ -18,9 +18,11 @@ from ..watch import RunsWatcher
 from . import form_memory, operations
 from .messages import LaunchRequest, ListChanged, RunsRefreshed, WatchFailed
 from .screens.main import MainScreen
+from .screens.new_run import NewRunScreen
 from .study import default_preset
 
 TICK_SECONDS = 0.5  # disk polling; new runs and state changes show within a tick
+FORM_SCREEN = "new-run"  # the name the new-run form is installed under
 
 
 class DropoutConsole(App):
@@ -41,6 +43,7 @@ class DropoutConsole(App):
         self._wake = threading.Event()  # look at the folder now, not at the next tick
         self._stop = threading.Event()
         self._watch_error = ""  # the last error the watcher met, told once
+        self._form: NewRunScreen | None = None  # the new-run form, composed while the console is idle, kept
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = True) -> None:
@@ -106,15 +109,34 @@ class DropoutConsole(App):
             self._watch_error = message.error
             self.notify(f"the runs folder cannot be watched: {message.error}", severity="error", timeout=10)
 
-    # ----- launching ----------------------------------------------------------------------------------------------
+    # ----- the new-run form, ready before `n` -------------------------------------------------------------------
     @work(thread=True, group="warm", exit_on_error=False)
     def warm_form(self) -> None:
         """Read what the new-run form reads first (its default preset looks for CIFAR-10, which loads the data
-        readers) while the console is idle, so that `n` opens the form at once."""
+        readers) off the UI thread, then compose the first form while the console is idle."""
         try:
             default_preset()
-        except Exception as exc:  # the form will meet it again and say so beside the preset
+        except Exception as exc:  # the form meets it again and says so beside the preset
             self.log.warning(f"the new-run form's default preset: {exc!r}")
+        self._from_thread(self.build_form)
+
+    def build_form(self) -> None:
+        """Compose and style the new-run form off screen (Textual starts a screen it is handed before it is
+        shown) while the console is idle; `n` then only has to show it, and every later `n` shows it again."""
+        if self._form is None and self.is_running and not self._stop.is_set():
+            self._form = NewRunScreen(self.form)
+            self.install_screen(self._form, FORM_SCREEN)  # kept, not destroyed, when it closes
+            self._get_screen(FORM_SCREEN)
+
+    def open_form(self) -> None:
+        """Show the new-run form with the values last launched (a form still being built has them already)."""
+        if self._form is None:
+            self.build_form()
+        elif self._form.is_mounted:
+            self._form.reopen(self.form)
+        self.push_screen(FORM_SCREEN, self.launch_requested)
+
+    # ----- launching ----------------------------------------------------------------------------------------------
 
     def launch_requested(self, request: LaunchRequest | None) -> None:
         if request is not None:

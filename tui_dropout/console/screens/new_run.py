@@ -67,6 +67,14 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
 
     def __init__(self, form: dict[str, str] | None = None):
         super().__init__()
+        self.rows = {"preset", "together", *(name for name, _ in NOTE_ROWS), *(name for name, _, _ in LAUNCH_ROWS),
+                     *EDITABLE_FIELDS}
+        self.reasons: dict[str, str] = {}  # what each field's reason line shows now
+        self.take(form)
+
+    def take(self, form: dict[str, str] | None) -> None:
+        """The values to open with: the remembered ones (`form`: the form as last launched), the preset's for the
+        rest; and nothing checked or read yet."""
         form = dict(form or {})
         names = list_presets()
         self.preset = form.pop("preset", None)
@@ -80,13 +88,35 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
         self.initial = form
         self.applied = self.preset  # the preset whose values fill the fields (its Changed on mount is not a pick)
         self.errors: dict[str, str] = {}
-        self.reasons: dict[str, str] = {}  # what each field's reason line shows now
-        self.rows = {"preset", "together", *(name for name, _ in NOTE_ROWS), *(name for name, _, _ in LAUNCH_ROWS),
-                     *EDITABLE_FIELDS}
         self.reading: FormReading | None = None
         self.checked: dict[str, str] | None = None  # the form as last checked
         self.names = sorted(names)
         self.loaded: dict[str, RunConfig | ConfigError] = {}  # each preset read once while the form is open
+
+    def reopen(self, form: dict[str, str] | None) -> None:
+        """Open again with `form`'s values, as a new form would: the console keeps one form, built while it is idle,
+        so that `n` only has to show it (building its 160 widgets is most of the cost of opening it)."""
+        self.take(form)
+        cfg = self.read(self.preset)
+        if isinstance(cfg, ConfigError):
+            cfg = RunConfig()
+        texts = {"together": self.together, **self.notes_text, **self.launch_text,
+                 **{f"f-{name}": self.initial.get(name, _text(getattr(cfg, name))) for name in EDITABLE_FIELDS}}
+        with self.prevent(Input.Changed, Select.Changed):
+            preset = self.query_one("#preset", FormSelect)
+            preset.choices = tuple(self.names or [self.preset])
+            preset.show(self.preset)
+            for name, text in texts.items():
+                widget = self.query_one(f"#{name}")
+                if isinstance(widget, FormSelect):
+                    widget.show(text)
+                else:
+                    widget.value = text
+                    widget.cursor_position = len(text)
+        self.show_backend()
+        self.check()
+        self.query_one(VerticalScroll).scroll_home(animate=False)
+        self.set_focus(preset)
 
     def read(self, name: str) -> RunConfig | ConfigError:
         if name not in self.loaded:

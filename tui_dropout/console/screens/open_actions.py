@@ -13,7 +13,6 @@ from .help import HelpScreen
 from .hparams import HParamsScreen
 from .inspector import InspectorScreen
 from .log_viewer import LogViewerScreen
-from .new_run import NewRunScreen
 from .replay import ReplayScreen
 
 if TYPE_CHECKING:
@@ -61,7 +60,7 @@ class OpenActions:
         self.app.push_screen(ReplayScreen(runs, self.watcher, self.axis, self.smoothing))
 
     def action_new_run(self) -> None:
-        self.app.push_screen(NewRunScreen(self.app.form), self.app.launch_requested)
+        self.app.open_form()
 
     def action_go_to(self) -> None:
         """Jump to any run: its number in the list, or part of its id or name."""
