@@ -13,6 +13,7 @@ from tui_dropout.console.dialogs.confirm import ConfirmScreen
 from tui_dropout.console.messages import ListChanged, RunsRefreshed
 from tui_dropout.console.screens.help import KEYS, HelpScreen
 from tui_dropout.console.screens.main import MainScreen
+from tui_dropout.console.screens.new_run import NewRunScreen
 from tui_dropout.console.widgets.runs_table import RunsTable
 from tui_dropout.store import RunDir, RunStore, process_start_time
 from tui_dropout.store.notes import read_notes
@@ -187,3 +188,21 @@ async def test_archiving_from_the_console_asks_then_the_list_follows(runs_dir):
         await pilot.press("y")
         await until(pilot, lambda: table.row_count == 1, what="the run gone from the list")
         assert app.was_told("archived 1 run")
+
+
+async def test_the_form_is_kept_and_reopens_as_a_new_one_would(runs_dir):
+    app = RecordingConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NewRunScreen), what="the form")
+        form = app.screen
+        await until(pilot, lambda: form.query("#together"), what="its fields")
+        form.query_one("#together").value = "B"
+        form.query_one("#f-epochs").value = "7"
+        await until(pilot, lambda: "2 runs" in text_of(form.query_one("#plan")), what="the form checked")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, NewRunScreen), what="the form closed")
+        await pilot.press("n")
+        await until(pilot, lambda: app.screen is form, what="the same form shown again")
+        assert form.query_one("#together").value == "" and form.query_one("#f-epochs").value != "7"
+        assert "1 run of" in text_of(form.query_one("#plan")) and form.focused is form.query_one("#preset")
