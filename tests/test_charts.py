@@ -11,7 +11,7 @@ from tui_dropout import charts as registry
 from tui_dropout.charts import CHARTS, Chart, ChartChoice, Line, chart, log_ticks, log_values
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.console.group_series import band
-from tui_dropout.console.screens.chart_picker import ChartPickerScreen
+from tui_dropout.console.dialogs.chart_picker import ChartPickerScreen
 from tui_dropout.console.screens.compare import CompareScreen
 from tui_dropout.console.screens.replay import ReplayScreen
 from tui_dropout.console.widgets.charts import MetricChart, chart_choice, value_range

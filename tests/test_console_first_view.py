@@ -63,7 +63,7 @@ def test_exporting_a_running_run_writes_its_figures_so_far_as_a_partial_summary(
 
 async def test_the_console_asks_before_replacing_an_earlier_export(tmp_path, monkeypatch):
     from tui_dropout.console.app import DropoutConsole
-    from tui_dropout.console.screens.confirm import ConfirmScreen
+    from tui_dropout.console.dialogs.confirm import ConfirmScreen
 
     monkeypatch.chdir(tmp_path)
     run = RunStore(tmp_path / "runs").create({"preset": "quick", "epochs": 5})

@@ -11,8 +11,8 @@ import pytest
 from rich.console import Console
 
 from conftest import fake_nvml_module, make_run_folder, stand_in_holder
-from test_console import fake_trainers  # noqa: F401 (a fixture, used by name)
-from test_console import RecordingConsole, configs, open_form, text_of, until
+from console_helpers import fake_trainers  # noqa: F401 (a fixture, used by name)
+from console_helpers import RecordingConsole, configs, open_form, text_of, until
 from tui_dropout import gpustats
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.console.screens.compare import CompareScreen
@@ -311,7 +311,7 @@ async def test_without_nvml_the_gpu_panel_takes_no_room(runs_dir, monkeypatch):
     app = DropoutConsole(runs_dir=runs_dir)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: not app.screen._reading_gpus and app.query_one("#statusline").region.y > 0)
+            await until(pilot, lambda: not app.query_one(GpuPanel).reading and app.query_one("#statusline").region.y > 0)
             panel = app.query_one(GpuPanel)
             assert not panel.display and panel.region.height == 0
             assert app.query_one("#statusline").region.y == 22  # right above the key bar, as before

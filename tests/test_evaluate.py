@@ -299,7 +299,7 @@ def test_calibration_figures_on_known_probabilities():
 # ----- the console key -----------------------------------------------------------------------------------------
 @pytest.mark.slow
 async def test_the_console_key_evaluates_the_selected_run_and_refuses_an_active_one(trained, runs_dir):
-    from test_console import RecordingConsole as Console
+    from console_helpers import RecordingConsole as Console
 
     (run,) = copy_runs(trained, runs_dir, "drop")
     me = {"state": "running", "pid": os.getpid(), "pid_start": process_start_time(os.getpid()),

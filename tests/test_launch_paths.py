@@ -10,11 +10,11 @@ import pytest
 
 from cli_helpers import invoke
 from conftest import run_paths, stand_in_holder, until, wait_for
-from test_console import fake_trainers  # noqa: F401 (a fixture, used by name)
-from test_console import FakeTrainers, RecordingConsole, configs, open_form, text_of
-from test_console import fill_form
+from console_helpers import fake_trainers  # noqa: F401 (a fixture, used by name)
+from console_helpers import FakeTrainers, RecordingConsole, configs, open_form, text_of
+from console_helpers import fill_form
 from tui_dropout.cli import train as cli_train
-from tui_dropout.console import app as console_app
+from tui_dropout.console import operations as console_operations
 from tui_dropout.console import form_memory
 from tui_dropout.console.screens.new_run import NewRunScreen
 from tui_dropout.launch import LAUNCHERS, LaunchOptions, Launched, Plan, launcher_for, start
@@ -77,7 +77,7 @@ async def test_the_form_and_the_cli_make_the_same_plan_and_launcher(backend, run
         handed.append((plan, launcher))
         return Launched()
 
-    monkeypatch.setattr(console_app, "start", form_start)
+    monkeypatch.setattr(console_operations, "start", form_start)
     app = RecordingConsole(runs_dir=runs_dir)
     async with app.run_test(size=(100, 30)) as pilot:
         form = await open_form(pilot, app, **COMMON_FORM, **form_fields)

@@ -80,31 +80,52 @@ class RunsWatcher:
     Each refresh looks at every active run (and the ones named in `watch`), lists the folder again only when
     its mtime changed, and stats a slice of the ended runs in turn, so thousands of finished runs cost a
     few hundred stats a refresh and a run resumed from elsewhere is noticed within SWEEP_SECONDS (in a folder of
-    more than SWEEP_MAX * SWEEP_SECONDS runs, within one sweep of SWEEP_MAX a refresh)."""
+    more than SWEEP_MAX * SWEEP_SECONDS runs, within one sweep of SWEEP_MAX a refresh).
+
+    `refresh` may run in a thread (the console's watcher worker) while the UI thread reads: `runs` is replaced, never
+    changed in place, and a RunInfo is replaced whole, so a reader sees one listing or the next; refreshes take turns.
+    `series`, `watch` and `stop_loading` belong to the UI thread."""
 
     def __init__(self, store: RunStore):
         self.store = store
-        self.runs: dict[str, WatchedRun] = {}
-        self.watch: set[str] = set()  # runs on screen: looked at on every refresh
+        self.runs: dict[str, WatchedRun] = {}  # replaced whole by a refresh that adds or drops runs
+        self._watch: set[str] = set()  # runs on screen: looked at on every refresh
+        self._refreshing = threading.Lock()  # one refresh at a time: the worker's, or one the UI asks for at once
         self._root_stamp: tuple | None = None
         self._listed = 0.0
         self._sweep: list[str] = []
         self._touched: set[str] = set()
+        self._touch_lock = threading.Lock()  # touch (UI thread) against the refresh taking the set (worker)
         self.active: set[str] = set()  # queued or running: looked at on every refresh
         self._loaders: dict[str, SeriesLoader] = {}  # background reads of large metrics files, by run
 
+    @property
+    def watch(self) -> set[str]:
+        return self._watch
+
+    @watch.setter
+    def watch(self, run_ids: set[str]) -> None:
+        """The runs on screen; a background read of a run that left the screen stops (it starts again when asked)."""
+        self._watch = set(run_ids)
+        if self._loaders:
+            self.stop_loading(self._watch)
+
     def refresh(self) -> str:
         """Re-read what changed on disk: "structure" (runs came, went or changed state), "progress", or ""."""
-        changed = structure = False
+        with self._refreshing:
+            change = self._refresh()
+        return change
+
+    def _refresh(self) -> str:
+        changed = structure = replaced = False
         now = time.time()
         root_stamp = _root_stamp(self.store.root)
         if root_stamp != self._root_stamp or now - self._listed > RELIST_SECONDS:
             self._root_stamp, self._listed = root_stamp, now
             structure = self._relist(now)
-        if self._loaders:
-            self.stop_loading(self.watch)
-        due = self.active | self.watch | self._touched
-        self._touched.clear()
+        with self._touch_lock:
+            touched, self._touched = self._touched, set()
+        due = self.active | self._watch | touched
         if not self._sweep:
             self._sweep = list(self.runs)
         batch = min(SWEEP_MAX, max(SWEEP_MIN, len(self.runs) * TICK_GUESS // SWEEP_SECONDS))
@@ -132,7 +153,16 @@ class RunsWatcher:
                     changed = True
                     structure = structure or _listed(info) != _listed(watched.info)
                 self._set_info(watched, info)
+                replaced = True
+        if replaced or structure:
+            self._place_queued()
         return "structure" if structure else "progress" if changed else ""
+
+    def _place_queued(self) -> None:
+        """Each waiting run's place in the queue, read here (off the UI thread in the console), not when listed."""
+        infos = [w.info for w in self.runs.values()]
+        if any(i.state == State.QUEUED for i in infos):
+            self.store.place_in_queue(infos)
 
     def _set_info(self, watched: WatchedRun, info: RunInfo) -> None:
         watched.info = info
@@ -145,37 +175,39 @@ class RunsWatcher:
         """Runs that came or went since the last listing; True when there were any. The first listing comes
         from the store's index (thousands of runs at the cost of a few stats each)."""
         if not self.runs:
+            runs: dict[str, WatchedRun] = {}
             with paused_gc():
                 for run, info, run_stamp in self.store.scan():
-                    watched = self.runs[run.run_id] = WatchedRun(run, info, run_stamp, now,
-                                                                 folder=_root_stamp(run.path))
+                    watched = runs[run.run_id] = WatchedRun(run, info, run_stamp, now, folder=_root_stamp(run.path))
                     self._set_info(watched, info)
-            return bool(self.runs)
+            self.runs = runs
+            return bool(runs)
         names = self.store.run_names()
-        structure = False
-        for name in names - self.runs.keys():
+        came, gone = names - self.runs.keys(), self.runs.keys() - names
+        if not came and not gone:
+            return False
+        runs = dict(self.runs)  # a copy, published whole: the UI thread may be walking the one it has
+        for name in came:
             run = RunDir(self.store.root / name)
             folder = _root_stamp(run.path)  # first: a change made while the files are read is seen next time
-            watched = self.runs[name] = WatchedRun(run, run.info(), _stamp(run.path), now, folder=folder)
+            watched = runs[name] = WatchedRun(run, run.info(), _stamp(run.path), now, folder=folder)
             self._set_info(watched, watched.info)
-            structure = True
-        for gone in self.runs.keys() - names:
-            del self.runs[gone]
-            self.active.discard(gone)
-            structure = True
-        return structure
+        for name in gone:
+            del runs[name]
+            self.active.discard(name)
+        self.runs = runs
+        return True
 
     def touch(self, run_id: str) -> None:
         """Look at this run on the next refresh, whatever its state (after the console resumed or cancelled it)."""
         watched = self.runs.get(run_id)
         if watched is not None:
             watched.stamp = []
-            self._touched.add(run_id)
+            with self._touch_lock:
+                self._touched.add(run_id)
 
     def ordered(self) -> list[RunInfo]:
         infos = [w.info for w in self.runs.values()]
-        if any(i.state == State.QUEUED for i in infos):
-            self.store.place_in_queue(infos)
         return sorted(infos, key=lambda i: (i.created, i.run_id), reverse=True)
 
     def series(self, run_id: str) -> RunSeries:

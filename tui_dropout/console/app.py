@@ -1,28 +1,28 @@
-"""The console app: watches the runs folder, launches and reaps trainers; the main view is screens/main.py."""
+"""The console app: composes the main screen over the runs folder, watches it in a worker and launches from the form.
+What the keys do lives in screens/main.py and screens/run_actions.py, what they do to runs in operations.py."""
 from __future__ import annotations
 
 import gc
 import os
+import threading
 from pathlib import Path
 
-from textual import work
+from textual import on, work
 from textual.app import App
+from textual.worker import get_current_worker
 
-from ..config import ConfigError
-from ..errors import DropoutTuiError
-from ..launch import Children, Group, Launched, LocalLauncher, start, start_groups
+from ..launch import Children, LocalLauncher
 from ..safetext import safe, safe_lines
-from ..store import RunDir, RunStore
+from ..store import RunStore
 from ..watch import RunsWatcher
-from . import form_memory
-from .messages import LaunchRequest
+from . import form_memory, operations
+from .messages import LaunchRequest, ListChanged, RunsRefreshed, WatchFailed
 from .screens.main import MainScreen
-from .study import plan_problems, read_form
+from .screens.new_run import NewRunScreen
+from .study import default_preset
 
 TICK_SECONDS = 0.5  # disk polling; new runs and state changes show within a tick
-PROBLEMS_TOLD = 3  # a study's problems named in one notification (the rest are counted)
-# What launching, resuming, cancelling and exporting may raise on a bad folder or value: told, never fatal.
-EXPECTED_ERRORS = (OSError, DropoutTuiError)
+FORM_SCREEN = "new-run"  # the name the new-run form is installed under
 
 
 class DropoutConsole(App):
@@ -37,9 +37,13 @@ class DropoutConsole(App):
         self.store = RunStore(runs_dir)
         self.exports_dir = Path(exports_dir) if exports_dir else Path("exports")
         self.watcher = RunsWatcher(self.store)
-        self.processes = Children()  # every trainer and queue holder this console started: its tick reaps them
+        self.processes = Children()  # every trainer and queue holder this console started: reaped each tick
         self.launcher = LocalLauncher(self.processes)  # resumes (R) start here
         self.form: dict[str, str] = form_memory.load()  # the new-run form as last launched: it reopens so
+        self._wake = threading.Event()  # look at the folder now, not at the next tick
+        self._stop = threading.Event()
+        self._watch_error = ""  # the last error the watcher met, told once
+        self._form: NewRunScreen | None = None  # the new-run form, composed while the console is idle, kept
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = True) -> None:
@@ -47,8 +51,17 @@ class DropoutConsole(App):
         with escapes visible and no markup read from it."""
         super().notify(safe_lines(message), title=safe(title), severity=severity, timeout=timeout, markup=False)
 
+    def tell(self, outcome: operations.Outcome) -> None:
+        """What an operation did: told, and the runs it touched looked at again at once."""
+        for told in outcome.told:
+            self.notify(told.text, severity=told.severity, timeout=told.timeout)
+        for run_id in outcome.touched:
+            self.watcher.touch(run_id)
+        if outcome.touched:
+            self.refresh_runs()
+
     def get_default_screen(self) -> MainScreen:
-        self.watcher.refresh()
+        self.watcher.refresh()  # the first listing, before the first paint: the screen opens on it
         gc.freeze()  # see on_mount: the first listing's objects, before the screen is built on them
         return MainScreen()
 
@@ -57,17 +70,74 @@ class DropoutConsole(App):
         return self.default_screen
 
     def on_mount(self) -> None:
-        self.set_interval(TICK_SECONDS, self.tick)
+        self.watch_runs()
         # the listing's objects (a RunInfo and its tables per run: millions at 50,000 runs) live as long as the
         # console; out of the collector's generations, its full passes stop walking them every few seconds
         self.call_after_refresh(gc.freeze)
+        self.call_after_refresh(self.warm_form)
 
-    # ----- the 2 Hz loop -----------------------------------------------------------------------
-    def tick(self) -> None:
+    def on_unmount(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    # ----- watching the runs folder -------------------------------------------------------------------------------
+    @work(thread=True, group="watch", exit_on_error=False)
+    def watch_runs(self) -> None:
+        """Look at the runs folder every tick (or at once when woken) off the UI thread, and post what changed."""
+        worker = get_current_worker()
+        while not (worker.is_cancelled or self._stop.is_set()):
+            try:
+                change = self.watcher.refresh()
+            except Exception as exc:  # a fault of ours, not of a run folder (those are told per run): say it, go on
+                change = ""
+                self.post_message(WatchFailed(f"{type(exc).__name__}: {exc}"))
+            self.post_message(RunsRefreshed(change))
+            self._wake.wait(TICK_SECONDS)
+            self._wake.clear()
+
+    def refresh_runs(self) -> None:
+        """Have the watcher look again now (after the console changed a run itself)."""
+        self._wake.set()
+
+    @on(RunsRefreshed)
+    def _runs_refreshed(self, message: RunsRefreshed) -> None:
         self.processes.reap()  # finished trainers (else they linger as zombies that look alive)
-        self.main.runs_changed(self.watcher.refresh())
+        self.main.runs_changed(message.change)
 
-    # ----- launching ---------------------------------------------------------------------------------
+    def on_watch_failed(self, message: WatchFailed) -> None:
+        if message.error != self._watch_error:
+            self._watch_error = message.error
+            self.notify(f"the runs folder cannot be watched: {message.error}", severity="error", timeout=10)
+
+    # ----- the new-run form, ready before `n` -------------------------------------------------------------------
+    @work(thread=True, group="warm", exit_on_error=False)
+    def warm_form(self) -> None:
+        """Read what the new-run form reads first (its default preset looks for CIFAR-10, which loads the data
+        readers) off the UI thread, then compose the first form while the console is idle."""
+        try:
+            default_preset()
+        except Exception as exc:  # the form meets it again and says so beside the preset
+            self.log.warning(f"the new-run form's default preset: {exc!r}")
+        self._from_thread(self.build_form)
+
+    def build_form(self) -> None:
+        """Compose and style the new-run form off screen (Textual starts a screen it is handed before it is
+        shown) while the console is idle; `n` then only has to show it, and every later `n` shows it again."""
+        if self._form is None and self.is_running and not self._stop.is_set():
+            self._form = NewRunScreen(self.form)
+            self.install_screen(self._form, FORM_SCREEN)  # kept, not destroyed, when it closes
+            self._get_screen(FORM_SCREEN)
+
+    def open_form(self) -> None:
+        """Show the new-run form with the values last launched (a form still being built has them already)."""
+        if self._form is None:
+            self.build_form()
+        elif self._form.is_mounted:
+            self._form.reopen(self.form)
+        self.push_screen(FORM_SCREEN, self.launch_requested)
+
+    # ----- launching ----------------------------------------------------------------------------------------------
+
     def launch_requested(self, request: LaunchRequest | None) -> None:
         if request is not None:
             self.form = {**request.form, "name": "", "note": ""}  # tags carry over; a name and note belong to one launch
@@ -79,57 +149,18 @@ class DropoutConsole(App):
 
     @work(thread=True, group="launch")
     def launch(self, request: LaunchRequest) -> None:
-        """Check every run, then start the plan with its launcher (launch.start, as `dropout-tui study` does), off
-        the UI thread: the same plan, labels and checks as the CLI."""
-        reading = read_form(request.presets, request.overrides, request.launch, self.store, grid_limit=None,
-                            notes=request.notes, processes=self.processes)
-        problems = [f"{field}: {reason}" for field, reason in reading.errors.items()]
-        plan, launcher = reading.plan, reading.launcher
+        """Check and start the runs off the UI thread (operations.launch), then select the newest of them."""
+        outcome = operations.launch(request, self.store, self.processes)
+        self._from_thread(self.launched, outcome)
+
+    def launched(self, outcome: operations.LaunchOutcome) -> None:
+        self.tell(outcome)
+        if outcome.started:
+            self.refresh_runs()
+            self.main.post_message(ListChanged(select=outcome.started[-1]))  # the top of the list once listed
+
+    def _from_thread(self, callback, *args) -> None:
         try:
-            cfgs = plan.configs() if plan is not None and not problems else []
-        except ConfigError as exc:
-            problems.append(str(exc))
-        problems += plan_problems(cfgs, plan.options.backend != "slurm" if plan is not None else True)
-        if problems or plan is None or launcher is None:
-            more = f"; and {len(problems) - PROBLEMS_TOLD} more" if len(problems) > PROBLEMS_TOLD else ""
-            self._from_thread(self.notify, "not launched: " + "; ".join(problems[:PROBLEMS_TOLD]) + more,
-                              severity="error", timeout=10)
-            return
-        try:  # run folders, grouped to train fused where the launcher wants groups, claimed, started
-            launched = start(plan, launcher)
-        except EXPECTED_ERRORS as exc:
-            self._from_thread(self.notify, f"not launched: {exc}", severity="error", timeout=10)
-            return
-        self._from_thread(self.tell_failures, launched)
-        if launched.started:
-            ids = [run.run_id for run in launched.started]
-            what = reading.describe() if not launched.failed else f"{len(ids)} of {reading.describe()}"
-            self._from_thread(self.launched, ids, what, plan.study)
-
-    def start_groups(self, groups: list[Group], resume: bool = False) -> list[RunDir]:
-        """Start claimed groups (a resume) with this console's local launcher; a group that cannot start fails its
-        runs, with the reason, and is told. Returns the runs that started."""
-        try:
-            launched = start_groups(self.store, groups, self.launcher, resume=resume)
-        except EXPECTED_ERRORS as exc:
-            self.notify(f"not started: {exc}", severity="error", timeout=10)
-            return []
-        self.tell_failures(launched)
-        return launched.started
-
-    def tell_failures(self, launched: Launched) -> None:
-        for line in launched.failures():
-            self.notify(line, severity="error", timeout=10)
-
-    def launched(self, ids: list[str], what: str, study: str) -> None:
-        """Select the newest of the runs just launched (the top of the list) and say what was launched."""
-        self.watcher.refresh()
-        self.main.select(ids[-1])
-        name = f" (study {study})" if study else f": {ids[0]}" if len(ids) == 1 else ""
-        self.notify(f"launched {what}{name}", timeout=8)
-
-    def _from_thread(self, callback, *args, **kwargs) -> None:
-        try:
-            self.call_from_thread(callback, *args, **kwargs)
+            self.call_from_thread(callback, *args)
         except RuntimeError:  # the app stopped meanwhile; the runs are on disk and the next console finds them
             pass

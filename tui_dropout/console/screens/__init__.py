@@ -1,1 +1,1 @@
-"""Screens and dialogs of the console, one per file."""
+"""The console's screens, one per file; the small modal questions are in ../dialogs."""

@@ -26,7 +26,7 @@ from ..group_series import BandSeries, band
 from ..labels import acc, acc_at, cut, epochs_text, fit_label, run_names, short_ids, state_text
 from ..widgets.charts import MetricChart, chart_choice, value_range
 from ..widgets.key_bar import KeyBar
-from .chart_picker import ChartPickerScreen
+from ..dialogs.chart_picker import ChartPickerScreen
 
 
 SMOOTH = Binding.Group("smooth")

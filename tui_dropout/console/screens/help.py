@@ -1,4 +1,4 @@
-"""`?`: every key of the console, in one place."""
+"""`?`: every key of the console, in one place; the main view's keys come from its table (actions.py)."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
@@ -6,37 +6,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEYS = """\
-[b]Runs[/b] (the key bar shows these in this order, as many as fit)
-  ?          this help            q      quit (runs keep training)
-  n          new run (form)       space  mark / unmark a run, then next row
-  /          filter as you type: text tag:T state:S preset:P study:ID
-             p_fc>=0.3 test>55 gap<10 !word; enter keeps it, escape clears
-  o          compare the marked   r      replay the marked (or selected)
-  c          cancel the selected  R      resume a lost/cancelled/failed run
-  e          export the selected run into ./exports/<run-id>/
-  l          name, tags and note of the selected (or marked) runs
-  v          evaluate in the background: dropout off vs MC dropout, ECE
-  t / y      the chart each pane shows (loss, accuracy, gap, lr, epoch
-             time) / log y scale
-  z          accuracy charts: all of 0-100, or (again) the data's range
-  w          the sweep of the selected run's study: a figure against the
-             field it swept, each group's mean±std over seeds (f: figure)
-  b          the selected run's reliability diagram (stored evaluation)
-  L          the selected run's train.log; follows a live run (End/G)
-  H          hyperparameter table: s next sort column, S flip, e CSV
-  > / <      sort the list by the next column / flip the order
-  g          go to a run: its number, or part of its id or name
-  a / del    archive (runs/.archive) / delete the marked or selected runs
-  d          dropout inspector    x      x-axis: epoch / wall time
-  s / S      smoothing (EMA)      1-9    jump to run N
-  m          mark (or unmark) every run of the selected run's study
-  escape     clear the filter, then every mark
-  up/down, j/k   move between runs (every row is numbered)
-  A run is named by its name, else its label (D p_fc=0.3 seed=2); a run
-  waiting in the queue reads "queued #3". The list's test% is the best test
-  accuracy; the details give final and best, train and test. With an NVIDIA
-  driver and the `gpu` extra, a panel shows each GPU and its runs.
+from ..actions import help_lines
+
+KEYS = "\n".join(help_lines()) + """
 
 [b]New-run form[/b]
   enter      launch, from any field   ctrl+l launch   escape close
@@ -55,7 +27,7 @@ KEYS = """\
 [b]Inspector[/b] ctrl+t train/eval   ctrl+r new mask   ctrl+o ones/randn
             pgup/pgdn scroll the output   escape close
 
-ctrl+p: Textual's command palette (themes, quit); escape closes a screen.
+Escape closes a screen.
 """
 
 

@@ -16,7 +16,7 @@ from ...store.notes import NotesError, check_name, check_note, check_tags
 from ..messages import LaunchRequest
 from ..study import LAUNCH_DEFAULTS, FormReading, default_preset, read_form, read_preset
 from ..widgets.form_select import FormSelect
-from .confirm import ConfirmScreen
+from ..dialogs.confirm import ConfirmScreen
 
 CHOICES = {"dataset": DATASETS, "network": NETWORK_NAMES, "placement": PLACEMENTS, "conv_kind": CONV_KINDS,
            "fc_kind": FC_KINDS}
@@ -30,6 +30,7 @@ QUEUE_ONLY = ("gpus", "per_gpu")
 # What the runs are called: (field, placeholder); kept in each run's notes.json.
 NOTE_ROWS = (("name", "optional"), ("tags", "space separated"),
              ("note", "free text"))
+NO_VALIDATION = ("submitted",)  # the form checks every field itself; Input's own -valid class costs a restyle a key
 
 
 def _text(value) -> str:
@@ -40,6 +41,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
     """Dismisses with the presets to launch, the fields changed from the chosen preset, the launch settings and
     the form as left. More than one run asks first, naming how many."""
 
+    AUTO_FOCUS = "#preset"  # focused as the form opens: one focus change, not one on the scroll and another here
     BINDINGS = [Binding("escape", "dismiss(None)", "Close"), Binding("ctrl+l", "launch", "Launch"),
                 Binding("enter", "launch", "Launch", show=False)]
     DEFAULT_CSS = """
@@ -65,6 +67,14 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
 
     def __init__(self, form: dict[str, str] | None = None):
         super().__init__()
+        self.rows = {"preset", "together", *(name for name, _ in NOTE_ROWS), *(name for name, _, _ in LAUNCH_ROWS),
+                     *EDITABLE_FIELDS}
+        self.reasons: dict[str, str] = {}  # what each field's reason line shows now
+        self.take(form)
+
+    def take(self, form: dict[str, str] | None) -> None:
+        """The values to open with: the remembered ones (`form`: the form as last launched), the preset's for the
+        rest; and nothing checked or read yet."""
         form = dict(form or {})
         names = list_presets()
         self.preset = form.pop("preset", None)
@@ -78,12 +88,35 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
         self.initial = form
         self.applied = self.preset  # the preset whose values fill the fields (its Changed on mount is not a pick)
         self.errors: dict[str, str] = {}
-        self.reasons: dict[str, str] = {}  # what each field's reason line shows now
-        self.rows = {"preset", "together", *(name for name, _ in NOTE_ROWS), *(name for name, _, _ in LAUNCH_ROWS),
-                     *EDITABLE_FIELDS}
         self.reading: FormReading | None = None
+        self.checked: dict[str, str] | None = None  # the form as last checked
         self.names = sorted(names)
         self.loaded: dict[str, RunConfig | ConfigError] = {}  # each preset read once while the form is open
+
+    def reopen(self, form: dict[str, str] | None) -> None:
+        """Open again with `form`'s values, as a new form would: the console keeps one form, built while it is idle,
+        so that `n` only has to show it (building its 160 widgets is most of the cost of opening it)."""
+        self.take(form)
+        cfg = self.read(self.preset)
+        if isinstance(cfg, ConfigError):
+            cfg = RunConfig()
+        texts = {"together": self.together, **self.notes_text, **self.launch_text,
+                 **{f"f-{name}": self.initial.get(name, _text(getattr(cfg, name))) for name in EDITABLE_FIELDS}}
+        with self.prevent(Input.Changed, Select.Changed):
+            preset = self.query_one("#preset", FormSelect)
+            preset.choices = tuple(self.names or [self.preset])
+            preset.show(self.preset)
+            for name, text in texts.items():
+                widget = self.query_one(f"#{name}")
+                if isinstance(widget, FormSelect):
+                    widget.show(text)
+                else:
+                    widget.value = text
+                    widget.cursor_position = len(text)
+        self.show_backend()
+        self.check()
+        self.query_one(VerticalScroll).scroll_home(animate=False)
+        self.set_focus(preset)
 
     def read(self, name: str) -> RunConfig | ConfigError:
         if name not in self.loaded:
@@ -95,7 +128,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
         cfg = self.read(self.preset)
         if isinstance(cfg, ConfigError):
             cfg = RunConfig()  # the preset's error shows beside it; the fields start from the defaults
-        with VerticalScroll():
+        with VerticalScroll(can_focus=False):  # Tab walks the fields only, starting at the preset
             with Vertical(id="head"):  # docked: the hint and how many runs, and how, stay in view as fields scroll
                 yield Static(HINT, id="hint")
                 yield Static("", id="plan")
@@ -105,12 +138,12 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
                 yield Static("", id="e-preset", classes="reason")
             with Horizontal(classes="row"):
                 yield Label("together with")
-                yield Input(self.together, placeholder="other presets, e.g. B C D", id="together", compact=True)
+                yield Input(self.together, placeholder="other presets, e.g. B C D", id="together", compact=True, validate_on=NO_VALIDATION)
                 yield Static("", id="e-together", classes="reason")
             for name, placeholder in NOTE_ROWS:
                 with Horizontal(classes="row"):
                     yield Label(name)
-                    yield Input(self.notes_text[name], placeholder=placeholder, id=name, compact=True)
+                    yield Input(self.notes_text[name], placeholder=placeholder, id=name, compact=True, validate_on=NO_VALIDATION)
                     yield Static("", id=f"e-{name}", classes="reason")
             for name, label, placeholder in LAUNCH_ROWS:
                 with Horizontal(classes="row", id=f"row-{name}"):
@@ -118,7 +151,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
                     if name == "backend":
                         yield FormSelect(BACKENDS, self.launch_text[name], id=name)
                     else:
-                        yield Input(self.launch_text[name], placeholder=placeholder, id=name, compact=True)
+                        yield Input(self.launch_text[name], placeholder=placeholder, id=name, compact=True, validate_on=NO_VALIDATION)
                     yield Static("", id=f"e-{name}", classes="reason")
             for name in EDITABLE_FIELDS:
                 with Horizontal(classes="row"):
@@ -127,15 +160,13 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
                     if name in CHOICES:
                         yield FormSelect(CHOICES[name], text, id=f"f-{name}")
                     else:
-                        yield Input(text, id=f"f-{name}", compact=True)
+                        yield Input(text, id=f"f-{name}", compact=True, validate_on=NO_VALIDATION)
                     yield Static("", id=f"e-{name}", classes="reason")
             with Horizontal(id="buttons"):
                 yield Button("Launch (enter)", id="launch", variant="success")
                 yield Button("Close (esc)", id="close")
 
     def on_mount(self) -> None:
-        self.query_one(VerticalScroll).can_focus = False  # Tab walks the fields only, starting at the preset
-        self.query_one("#preset", Select).focus()
         self.show_backend()
         self.check()
 
@@ -191,8 +222,13 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
             raise NotesError("tags", exc.reason) from None
         return {"name": check_name(typed["name"]), "tags": tags, "note": check_note(typed["note"])}
 
-    def check(self) -> None:
-        """Every field's reason beside it, and the plan line; only what changed is redrawn (this runs on every key)."""
+    def check(self, if_changed: bool = False) -> None:
+        """Every field's reason beside it, and the plan line; only what changed is redrawn (this runs on every key).
+        `if_changed`: only when the form differs from the last check (each field reports its first value on mount)."""
+        state = self.form()
+        if if_changed and state == self.checked:
+            return
+        self.checked = state
         self.build()
         rows = {name: text for name, text in self.errors.items() if name in self.rows}
         note = self.reading.note if "gpus" not in rows else ""
@@ -226,7 +262,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
 
     @on(Input.Changed)
     def _changed(self) -> None:
-        self.check()
+        self.check(if_changed=True)
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
@@ -235,7 +271,7 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
             self.fill_from_preset(self.applied)
         if event.select.id == "backend":
             self.show_backend()
-        self.check()
+        self.check(if_changed=True)
 
     def fill_from_preset(self, name: str) -> None:
         """A preset picked: its values fill every field (a preset that cannot be read leaves them as they are)."""

@@ -12,7 +12,7 @@ from ...watch import RunsWatcher
 from ..labels import run_names
 from ..widgets.charts import MetricChart, chart_choice
 from ..widgets.key_bar import KeyBar
-from .chart_picker import ChartPickerScreen
+from ..dialogs.chart_picker import ChartPickerScreen
 
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200)  # epochs per second
 STEP, SPEED, SMOOTH = Binding.Group("step"), Binding.Group("speed"), Binding.Group("smooth")

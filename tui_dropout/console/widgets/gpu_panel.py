@@ -5,14 +5,18 @@ from __future__ import annotations
 import socket
 
 from rich.text import Text
+from textual import work
 from textual.widget import Widget
 
+from ... import gpustats
 from ...gpustats import GpuStat
 from ...states import State
 from ...store import RunInfo
 from ..labels import cut
 
 MIB_PER_GIB = 1024
+GPU_SECONDS = 2.0  # how often the panel reads NVML (off the UI thread)
+TALL_ROWS = 30  # from this terminal height the panel may use more than two rows
 
 
 def runs_on_gpus(stats: list[GpuStat], infos: list[RunInfo], host: str | None = None) -> dict[int, list[RunInfo]]:
@@ -53,6 +57,40 @@ class GpuPanel(Widget):
         self.stats: list[GpuStat] | None = None
         self.holders: dict[int, list[RunInfo]] = {}
         self.max_rows = 2
+        self.reading = False  # a read of NVML is under way (a slow one never piles up reads)
+        self._failed = ""  # the last unexpected error of a read, told once
+
+    def on_mount(self) -> None:
+        self._timer = self.set_interval(GPU_SECONDS, self.poll)
+        self.poll()
+
+    def poll(self) -> None:
+        if not self.reading:
+            self.reading = True
+            self.read()
+
+    @work(thread=True, group="gpus", exit_on_error=False)
+    def read(self) -> None:
+        """NVML can block (a GPU in trouble): read it off the UI thread."""
+        error = ""
+        try:
+            stats = gpustats.read_gpus()
+        except Exception as exc:  # gpustats says None for every NVML fault it knows; anything else hides the panel
+            stats, error = None, f"{type(exc).__name__}: {exc}"
+        try:
+            self.app.call_from_thread(self.read_done, stats, error)
+        except RuntimeError:  # the app stopped meanwhile: nothing left to show it on
+            pass
+
+    def read_done(self, stats: list[GpuStat] | None, error: str) -> None:
+        self.reading = False
+        if error and error != self._failed:
+            self._failed = error
+            self.notify(f"the GPU panel cannot read the GPUs: {error}", severity="warning", timeout=10)
+        if stats is None and gpustats.unavailable():  # no NVML here at all: stop asking
+            self._timer.stop()
+        rows = 2 if self.app.size.height < TALL_ROWS else 8
+        self.show(stats, [w.info for w in self.app.watcher.runs.values()], rows)
 
     def show(self, stats: list[GpuStat] | None, infos: list[RunInfo], max_rows: int) -> None:
         """New readings (None: no NVML here, the panel goes); the runs are matched to the GPUs' processes."""
