@@ -70,6 +70,7 @@ BINDINGS = [
     Binding("H", "hparams", "HParams"),
     Binding("w", "sweep", "Sweep"),
     Binding("b", "calibration", "Calibration"),
+    Binding("i", "inside", "Inside"),
     Binding("greater_than_sign", "sort(1)", "Sort", key_display=">"),
     Binding("less_than_sign", "sort(-1)", "Sort back", key_display="<", show=False),
     Binding("g", "go_to", "Go to"),
@@ -616,6 +617,24 @@ class MainScreen(Screen):
                         severity="warning")
             return
         self.app.push_screen(CalibrationScreen(watched.info, data))
+
+    def action_inside(self) -> None:
+        """What dropout did inside the network, for the marked runs (or the selected one), from their inside.json."""
+        from ...store.inside import read_inside
+        from ..labels import run_names
+        from .inside import InsideScreen
+
+        watched = [self.watcher.runs[r] for r in self.chosen() if r in self.watcher.runs]
+        names = run_names([w.info for w in watched])
+        runs, missing = [], []
+        for w in watched:
+            data = read_inside(w.run.path)
+            (runs.append((names[w.info.run_id], data)) if data else missing.append(names[w.info.run_id]))
+        if not runs:
+            self.notify("no activations recorded for this run: they are recorded at each evaluated epoch "
+                        "(runs trained before this version have none)", severity="warning")
+            return
+        self.app.push_screen(InsideScreen(runs, missing))
 
     def action_hparams(self) -> None:
         """The hyperparameter table of the listed runs."""
