@@ -102,3 +102,17 @@ def test_a_filter_that_does_not_match_its_shape_is_named():
 
     with pytest.raises(ValueError, match="shape says 4"):
         filter_images({"shape": [1, 1, 2, 2], "values": [[1.0, 2.0]]})
+
+
+def test_the_report_draws_figures_8_and_7_for_each_group_with_an_inside_json(runs_dir, tmp_path):
+    from conftest import cli
+
+    two_runs(runs_dir)
+    out = tmp_path / "rep"
+    done = cli("report", "-o", out, "--runs-dir", runs_dir)
+    assert done.returncode == 0, done.stderr
+    stems = sorted(p.stem for p in (out / "figures").iterdir())
+    assert "activations" in stems and "filters" in stems, stems
+    figure8 = (out / "figures" / "activations.svg").read_text()
+    assert "60% zero" in figure8 and "10% zero" in figure8 and "fc1" in figure8
+    assert "first layer's filters" in (out / "report.md").read_text()
