@@ -72,8 +72,8 @@ async def test_i_draws_each_marked_runs_layer_side_by_side_and_names_the_runs_wi
         await until(pilot, lambda: app.screen is app.main, what="back")
 
 
-async def test_i_on_a_run_without_activations_says_so(runs_dir):
-    two_runs(runs_dir, with_inside=(False, False, False))
+async def test_i_on_a_run_without_activations_says_so_and_a_damaged_file_is_named(runs_dir):
+    paths = two_runs(runs_dir, with_inside=(False, False, False))
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.main.shown, what="the list")
@@ -81,14 +81,18 @@ async def test_i_on_a_run_without_activations_says_so(runs_dir):
         await until(pilot, lambda: any("no activations recorded" in n.message for n in app._notifications),
                     what="the notice")
         assert app.screen is app.main
+        (paths[2] / "inside.json").write_text('{"epoch": "x"}')
+        await pilot.press("i")
+        await until(pilot, lambda: any("inside.json: layers is not a list" in n.message for n in app._notifications),
+                    what="the damaged file named")
 
 
 def test_filters_are_stretched_each_on_its_own_and_laid_out_to_fit():
     grey = {"shape": [2, 1, 2, 2], "values": [[0.0, 1.0, 2.0, 3.0], [5.0, 5.0, 5.0, 5.0]]}
-    first, flat = filter_images(grey)
+    first, flat = filter_images(grey["shape"], grey["values"])
     assert first == [[(0, 0, 0), (85, 85, 85)], [(170, 170, 170), (255, 255, 255)]]
     assert flat == [[(128,) * 3] * 2] * 2  # a flat filter is mid grey, not a division by zero
-    colour = filter_images({"shape": [1, 3, 1, 1], "values": [[0.0, 1.0, 2.0]]})
+    colour = filter_images([1, 3, 1, 1], [[0.0, 1.0, 2.0]])
     assert colour == [[[(0, 128, 255)]]]
     grid, n = mosaic([first, flat, first], columns=5)
     assert n == 3 and len(grid) == 2 + 1 + 2  # two per row (2+1+2 columns), a gap row, then the third
@@ -101,7 +105,7 @@ def test_a_filter_that_does_not_match_its_shape_is_named():
     import pytest
 
     with pytest.raises(ValueError, match="shape says 4"):
-        filter_images({"shape": [1, 1, 2, 2], "values": [[1.0, 2.0]]})
+        filter_images([1, 1, 2, 2], [[1.0, 2.0]])
 
 
 def test_the_report_draws_figures_8_and_7_for_each_group_with_an_inside_json(runs_dir, tmp_path):

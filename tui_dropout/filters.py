@@ -3,19 +3,19 @@ out in a mosaic, for the console's half-block view and the report. No UI, no tor
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Optional, Sequence
 
 Pixel = tuple[int, int, int]
 Image = list[list[Optional[Pixel]]]  # rows of pixels; None is the gap between filters
 
 
-def filter_images(filters: dict[str, Any]) -> list[Image]:
-    """Each filter of `{"shape": [k, c, h, w], "values": [[c*h*w floats], ...]}` as an h x w image: three channels
-    as colour, any other count as the grey of their mean. A filter is stretched over 0-255 by its own minimum and
+def filter_images(shape: Sequence[int], values: Sequence[Sequence[float]]) -> list[Image]:
+    """Each of k filters of `shape` (k, c, h, w), `values` a row of c*h*w weights each, as an h x w image: three
+    channels as colour, any other count as the grey of their mean. A filter is stretched over 0-255 by its own minimum and
     maximum (a flat one is mid grey), so a weak filter's pattern shows as well as a strong one's."""
-    k, c, h, w = (int(n) for n in filters["shape"])
+    k, c, h, w = (int(n) for n in shape)
     images = []
-    for flat in filters["values"][:k]:
+    for flat in values[:k]:
         if len(flat) != c * h * w:
             raise ValueError(f"filters: a filter has {len(flat)} values where its shape says {c * h * w}")
         finite = [v for v in flat if math.isfinite(v)]

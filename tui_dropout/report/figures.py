@@ -129,16 +129,9 @@ def reliability(name: str, table: Reliability) -> str:
 MAX_INSIDE = 6  # groups side by side in the inside figures
 
 
-def _last_hidden(inside: dict[str, Any]) -> dict[str, Any] | None:
-    layers = inside.get("layers") or []
-    return layers[-1] if layers else None
-
-
-def _hist(ax, hist: dict[str, Any] | None, color: str, mean: Any = None) -> None:
-    edges, counts = (hist or {}).get("edges") or [], (hist or {}).get("counts") or []
-    if len(edges) == len(counts) + 1 and counts:
-        ax.stairs(counts, edges, fill=True, color=color, alpha=0.8)
-    if isinstance(mean, (int, float)) and math.isfinite(mean):
+def _hist(ax, hist, color: str, mean: float = math.nan) -> None:
+    ax.stairs(hist.counts, hist.edges, fill=True, color=color, alpha=0.8)
+    if math.isfinite(mean):
         ax.axvline(mean, color="C3", linestyle="--", linewidth=1)
     ax.grid(alpha=0.3)
 
@@ -147,20 +140,19 @@ def activations(content: Content) -> str | None:
     """The paper's figure 8, one column per group: each hidden unit's mean activation (top, the dashed line its
     mean) and every activation (bottom, log counts: the zeros dwarf the rest), for the last hidden layer on the
     fixed test batch with dropout off."""
-    shown = list(content.inside.items())[:MAX_INSIDE]
+    shown = [(name, found) for name, found in content.inside.items() if found[1].layers][:MAX_INSIDE]
     if not shown:
         return None
     fig = _figure(3.2 * len(shown) + 0.6, 5.2)
     axes = fig.subplots(2, len(shown), squeeze=False)
     for i, (name, (run_id, inside)) in enumerate(shown):
-        layer = _last_hidden(inside) or {}
-        zero = layer.get("zero_fraction")
-        head = f"{_text(name)}\n{_text(layer.get('name', '?'))}"
-        if isinstance(zero, (int, float)) and math.isfinite(zero):
-            head += f": {zero * 100:.0f}% zero"
-        _hist(axes[0][i], layer.get("unit_mean_hist"), f"C{i % 10}", layer.get("mean"))
+        layer = inside.layers[-1]
+        head = f"{_text(name)}\n{_text(layer.name)}"
+        if math.isfinite(layer.zero_fraction):
+            head += f": {layer.zero_fraction * 100:.0f}% zero"
+        _hist(axes[0][i], layer.unit_mean_hist, f"C{i % 10}", layer.mean)
         axes[0][i].set_title(head, fontsize="small")
-        _hist(axes[1][i], layer.get("hist"), f"C{i % 10}")
+        _hist(axes[1][i], layer.hist, f"C{i % 10}")
         axes[1][i].set_yscale("symlog", linthresh=1)
         axes[1][i].set_xlabel("activation")
     axes[0][0].set_ylabel("units (by mean activation)")
@@ -172,18 +164,17 @@ def filter_plot(content: Content) -> str | None:
     """The paper's figure 7: each group's first-layer filters, each stretched over its own range."""
     from ..filters import filter_images, mosaic
 
-    shown = [(name, inside["filters"]) for name, (_, inside) in content.inside.items()
-             if isinstance(inside.get("filters"), dict)][:MAX_INSIDE]
+    shown = [(name, inside.filters) for name, (_, inside) in content.inside.items() if inside.filters][:MAX_INSIDE]
     if not shown:
         return None
     fig = _figure(3.2 * len(shown) + 0.4, 3.4)
     axes = fig.subplots(1, len(shown), squeeze=False)[0]
     for ax, (name, filters) in zip(axes, shown):
-        images = filter_images(filters)
+        images = filter_images(filters.shape, filters.values)
         w = len(images[0][0]) if images else 1
         grid, _ = mosaic(images, columns=max(w, 8 * (w + 1) - 1))  # eight filters a row
         ax.imshow([[p if p is not None else (255, 255, 255) for p in row] for row in grid], interpolation="nearest")
-        ax.set_title(f"{_text(name)}\n{_text(filters.get('layer', ''))}", fontsize="small")
+        ax.set_title(f"{_text(name)}\n{_text(filters.layer)}", fontsize="small")
         ax.set_axis_off()
     return _svg(fig)
 

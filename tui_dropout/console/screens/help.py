@@ -1,10 +1,14 @@
 """`?`: every key of the console, in one place."""
 from __future__ import annotations
 
+import textwrap
+
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from ...charts import CHARTS
 
 KEYS = """\
 [b]Runs[/b] (the key bar shows these in this order, as many as fit)
@@ -17,8 +21,8 @@ KEYS = """\
   e          export the selected run into ./exports/<run-id>/
   l          name, tags and note of the selected (or marked) runs
   v          evaluate in the background: dropout off vs MC dropout, ECE
-  t / y      the chart each pane shows (loss, accuracy, gap, lr, epoch
-             time) / log y scale
+  t / y      the chart each pane shows / log y scale; the charts (t):
+CHART_NAMES
   z          accuracy charts: all of 0-100, or (again) the data's range
   w          the sweep of the selected run's study: a figure against the
              field it swept, each group's mean±std over seeds (f: figure)
@@ -57,6 +61,10 @@ KEYS = """\
 
 ctrl+p: Textual's command palette (themes, quit); escape closes a screen.
 """
+
+# the chart registry's names (tui_dropout/charts.py, from the metric registry): a new metric's chart is listed here too
+KEYS = KEYS.replace("CHART_NAMES", textwrap.fill(", ".join(c.metric for c in CHARTS.values()), 76,
+                                                 initial_indent=" " * 13, subsequent_indent=" " * 13))
 
 
 class HelpScreen(ModalScreen[None]):

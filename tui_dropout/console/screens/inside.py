@@ -17,15 +17,16 @@ from textual_plotext import PlotextPlot
 
 from ...filters import filter_images, mosaic, scale_for, zoomed
 from ...safetext import safe
+from ...store.inside import Filters, Histogram, Inside, Layer
 from ..widgets.key_bar import KeyBar
 from ..widgets.pixels import half_blocks
 
 MAX_RUNS = 4  # columns side by side; more would leave each histogram a few characters wide
 
 
-def layer_at(inside: dict[str, Any], back: int) -> dict[str, Any] | None:
+def layer_at(inside: Inside, back: int) -> Layer | None:
     """The hidden layer `back` places from the last (1: the last hidden layer), clipped to the run's first."""
-    layers = inside.get("layers") or []
+    layers = inside.layers
     return layers[max(0, len(layers) - back)] if layers else None
 
 
@@ -42,21 +43,21 @@ class FilterMosaic(Widget):
 
     DEFAULT_CSS = "FilterMosaic { height: 1fr; }"
 
-    def __init__(self, filters: dict[str, Any] | None, **kwargs: Any):
+    def __init__(self, filters: Filters | None, **kwargs: Any):
         super().__init__(**kwargs)
         self.filters = filters
 
     def render(self) -> Text:
         if not self.filters:
             return Text("no filters recorded")
-        images = filter_images(self.filters)
+        images = filter_images(self.filters.shape, self.filters.values)
         if not images:
             return Text("no filters recorded")
         columns, lines = max(1, self.size.width), max(1, self.size.height - 1)
         zoom = scale_for(len(images[0][0]), len(images[0]), columns, lines, len(images))
         grid, _ = mosaic([zoomed(img, zoom) for img in images], columns)
-        k, c, h, w = self.filters["shape"]
-        head = Text(f"{safe(self.filters.get('layer', 'first layer'))}: {k} filters {c}x{h}x{w}, x{zoom}\n")
+        k, c, h, w = self.filters.shape
+        head = Text(f"{safe(self.filters.layer)}: {k} filters {c}x{h}x{w}, x{zoom}\n")
         return head + half_blocks(grid[:lines * 2])  # what is below the fold is cut, never wrapped
 
 
@@ -80,7 +81,7 @@ class InsideScreen(Screen[None]):
     InsideScreen.filters PlotextPlot { display: none; }
     """
 
-    def __init__(self, runs: list[tuple[str, dict[str, Any]]], missing: list[str]):
+    def __init__(self, runs: list[tuple[str, Inside]], missing: list[str]):
         super().__init__()
         self.runs = runs[:MAX_RUNS]
         self.missing = missing + [label for label, _ in runs[MAX_RUNS:]]
@@ -96,7 +97,7 @@ class InsideScreen(Screen[None]):
                     yield Static("", id=f"inside-head-{i}", classes="inside-head")
                     yield PlotextPlot(id=f"inside-means-{i}")
                     yield PlotextPlot(id=f"inside-acts-{i}")
-                    yield FilterMosaic(inside.get("filters"), id=f"inside-filters-{i}")
+                    yield FilterMosaic(inside.filters, id=f"inside-filters-{i}")
         yield Static("", id="inside-note")
         yield KeyBar(self.BINDINGS)
 
@@ -109,11 +110,11 @@ class InsideScreen(Screen[None]):
 
     def draw(self) -> None:
         figures = self.has_class("filters")
-        epochs = sorted({inside.get("epoch") for _, inside in self.runs if isinstance(inside.get("epoch"), int)})
+        epochs = sorted({inside.epoch for _, inside in self.runs})
         at = f"epoch {epochs[0]}" if len(epochs) == 1 else "epochs " + ", ".join(map(str, epochs))
         what = ("the first layer's filters" if figures else
                 "dropout off: unit means (top), activations (below)")
-        images = {inside.get("images") for _, inside in self.runs}
+        images = {inside.images for _, inside in self.runs}
         size = f" on {images.pop()} test images" if len(images) == 1 else ""
         self.query_one("#inside-title", Static).update(Text(f" {at}{size}, {what}"))
         self.drawn = []
@@ -124,25 +125,21 @@ class InsideScreen(Screen[None]):
                 head.update(Text(f"{safe(label)}\nno hidden layer recorded"))
                 self.drawn.append("")
                 continue
-            self.drawn.append(str(layer.get("name", "")))
+            self.drawn.append(layer.name)
             if figures:
                 head.update(Text(safe(label), no_wrap=True, overflow="ellipsis"))
                 continue
-            head.update(Text(f"{safe(label)}\n{safe(layer.get('name'))} ({layer.get('units', '?')}): mean "
-                             f"{_num(layer.get('mean'))}, zero {_pc(layer.get('zero_fraction'))}, |w| "
-                             f"{_num(layer.get('weight_norm'))}", no_wrap=True, overflow="ellipsis"))
-            self.histogram(f"#inside-means-{i}", layer.get("unit_mean_hist"), "unit means", layer.get("mean"))
-            self.histogram(f"#inside-acts-{i}", layer.get("hist"), "activations", None)
+            head.update(Text(f"{safe(label)}\n{safe(layer.name)} ({layer.units}): mean {_num(layer.mean)}, zero "
+                             f"{_pc(layer.zero_fraction)}, |w| {_num(layer.weight_norm)}", no_wrap=True,
+                             overflow="ellipsis"))
+            self.histogram(f"#inside-means-{i}", layer.unit_mean_hist, "unit means", layer.mean)
+            self.histogram(f"#inside-acts-{i}", layer.hist, "activations", None)
 
-    def histogram(self, selector: str, hist: Any, name: str, mean: Any) -> None:
+    def histogram(self, selector: str, hist: Histogram, name: str, mean: float) -> None:
         widget = self.query_one(selector, PlotextPlot)
         plt = widget.plt
         plt.clear_figure()
-        edges, counts = (hist or {}).get("edges") or [], (hist or {}).get("counts") or []
-        if len(edges) != len(counts) + 1 or not counts:
-            plt.title(f"no {name} recorded")
-            widget.refresh()
-            return
+        edges, counts = hist.edges, hist.counts
         centres = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
         ys = [math.log10(1 + c) for c in counts] if self.log_counts else list(counts)
         plt.bar(centres, ys, width=(edges[-1] - edges[0]) / len(counts), color="cyan")
@@ -156,7 +153,7 @@ class InsideScreen(Screen[None]):
         widget.refresh()
 
     def action_layer(self, step: int) -> None:
-        deepest = max((len(inside.get("layers") or []) for _, inside in self.runs), default=1)
+        deepest = max((len(inside.layers) for _, inside in self.runs), default=1)
         self.back = max(1, min(deepest, self.back + step))
         self.draw()
 

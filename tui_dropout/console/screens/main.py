@@ -620,7 +620,8 @@ class MainScreen(Screen):
 
     def action_inside(self) -> None:
         """What dropout did inside the network, for the marked runs (or the selected one), from their inside.json."""
-        from ...store.inside import read_inside
+        from ...safetext import safe
+        from ...store.inside import load_inside
         from ..labels import run_names
         from .inside import InsideScreen
 
@@ -628,11 +629,13 @@ class MainScreen(Screen):
         names = run_names([w.info for w in watched])
         runs, missing = [], []
         for w in watched:
-            data = read_inside(w.run.path)
-            (runs.append((names[w.info.run_id], data)) if data else missing.append(names[w.info.run_id]))
+            data, problem = load_inside(w.run.path)
+            name = names[w.info.run_id]
+            (runs.append((name, data)) if data else missing.append(f"{name} ({problem})" if problem else name))
         if not runs:
-            self.notify("no activations recorded for this run: they are recorded at each evaluated epoch "
-                        "(runs trained before this version have none)", severity="warning")
+            damaged = [m for m in missing if m.endswith(")")]
+            self.notify(safe(damaged[0]) if damaged else "no activations recorded for this run: they are recorded "
+                        "at each evaluated epoch (runs trained before this version have none)", severity="warning")
             return
         self.app.push_screen(InsideScreen(runs, missing))
 
