@@ -56,6 +56,11 @@ SUMMARY = {"state": "finished", "epochs_done": 3, "epochs": 3, "train_seconds": 
 ROWS = [{"epoch": e, "loss": 2.0 / e, "lr": 0.01, "seconds": 3.0, "elapsed": 3.1 * e, "train_acc": 0.2 * e,
          "test_acc": 0.15 * e} for e in (1, 2, 3)]
 LOG = "[2026-01-01 00:00:01] epoch: 1 time: 3.00 loss: 2.0000\n"
+HIST = {"edges": [0.0, 0.5, 1.0], "counts": [3, 1]}
+INSIDE = {"epoch": 3, "images": 2, "layers": [{"name": "fc1", "units": 2, "mean": 0.25, "zero_fraction": 0.5,
+                                               "weight_norm": 1.5, "hist": HIST,
+                                               "unit_mean_hist": {"edges": [0.0, 1.0], "counts": [2]}}],
+          "filters": {"layer": "fc1", "shape": [1, 1, 1, 2], "values": [[0.5, -0.5]]}}
 
 # ----- the contract for the files' known fields (this test's own statement of it) -------------------------------
 NUM, INT, TEXT, STATE, BOOL, TABLE, IDS = "number", "int", "text", "state", "bool", "table", "ids"
@@ -73,7 +78,8 @@ SPEC = {
                      "final_loss": NUM, "final_test_acc": NUM, "epochs_done": INT, "wall_seconds": NUM,
                      "error": TEXT, "epochs": INT, "epoch": INT, "elapsed": NUM},
 }
-ROW_NUMBERS = ("loss", "train_acc", "test_acc", "elapsed", "seconds", "lr")
+ROW_NUMBERS = ("loss", "train_acc", "test_acc", "elapsed", "seconds", "lr", "sparsity.conv1", "act_mean.fc1",
+               "wnorm.h2")  # and a per-layer family's keys: numbers like any metric
 VALID = {"config.json": CONFIG, "status.json": STATUS, "summary.json": SUMMARY}
 
 
@@ -253,7 +259,8 @@ def write_run(root: Path, run_id: str, **files: bytes) -> Path:
     path = root / run_id
     path.mkdir(parents=True)
     contents = {"config.json": dump(CONFIG), "status.json": dump(STATUS), "summary.json": dump(SUMMARY),
-                "metrics.jsonl": b"".join(dump(r) + b"\n" for r in ROWS), "train.log": LOG.encode()}
+                "metrics.jsonl": b"".join(dump(r) + b"\n" for r in ROWS), "train.log": LOG.encode(),
+                "inside.json": dump(INSIDE)}
     contents.update(files)
     for name, data in contents.items():
         if data is not None:

@@ -28,6 +28,8 @@ def rows(n, lr=True, acc_every=2, loss0=2.0):
             row["lr"] = 0.1 if e <= n // 2 else 0.01
         if e % acc_every == 0 or e == n:
             row.update(train_acc=min(1.0, 0.1 * e), test_acc=min(0.9, 0.08 * e))
+            row.update({"act_mean.conv1": 0.5 / e, "act_mean.fc1": 1.0 / e, "sparsity.conv1": 0.4,
+                        "sparsity.fc1": 0.5 + 0.01 * e, "wnorm.conv1": 3.0 + e, "wnorm.fc1": 5.0 + e})
         out.append(row)
     return out
 
@@ -43,8 +45,8 @@ def series_of(*batches):
 def test_every_chart_draws_lists_a_run_series_has_and_the_defaults_exist():
     s = series_of(rows(6))
     for spec in CHARTS.values():
-        assert spec.lines and spec.metric and spec.title
-        for line in spec.lines:
+        assert spec.lines_for(s) and spec.metric and spec.title
+        for line in spec.lines_for(s):
             assert len(line.xs(s, "epoch")) == len(line.ys(s)) == len(line.xs(s, "time")) > 0, spec.key
         assert spec.has_data(s), spec.key
     assert set(registry.DEFAULT_PANES) <= set(CHARTS)
@@ -79,7 +81,7 @@ def test_a_seed_group_has_a_mean_and_spread_for_every_chart():
     b.seconds[:] = [v + 1 for v in b.seconds]
     g = band([a, b])
     for spec in CHARTS.values():
-        first = spec.lines[0]
+        first = spec.lines_for(g.mean)[0]
         mean = first.ys(g.mean)
         assert len(mean) == len(first.xs(g.mean, "epoch")) > 0, spec.key
         want = [(x + y) / 2 for x, y in zip(first.ys(a), first.ys(b))]

@@ -141,3 +141,31 @@ def test_a_fifo_log_does_not_block_show_or_details():
             os.close(os.open(path / "train.log", os.O_WRONLY | os.O_NONBLOCK))
             reader.join(5.0)
         assert not blocked and result == [[]]
+
+
+@pytest.mark.parametrize("kind", ["link", "fifo", "folder", "huge"])
+def test_an_inside_json_that_is_no_plain_file_is_never_followed_or_waited_on(tmp_path, kind):
+    """A link makes the run corrupt, as any of its own files that is a link; a FIFO, a folder or a file too large
+    reads as absent, named, and the run stays whole."""
+    from tui_dropout.store.inside import MAX_INSIDE_BYTES, load_inside
+
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps({"epoch": 1, "images": 1, "layers": [], "filters": None}))
+    with run_folder() as (root, path):
+        target = path / "inside.json"
+        target.unlink()
+        if kind == "link":
+            target.symlink_to(secret)
+        elif kind == "fifo":
+            os.mkfifo(target)
+        elif kind == "folder":
+            target.mkdir()
+        else:
+            target.write_bytes(b" " * (MAX_INSIDE_BYTES + 1))
+        inside, problem = load_inside(path)
+        info, *_ = read_everything(root, path)
+        assert inside is None and problem.startswith("inside.json") and "\n" not in problem
+        if kind == "link":
+            assert info.state == "corrupt" and "inside.json is a link" in info.problem
+        else:
+            assert info.state == "finished" and info.problem is None

@@ -15,8 +15,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from damaged import _base  # noqa: F401 (the autouse fixture that makes and removes the scratch folder)
-from damaged import (IDS, SETTINGS, TEXT, assert_shown_damaged, damaged, dump, examples, expected_metrics,
-                     json_file, json_values, metrics_file, plotted_epochs, read_everything, rendered, run_folder,
+from damaged import (IDS, INSIDE, RUN_ID, SETTINGS, TEXT, assert_shown_damaged, damaged, dump, examples,
+                     expected_metrics, json_file, json_values, metrics_file, plotted_epochs, read_everything, rendered, run_folder,
                      scalars, special)
 from tui_dropout.store import MetricsTail, RunDir, RunStore
 
@@ -123,3 +123,39 @@ def test_any_bytes_in_the_log_or_the_cancel_request(name, content):
     assert info.state == "finished" and info.problem is None
 
 
+
+
+INSIDE_KEYS = ["epoch", "images", "layers", "filters", "name", "units", "mean", "zero_fraction", "weight_norm",
+               "hist", "unit_mean_hist", "edges", "counts", "layer", "shape", "values"]
+inside_file = st.one_of(st.binary(max_size=120), json_values.map(dump), special,
+                        st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                            st.sampled_from(INSIDE_KEYS), inner, max_size=6), max_leaves=20).map(dump),
+                        st.tuples(st.sampled_from(INSIDE_KEYS), json_values).map(
+                            lambda kv: dump({**INSIDE, kv[0]: kv[1]})),
+                        st.tuples(st.sampled_from(INSIDE_KEYS), json_values).map(
+                            lambda kv: dump({**INSIDE, "layers": [{**INSIDE["layers"][0], kv[0]: kv[1]}]})))
+
+
+@examples(60)
+@given(content=inside_file)
+@example(content=dump({**INSIDE, "layers": [{**INSIDE["layers"][0], "name": "\x1b[31mfc1"}]}))
+@example(content=dump({**INSIDE, "layers": INSIDE["layers"] * 2}))
+def test_a_damaged_inside_json_reads_as_absent_naming_the_file_and_costs_the_run_nothing(content):
+    """inside.json (the hidden layers at the last evaluation) is an extra: damaged, it reads as absent with one line
+    naming it; the run, its figures and every reader stay whole; `export --format dir` copies it as it is."""
+    from tui_dropout.store.inside import load_inside, read_inside
+
+    with run_folder(**{"inside.json": content}) as (root, path):
+        inside, problem = load_inside(path)
+        info, series, texts, row, cells, shown = read_everything(root, path)
+        assert info.state == "finished" and info.best_test_acc == 0.5 and info.problem is None
+        assert (root.parent / "exports" / RUN_ID / "inside.json").read_bytes() == content
+    assert inside is None or not problem
+    if problem:
+        assert problem.startswith("inside.json") and "\n" not in problem and read_inside(path) is None
+    else:
+        assert inside.epoch >= 1 and all(sum(layer.hist.counts) >= 0 for layer in inside.layers)
+        assert all(layer.name.isidentifier() for layer in inside.layers)
+        assert inside.filters is None or len(inside.filters.values) == inside.filters.shape[0]
+    if content == dump(INSIDE):
+        assert inside is not None and inside.layers[0].hist.counts == (3, 1)

@@ -44,8 +44,8 @@ def test_report_writes_html_and_markdown_with_every_figure_and_the_studys_answer
     page = (out / "report.html").read_text()
     md = (out / "report.md").read_text()
     stems = sorted(p.stem for p in (out / "figures").iterdir())
-    assert stems == ["curves", "reliability-1", "sweep"]
-    assert page.count("<svg") == 3 and "<script" not in page
+    assert stems == ["activations", "curves", "filters", "reliability-1", "sweep"]  # trained runs record inside.json
+    assert page.count("<svg") == 5 and "<script" not in page
     assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)  # nothing fetched to open it
     for stem in stems:
         assert f"](figures/{stem}.svg)" in md
@@ -109,7 +109,7 @@ def test_a_real_headless_browser_renders_every_figure(study, tmp_path):
                          capture_output=True, text=True, timeout=120)
     found = re.search(r'<p id="check">(\d+)/(\d+)</p>', dom.stdout)
     assert found, dom.stderr[-2000:]
-    assert found.group(1) == found.group(2) == "3"
+    assert found.group(1) == found.group(2) == "5"
     shot = tmp_path / "page.png"
     subprocess.run([exe, *flags, "--window-size=1200,3000", f"--screenshot={shot}", (out / "report.html").as_uri()],
                    capture_output=True, timeout=120)

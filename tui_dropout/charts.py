@@ -1,16 +1,19 @@
 """The chart registry: every chart the console can draw, declared once. No UI, no torch.
 
 A chart is one `Chart` entry in CHARTS: its key, title, y unit, the lines it draws from a run's series (a
-RunSeries value list by name, or a function of the series) and whether a log scale suits it. The main view, the
-compare screen and the replay screen draw whatever charts are chosen from here, and a seed group (a BandSeries)
-draws the first line of each chart as its mean and spread."""
+RunSeries value list by name, or a function of the series) and whether a log scale suits it. Every metric of the
+metric registry (tui_dropout/metrics.py) with `chart=True` has its default chart, made from its row (`default_chart`);
+a per-layer family's chart draws one line per layer the run recorded (`Chart.family`). The main view, the compare
+screen and the replay screen draw whatever charts are chosen from here, and a seed group (a BandSeries) draws the
+first line of each chart as its mean and spread."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
-from .series import RunSeries
+from . import metrics
+from .series import RunSeries, base_of
 
 Values = Union[str, Callable[[RunSeries], list[float]]]
 
@@ -26,10 +29,10 @@ class Line:
     secondary: bool = False  # drawn dotted (grey for a lone run), left out for seed groups
 
     def ys(self, series: RunSeries) -> list[float]:
-        return list(getattr(series, self.values)) if isinstance(self.values, str) else self.values(series)
+        return list(series.get(self.values)) if isinstance(self.values, str) else self.values(series)
 
     def xs(self, series: RunSeries, axis: str) -> list[float]:
-        base = self.base or ("acc" if self.values in RunSeries.ACC_VALUES else "epoch")
+        base = self.base or (base_of(self.values) if isinstance(self.values, str) else "epoch")
         return series.acc_x(axis) if base == "acc" else series.x(axis)
 
 
@@ -44,23 +47,38 @@ class Chart:
     bounds: tuple[float, float] | None = None  # where values can lie (percentages: 0-100): the y axis follows the
     # data within them, and `z` shows all of them
     group_title: str = ""  # the title with seed groups (only the first line is drawn), if it differs
+    family: str = ""  # a per-layer family of the metric registry: one line per layer the series holds, after `lines`
+
+    def lines_for(self, series: RunSeries) -> tuple[Line, ...]:
+        """The lines this chart draws for `series`: its own, then one per layer of its family (named by the layer)."""
+        if not self.family:
+            return self.lines
+        return self.lines + tuple(Line(f"{self.family}.{layer}", layer) for layer in series.layers.get(self.family, ()))
 
     def has_data(self, series: RunSeries) -> bool:
         """Whether the series has a finite value on any of this chart's lines."""
-        return any(math.isfinite(v) for line in self.lines for v in line.ys(series))
+        return any(math.isfinite(v) for line in self.lines_for(series) for v in line.ys(series))
 
 
-CHARTS: dict[str, Chart] = {c.key: c for c in (
-    Chart("loss", "loss", "", "loss", (Line("loss"),), log_ok=True),
-    Chart("accuracy", "accuracy %", "%", "accuracy",
-          (Line("test_acc", "test"), Line("train_acc", "train", secondary=True)), bounds=(0, 100),
-          group_title="test accuracy %"),
-    Chart("test_acc", "test accuracy %", "%", "test accuracy", (Line("test_acc"),), bounds=(0, 100)),
-    Chart("train_acc", "train accuracy %", "%", "train accuracy", (Line("train_acc"),), bounds=(0, 100)),
-    Chart("gap", "gap train-test pp", "pp", "accuracy gap", (Line("gap"),)),  # percentage points
-    Chart("lr", "learning rate", "", "learning rate", (Line("lr"),), log_ok=True),
-    Chart("seconds", "epoch time s", "s", "epoch time", (Line("seconds"),)),
-)}
+def default_chart(m: metrics.Metric) -> Chart:
+    """A metric's own chart, from its row: its title and unit, one line (one per layer for a family), 0-100 for a
+    percentage, a log scale where the row allows it."""
+    title = (m.chart_title or m.title) + (f" {m.unit}" if m.unit else "")
+    lines = () if m.family else (Line(m.name),)
+    return Chart(m.name, title, m.unit, m.title, lines, log_ok=m.log_ok, bounds=(0, 100) if m.percent else None,
+                 family=m.name if m.family else "")
+
+
+def registry_charts() -> dict[str, Chart]:
+    """Loss, the two accuracies together, then every metric's default chart in the metric registry's order."""
+    accuracy = Chart("accuracy", "accuracy %", "%", "accuracy",
+                     (Line("test_acc", "test"), Line("train_acc", "train", secondary=True)), bounds=(0, 100),
+                     group_title="test accuracy %")
+    made = [default_chart(m) for m in metrics.METRICS if m.chart]
+    return {c.key: c for c in (*made[:1], accuracy, *made[1:])}
+
+
+CHARTS: dict[str, Chart] = registry_charts()
 DEFAULT_PANES = ("loss", "accuracy")
 
 

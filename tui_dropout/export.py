@@ -18,22 +18,34 @@ from pathlib import Path
 from itertools import islice
 from typing import Any, Iterable, Iterator
 
+from . import metrics
 from .errors import DropoutTuiError
-from .store import CONFIG, EVALUATION, LOG, NOTES, SUMMARY, RunDir, RunInfo
+from .store import CONFIG, EVALUATION, INSIDE, LOG, METRICS, NOTES, SUMMARY, RunDir, RunInfo
 from .store.files import dumps
+from .store.tail import rows_containing
 from .states import State
 
-COLUMNS = ("epoch", "loss", "lr", "seconds", "train_acc", "test_acc", "elapsed")
 FORMATS = ("csv", "jsonl", "md", "dir", "tensorboard")
 TENSORBOARD_HINT = "pip install 'dropout-tui[tensorboard]'"
-# TensorBoard scalar tags and how each comes from a metrics row; accuracies are fractions as in metrics.jsonl, the gap
-# (train minus test accuracy) is in percentage points.
-TENSORBOARD_SCALARS = (("loss", lambda r: r.get("loss")), ("train_acc", lambda r: r.get("train_acc")),
-                       ("test_acc", lambda r: r.get("test_acc")), ("gap", lambda r: _gap(r)),
-                       ("lr", lambda r: r.get("lr")), ("epoch_seconds", lambda r: r.get("seconds")))
+# The columns of the CSV and Markdown exports, the Markdown formats, the TensorBoard tags and which values were
+# measured in float32 all come from the metric registry (tui_dropout/metrics.py): a new row is a new column there.
 
 
-FLOAT32_COLUMNS = {"loss", "train_acc", "test_acc"}  # measured in float32 by the trainer
+def columns(rows: Iterable[dict[str, Any]] = ()) -> list[str]:
+    """The export columns for these rows: epoch, every recorded metric, then each family's layers they hold."""
+    return metrics.row_columns(key for row in rows for key in row)
+
+
+def run_columns(run: RunDir) -> list[str]:
+    """The export columns of a run's metrics: only the lines that name a family's key are parsed, so a run without
+    per-layer metrics (or a huge one) costs one plain read of its file."""
+    needles = [f'"{m.name}.'.encode() for m in metrics.families()]
+    return columns(rows_containing(run.file(METRICS), needles))
+
+
+def float32_column(column: str) -> bool:
+    m = metrics.metric_of_column(column)
+    return m is not None and m.float32
 
 
 def float32_text(value: float) -> str:
@@ -53,7 +65,7 @@ def float32_text(value: float) -> str:
 def _cell(value: Any, column: str = "") -> Any:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
-    if column in FLOAT32_COLUMNS and isinstance(value, float):
+    if isinstance(value, float) and float32_column(column):
         return float32_text(value)
     return value
 
@@ -68,14 +80,22 @@ def _pieces(lines: Iterable[str]) -> Iterator[str]:
         yield piece
 
 
-def csv_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+def _columns_of(rows: Iterable[dict[str, Any]], names: list[str] | None) -> tuple[Iterable[dict[str, Any]], list[str]]:
+    """`names`, or the columns of `rows` when it is a list (an iterator's rows are read once: the plain columns)."""
+    if names is not None:
+        return rows, names
+    return rows, columns(rows if isinstance(rows, (list, tuple)) else ())
+
+
+def csv_chunks(rows: Iterable[dict[str, Any]], names: list[str] | None = None) -> Iterator[str]:
+    rows, names = _columns_of(rows, names)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     rows = iter(rows)
     while True:
         batch = list(islice(rows, CHUNK_ROWS))
-        writer.writerows({k: _cell(row.get(k), k) for k in COLUMNS} for row in batch)
+        writer.writerows({k: _cell(row.get(k), k) for k in names} for row in batch)
         yield out.getvalue()
         if not batch:
             return
@@ -83,8 +103,8 @@ def csv_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         out.truncate()
 
 
-def metrics_csv(rows: Iterable[dict[str, Any]]) -> str:
-    return "".join(csv_chunks(rows))
+def metrics_csv(rows: Iterable[dict[str, Any]], names: list[str] | None = None) -> str:
+    return "".join(csv_chunks(rows, names))
 
 
 def jsonl_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
@@ -129,15 +149,22 @@ def value_text(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-# How the Markdown table writes each column.
-MD_FORMATS = {"epoch": lambda v: number_text(v, "d"), "loss": lambda v: number_text(v, ".4f"),
-              "lr": lambda v: number_text(v, ".2e"), "seconds": lambda v: number_text(v, ".2f"),
-              "train_acc": pct, "test_acc": pct, "elapsed": lambda v: number_text(v, ".1f")}
+def md_cell(column: str, value: Any) -> str:
+    """How the Markdown table writes a value of `column`: its metric's format, a percentage for a fraction."""
+    if value is None:
+        return ""
+    m = metrics.metric_of_column(column)
+    if m is None:
+        return number_text(value, "d")  # the epoch
+    if m.percent:
+        return pct(value)
+    return number_text(value, m.fmt)
 
 
-def markdown_chunks(run: RunDir) -> Iterator[str]:
+def markdown_chunks(run: RunDir, names: list[str] | None = None) -> Iterator[str]:
     """The run's Markdown page: a head of figures, then its metrics table, row by row as they are read."""
     info = run.info()
+    names = names if names is not None else run_columns(run)
     cfg = info.config
     about = ", ".join(f"{k} {value_text(cfg.get(k))}" for k in ("preset", "placement", "p_conv", "p_fc", "dataset",
                                                                "epochs"))
@@ -155,10 +182,9 @@ def markdown_chunks(run: RunDir) -> Iterator[str]:
             f"best train {pct(info.best_train_acc)} (epoch {info.best_train_epoch or '-'}), "
             f"best test {pct(info.best_test_acc)} (epoch {info.best_test_epoch or '-'}); "
             f"final loss {number_text(info.final_loss, '.4f')}", "",
-            "| " + " | ".join(COLUMNS) + " |", "|" + "---:|" * len(COLUMNS)]
+            "| " + " | ".join(names) + " |", "|" + "---:|" * len(names)]
     yield "\n".join(head) + "\n"
-    yield from _pieces("| " + " | ".join("" if r.get(c) is None else MD_FORMATS[c](r[c]) for c in COLUMNS) + " |\n"
-                       for r in run.iter_metrics())
+    yield from _pieces("| " + " | ".join(md_cell(c, r.get(c)) for c in names) + " |\n" for r in run.iter_metrics())
 
 
 def metrics_markdown(run: RunDir) -> str:
@@ -168,7 +194,7 @@ def metrics_markdown(run: RunDir) -> str:
 def render_chunks(run: RunDir, fmt: str) -> Iterator[str]:
     """The export in `fmt` (csv, jsonl, md) as pieces of text, read from the run as they are written out."""
     if fmt == "csv":
-        return csv_chunks(run.iter_metrics())
+        return csv_chunks(run.iter_metrics(), run_columns(run))
     if fmt == "jsonl":
         return jsonl_chunks(run.iter_metrics())
     if fmt == "md":
@@ -194,8 +220,8 @@ def swap_in(new: Path, target: Path, old: Path) -> None:
 
 
 def export_folder(run: RunDir, dest: Path) -> Path:
-    """metrics.csv, metrics.jsonl, metrics.md, train.log, config.json, summary.json (and notes.json and
-    evaluation.json when the run has them) into dest/<run-id>/.
+    """metrics.csv, metrics.jsonl, metrics.md, train.log, config.json, summary.json (and notes.json,
+    evaluation.json and inside.json when the run has them) into dest/<run-id>/.
 
     The folder is built beside its place and renamed in, replacing an earlier export: a failure (a full disk)
     leaves the earlier export or nothing, never half a folder."""
@@ -211,7 +237,7 @@ def export_folder(run: RunDir, dest: Path) -> Path:
                 f.writelines(render_chunks(run, fmt))
         if not run.file(SUMMARY).exists():  # a run still going (or one that died) has none yet: its figures so far
             write_partial_summary(run, new / SUMMARY)
-        for name in (LOG, CONFIG, SUMMARY, NOTES, EVALUATION):
+        for name in (LOG, CONFIG, SUMMARY, NOTES, EVALUATION, INSIDE):
             if name == SUMMARY and (new / SUMMARY).exists():
                 continue
             try:  # never through a link: the run's own file or nothing (OSError names it)
@@ -244,11 +270,21 @@ class MissingExtra(DropoutTuiError, RuntimeError):
     """An optional dependency is not installed; the message says how to install it."""
 
 
-def _gap(row: dict[str, Any]) -> float | None:
-    train, test = row.get("train_acc"), row.get("test_acc")
-    if isinstance(train, (int, float)) and isinstance(test, (int, float)) and math.isfinite(train - test):
-        return (train - test) * 100
-    return None
+def tensorboard_scalars(row: dict[str, Any]) -> list[tuple[str, float]]:
+    """(tag, value) of each registry metric in a metrics row that has a TensorBoard tag: accuracies as fractions as
+    in metrics.jsonl, the gap in percentage points, a family's layers as `<tag>/<layer>` (`sparsity/conv1`)."""
+    out = []
+    for m in metrics.METRICS:
+        if m.tag is None or m.family:
+            continue
+        value = m.derive(row) if m.derive else row.get(m.name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.append((m.tag, float(value)))
+    for key, family, layer in metrics.family_keys(row):
+        value = row[key]
+        if family.tag is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.append((f"{family.tag}/{layer}", float(value)))
+    return out
 
 
 def _hparam(value: Any) -> bool | int | float | str | None:
@@ -262,7 +298,7 @@ def _hparam(value: Any) -> bool | int | float | str | None:
 
 def export_tensorboard(run: RunDir, target: Path) -> Path:
     """TensorBoard event files for the run in `target` (a folder, replaced whole when it exists): the scalars of
-    TENSORBOARD_SCALARS with the epoch as the step and the run's start + elapsed as the wall time, its config as
+    `tensorboard_scalars` (the metric registry's) with the epoch as the step and the run's start + elapsed as the wall time, its config as
     hparams and as text. Needs the `tensorboard` package (the extra of that name), never torch.
 
     Built beside its place and renamed in: a failure leaves the earlier export or nothing."""
@@ -295,8 +331,8 @@ def export_tensorboard(run: RunDir, target: Path) -> Path:
             writer.add_event(event_pb2.Event(wall_time=start, step=0, summary=hparams_summary.hparams_pb(
                 hparams, trial_id=run.run_id, start_time_secs=start)))
             for row in rows:
-                values = [summary_pb2.Summary.Value(tag=name, simple_value=float(value))
-                          for name, get in TENSORBOARD_SCALARS if isinstance(value := get(row), (int, float))]
+                values = [summary_pb2.Summary.Value(tag=name, simple_value=value)
+                          for name, value in tensorboard_scalars(row)]
                 elapsed = row.get("elapsed")
                 wall = start + (elapsed if isinstance(elapsed, (int, float)) and math.isfinite(elapsed) else 0.0)
                 writer.add_event(event_pb2.Event(wall_time=wall, step=row["epoch"],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from . import metrics
 from .store.tail import clean_row
 
 MAX_POINTS = 1000  # a plotext build costs ~16 ms at 1k points per series; keep redraws cheap
@@ -40,9 +40,43 @@ def plottable(value: Any) -> float:
     return 0.0 if abs(value) < PLOT_MIN else value
 
 
-@dataclass
+def base_of(name: str) -> str:
+    """The x base of a series value list: "acc" (one per evaluated epoch) or "epoch" (one per row), from the
+    metric registry; a family's layer list ("sparsity.conv1") goes with its family."""
+    found = metrics.split_key(name)
+    m = found[0] if found else metrics.by_name().get(name)
+    return "acc" if m is not None and m.when == metrics.EVAL else "epoch"
+
+
+def plain_names(base: str) -> tuple[str, ...]:
+    """The registry's plain (not per-layer) chart series on one x base, in its order."""
+    return metrics._view(f"series {base}", lambda: tuple(
+        m.name for m in metrics.METRICS if m.series and not m.family and base_of(m.name) == base))
+
+
+class _Names:
+    """RunSeries.EPOCH_VALUES / ACC_VALUES: read from the registry when asked, on the class or an instance."""
+
+    def __init__(self, base: str):
+        self.base = base
+
+    def __get__(self, obj: Any, owner: Any) -> tuple[str, ...]:
+        return plain_names(self.base)
+
+
+def _value(m: metrics.Metric, row: dict[str, Any], key: str | None = None) -> float:
+    """A metric's value in a row as the charts draw it: a fraction in percent, a gap as NaN."""
+    value = plottable(m.derive(row) if m.derive else row.get(key or m.name))
+    return plottable(value * 100) if m.percent else value
+
+
 class RunSeries:
     """The metric rows of one run, accumulated from its tail; every list is as long as its x list.
+
+    One value list per chart series of the metric registry (tui_dropout/metrics.py), read as attributes
+    (`series.loss`, `series.test_acc`: accuracies in percent) or by name (`get`), and one per layer of each family
+    the rows hold (`series.get("sparsity.conv1")`; `layers` names them). A list is on one of two x bases: a row per
+    epoch, or a row per evaluated epoch (`acc_epochs`).
 
     `epochs` rise strictly: a row for an epoch already held (a resume restarted there) replaces that epoch and
     everything after it. Times (`elapsed`) are always finite, so the time axis has no holes; values may be NaN.
@@ -52,34 +86,76 @@ class RunSeries:
     last row and, for every value list, the rows of its smallest and largest value and its first gap. So the
     first and last epochs and the extremes of every chart survive, and a live run stays incremental."""
 
-    epochs: list[int] = field(default_factory=list)
-    elapsed: list[float] = field(default_factory=list)  # wall seconds since the run began, at each epoch's end
-    loss: list[float] = field(default_factory=list)
-    acc_epochs: list[int] = field(default_factory=list)
-    acc_elapsed: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)  # percent
-    test_acc: list[float] = field(default_factory=list)  # percent
-    lr: list[float] = field(default_factory=list)  # the learning rate of each epoch (beside `epochs`)
-    seconds: list[float] = field(default_factory=list)  # each epoch's own training seconds (beside `epochs`)
-    gap: list[float] = field(default_factory=list)  # train minus test accuracy, percentage points (beside `acc_epochs`)
+    # The registry's plain value lists on each x base: a row per epoch, or a row per epoch that measured accuracy.
+    EPOCH_VALUES = _Names("epoch")
+    ACC_VALUES = _Names("acc")
 
-    width: int = 1  # epochs per bucket of the epoch rows, once thinned (1: every row is held)
-    acc_width: int = 1  # the same for the accuracy rows
+    def __init__(self, width: int = 1, acc_width: int = 1):
+        self.epochs: list[int] = []
+        self.elapsed: list[float] = []  # wall seconds since the run began, at each epoch's end
+        self.acc_epochs: list[int] = []
+        self.acc_elapsed: list[float] = []
+        self.values: dict[str, list[float]] = {}  # every value list by name, plain metrics first
+        self.bases: dict[str, str] = {}  # each value list's x base
+        self.layers: dict[str, list[str]] = {}  # each family's layers, in the order first seen
+        self._names: dict[str, list[str]] = {}  # names(base), kept until a list comes or goes
+        self.width = width  # epochs per bucket of the epoch rows, once thinned (1: every row is held)
+        self.acc_width = acc_width  # the same for the accuracy rows
+        for base in ("epoch", "acc"):
+            for name in plain_names(base):
+                self.values[name], self.bases[name] = [], base
 
-    # The value lists on each x base: a row per epoch, or a row per epoch that measured accuracy.
-    EPOCH_VALUES = ("loss", "lr", "seconds")
-    ACC_VALUES = ("train_acc", "test_acc", "gap")
+    def __getattr__(self, name: str) -> list[float]:
+        values = self.__dict__.get("values")
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        values = self.__dict__.get("values")
+        if values is not None and name in values:
+            values[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def names(self, base: str) -> list[str]:
+        """The value lists on x base `base` ("epoch" or "acc"), plain metrics first, then each family's layers."""
+        names = self._names.get(base)
+        if names is None:
+            names = self._names[base] = [name for name, b in self.bases.items() if b == base]
+        return names
+
+    def get(self, name: str) -> list[float]:
+        """The value list `name`; a list of gaps as long as its x list when this run has none (a layer it lacks)."""
+        if name in self.values:
+            return self.values[name]
+        return [math.nan] * len(self.acc_epochs if base_of(name) == "acc" else self.epochs)
+
+    def ensure(self, name: str) -> list[float]:
+        """The value list `name`, made (empty) when the series has none yet: a seed group's mean takes every layer
+        any of its runs has."""
+        if name not in self.values:
+            found = metrics.split_key(name)
+            if found:
+                self.layers.setdefault(found[0].name, []).append(found[1])
+            self.values[name], self.bases[name] = [], base_of(name)
+            self._names.clear()
+        return self.values[name]
 
     def clear(self) -> None:
         for values in (*self._epoch_lists(), *self._acc_lists()):
             values.clear()
+        for name in [n for n in self.values if "." in n]:
+            del self.values[name], self.bases[name]
+        self.layers.clear()
+        self._names.clear()
         self.width = self.acc_width = 1
 
     def _epoch_lists(self) -> list[list]:
-        return [self.epochs, self.elapsed, *(getattr(self, name) for name in self.EPOCH_VALUES)]
+        return [self.epochs, self.elapsed, *(self.values[name] for name in self.names("epoch"))]
 
     def _acc_lists(self) -> list[list]:
-        return [self.acc_epochs, self.acc_elapsed, *(getattr(self, name) for name in self.ACC_VALUES)]
+        return [self.acc_epochs, self.acc_elapsed, *(self.values[name] for name in self.names("acc"))]
 
     def _drop_from(self, epoch: int) -> None:
         """Forget every row for `epoch` and later."""
@@ -90,10 +166,32 @@ class RunSeries:
         for values in self._acc_lists():
             del values[m:]
 
+    def _layer_values(self, row: dict[str, Any]) -> tuple[dict[str, float], bool]:
+        """The row's per-layer values by list name, and whether any on the evaluated epochs' base was measured (a
+        finite number); a layer seen first gets a list of gaps for the rows before."""
+        out: dict[str, float] = {}
+        measured = False
+        for key, family, layer in metrics.family_keys(row):
+            if key not in self.values:
+                seen = self.layers.setdefault(family.name, [])
+                if len(seen) >= metrics.MAX_LAYERS:
+                    continue
+                seen.append(layer)
+                base = base_of(key)
+                self.values[key] = [math.nan] * len(self.acc_epochs if base == "acc" else self.epochs)
+                self.bases[key] = base
+                self._names.clear()
+            out[key] = _value(family, row, key)
+            measured = measured or self.bases[key] == "acc" and math.isfinite(plottable(row[key]))
+        return out, measured
+
     def add(self, rows: Iterable[dict[str, Any]], checked: bool = False) -> None:
         """Append metric rows (any iterable: a stream of a huge file is thinned as it goes); rows that are not
         metric rows (wrong types) are skipped. `checked`: the rows come from clean_row already (a MetricsTail's),
         so they are not checked twice."""
+        by_name = metrics.by_name()
+        acc_names = plain_names("acc")
+        measured = [name for name in acc_names if by_name[name].recorded]  # a derived one (the gap) measures nothing
         for raw in rows:
             row = raw if checked else clean_row(raw)
             if row is None:
@@ -107,32 +205,38 @@ class RunSeries:
                 seconds = plottable(row.get("seconds"))
                 t = last + (seconds if math.isfinite(seconds) and seconds > 0 else 0.0)
                 t = t if t <= PLOT_MAX else last
+            layers, layer_measured = self._layer_values(row)
             self.epochs.append(epoch)
             self.elapsed.append(t)
-            self.loss.append(plottable(row.get("loss")))
-            self.lr.append(plottable(row.get("lr")))
-            self.seconds.append(plottable(row.get("seconds")))
-            train, test = plottable(row.get("train_acc")), plottable(row.get("test_acc"))
-            if math.isfinite(train) or math.isfinite(test):
+            for name in self.names("epoch"):
+                self.values[name].append(layers.get(name, math.nan) if "." in name else _value(by_name[name], row))
+            if layer_measured or any(math.isfinite(plottable(row.get(name))) for name in measured):
+                acc = {name: _value(by_name[name], row) for name in acc_names}
                 self.acc_epochs.append(epoch)
                 self.acc_elapsed.append(t)
-                self.train_acc.append(plottable(train * 100))
-                self.test_acc.append(plottable(test * 100))
-                self.gap.append(plottable((train - test) * 100))  # NaN unless both were measured
+                for name in self.names("acc"):
+                    self.values[name].append(layers.get(name, math.nan) if "." in name else acc[name])
                 if len(self.acc_epochs) > KEEP_ROWS:
                     self.acc_width = thin(self._acc_lists(), self.acc_width)
             if len(self.epochs) > KEEP_ROWS:
                 self.width = thin(self._epoch_lists(), self.width)
 
+    def copy(self, epoch: int | None = None) -> "RunSeries":
+        """A copy whose lists are its own; up to the end of `epoch` when given."""
+        n = len(self.epochs) if epoch is None else bisect_right(self.epochs, epoch)
+        m = len(self.acc_epochs) if epoch is None else bisect_right(self.acc_epochs, epoch)
+        out = RunSeries(width=self.width, acc_width=self.acc_width)
+        out.epochs, out.elapsed = self.epochs[:n], self.elapsed[:n]
+        out.acc_epochs, out.acc_elapsed = self.acc_epochs[:m], self.acc_elapsed[:m]
+        out.values = {name: values[:m if self.bases[name] == "acc" else n] for name, values in self.values.items()}
+        out.bases = dict(self.bases)
+        out.layers = {name: list(layers) for name, layers in self.layers.items()}
+        return out
+
     def upto(self, epoch: int) -> "RunSeries":
         """The series as it stood at the end of `epoch` (replay)."""
-        n = bisect_right(self.epochs, epoch)
-        m = bisect_right(self.acc_epochs, epoch)
-        out = RunSeries()
-        for name in ("epochs", "elapsed", *self.EPOCH_VALUES):
-            setattr(out, name, getattr(self, name)[:n])
-        for name in ("acc_epochs", "acc_elapsed", *self.ACC_VALUES):
-            setattr(out, name, getattr(self, name)[:m])
+        out = self.copy(epoch)
+        out.width = out.acc_width = 1
         return out
 
     def x(self, axis: str) -> list[float]:
@@ -143,8 +247,9 @@ class RunSeries:
         return [t / 60 for t in self.acc_elapsed] if axis == "time" else list(self.acc_epochs)
 
     def x_for(self, values: str, axis: str) -> list[float]:
-        """The x values of the named value list (`loss`, `gap`, ...): epoch rows or accuracy rows."""
-        return self.acc_x(axis) if values in self.ACC_VALUES else self.x(axis)
+        """The x values of the named value list (`loss`, `gap`, `sparsity.conv1`, ...): epoch rows or accuracy
+        rows."""
+        return self.acc_x(axis) if base_of(values) == "acc" else self.x(axis)
 
 
 def thin(lists: list[list], width: int, keep: int = KEEP_ROWS // 2) -> int:

@@ -56,10 +56,7 @@ class SeriesLoader(threading.Thread):
 
 
 def copy_series(series: RunSeries) -> RunSeries:
-    out = RunSeries(width=series.width, acc_width=series.acc_width)
-    for name in ("epochs", "elapsed", *RunSeries.EPOCH_VALUES, "acc_epochs", "acc_elapsed", *RunSeries.ACC_VALUES):
-        setattr(out, name, list(getattr(series, name)))
-    return out
+    return series.copy()
 
 
 @dataclass

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from ..charts import CHARTS
+
 SMOOTH = Binding.Group("smooth")
 HELP_WIDTH = 76  # the help's text inside its frame at 80 columns
 KEY_COLUMN = 11
@@ -49,13 +51,15 @@ ACTIONS = (
     Action("e", "export", "Export", "export the selected run into ./exports/<run-id>/"),
     Action("l", "label", "Label", "name, tags and note of the marked runs (or the selected one)"),
     Action("v", "evaluate", "Evaluate", "evaluate in the background: dropout off vs MC dropout, ECE"),
-    Action("t", "charts", "Charts", "the chart each pane shows (loss, accuracy, gap, lr, epoch time)"),
+    Action("t", "charts", "Charts", "the chart each pane shows: " + ", ".join(c.metric for c in CHARTS.values())),
     Action("L", "log", "Log", "the selected run's train.log; follows a live run (End/G)"),
     Action("H", "hparams", "HParams", "hyperparameter table of the listed runs: s next sort column, S flip, "
            "e CSV, enter go to the run"),
     Action("w", "sweep", "Sweep", "the sweep of the selected run's study: a figure against the field it swept, "
            "each group's mean±std over seeds (f: figure)"),
     Action("b", "calibration", "Calibration", "the selected run's reliability diagram (its stored evaluation)"),
+    Action("i", "inside", "Inside", "inside the network, marked runs side by side: each hidden layer's unit means "
+           "and activations (left/right: layer), f the first layer's filters"),
     Action("greater_than_sign", "sort(1)", "Sort", "sort the list by the next column", display=">"),
     Action("less_than_sign", "sort(-1)", "Sort back", "flip the list's order", display="<", bar=False),
     Action("g", "go_to", "Go to", "go to a run: its number, or part of its id or name"),

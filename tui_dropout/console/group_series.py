@@ -22,9 +22,10 @@ def _at(series: list[RunSeries], epochs_of, columns) -> tuple[list[int], list[li
     """The epochs any run has (sorted) and, per epoch, each column's values from the runs that have it."""
     index = [{e: i for i, e in enumerate(epochs_of(s))} for s in series]
     epochs = sorted({e for ix in index for e in ix})
+    values = [[column(s) for column in columns] for s in series]
     rows = []
     for epoch in epochs:
-        rows.append([[column(s)[ix[epoch]] for s, ix in zip(series, index) if epoch in ix] for column in columns])
+        rows.append([[v[c][ix[epoch]] for v, ix in zip(values, index) if epoch in ix] for c in range(len(columns))])
     return epochs, rows
 
 
@@ -32,9 +33,12 @@ def band(series: list[RunSeries]) -> BandSeries:
     """Mean and mean±std of the runs' series, epoch by epoch, for every value list a RunSeries has (so every chart
     of the registry can draw a group); the time axis takes the mean elapsed time."""
     mean, low, high = RunSeries(), RunSeries(), RunSeries()
-    for epochs_name, elapsed_name, names in (("epochs", "elapsed", RunSeries.EPOCH_VALUES),
-                                             ("acc_epochs", "acc_elapsed", RunSeries.ACC_VALUES)):
-        columns = [lambda s, n=n: getattr(s, n) for n in (elapsed_name, *names)]
+    for base, epochs_name, elapsed_name in (("epoch", "epochs", "elapsed"), ("acc", "acc_epochs", "acc_elapsed")):
+        names = list(dict.fromkeys(name for s in series for name in s.names(base)))  # per-layer lists included
+        for out in (mean, low, high):
+            for name in names:
+                out.ensure(name)
+        columns = [lambda s, n=elapsed_name: getattr(s, n)] + [lambda s, n=n: s.get(n) for n in names]
         epochs, rows = _at(series, lambda s: getattr(s, epochs_name), columns)
         for epoch, (elapsed, *values) in zip(epochs, rows):
             t = spread(elapsed).mean or 0.0
@@ -43,7 +47,7 @@ def band(series: list[RunSeries]) -> BandSeries:
                 getattr(out, epochs_name).append(epoch)
                 getattr(out, elapsed_name).append(t)
                 for name, value in zip(names, spreads):
-                    getattr(out, name).append(_shifted(value, sign))
+                    out.get(name).append(_shifted(value, sign))
     return BandSeries(mean, low, high, len(series))
 
 

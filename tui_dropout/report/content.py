@@ -10,6 +10,7 @@ from typing import Any
 from .. import evaluation, stats
 from ..groups import SeedGroup, seed_groups, spread
 from ..store import RunDir, RunInfo
+from ..store.inside import Inside, read_inside
 from ..sweep import Sweep, sweep
 
 # The seed document's table (train / test accuracy after 1000 epochs, one run each), for studies of its presets.
@@ -47,6 +48,7 @@ class Content:
     reliability: dict[str, Reliability]
     seed_rows: list[tuple[str, str, str, str, str]]  # preset, seed train, seed test, ours train, ours test
     configs: dict[str, list[Any]]  # differing field -> value per group
+    inside: dict[str, tuple[str, Inside]] = field(default_factory=dict)  # group name -> (run id, its inside.json)
 
 
 def _finite(value: Any) -> bool:
@@ -130,6 +132,16 @@ def differing(groups: list[SeedGroup]) -> dict[str, list[Any]]:
     return {k: v for k, v in found.items() if k not in NOT_EXPERIMENT}
 
 
+def group_inside(group: SeedGroup) -> tuple[str, Inside] | None:
+    """The group's first finished run (else any run) that recorded what dropout did inside: one seed shows it;
+    histograms of different runs have different bins and are not pooled."""
+    for info in (group.finished or []) + [i for i in group.runs if i not in (group.finished or [])]:
+        data = read_inside(info.path)
+        if data:
+            return info.run_id, data
+    return None
+
+
 def gather(runs: list[RunDir]) -> Content:
     infos = [run.info() for run in runs]
     groups = [g for g in seed_groups(infos) if g.runs and g.runs[0].config]
@@ -137,4 +149,5 @@ def gather(runs: list[RunDir]) -> Content:
     return Content(infos, groups, {g.name: group_curves(g) for g in groups}, sweep(infos),
                    stats.differences(finished) if len(finished) > 1 else [],
                    {g.name: r for g in groups if (r := group_reliability(g)) is not None},
-                   seed_rows(groups), differing(groups))
+                   seed_rows(groups), differing(groups),
+                   {g.name: found for g in groups if (found := group_inside(g)) is not None})

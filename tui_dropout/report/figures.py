@@ -3,6 +3,7 @@ learning curves with their seed spread, the sweep, the reliability diagrams."""
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 from ..safetext import safe
@@ -125,6 +126,59 @@ def reliability(name: str, table: Reliability) -> str:
     return _svg(fig)
 
 
+MAX_INSIDE = 6  # groups side by side in the inside figures
+
+
+def _hist(ax, hist, color: str, mean: float = math.nan) -> None:
+    ax.stairs(hist.counts, hist.edges, fill=True, color=color, alpha=0.8)
+    if math.isfinite(mean):
+        ax.axvline(mean, color="C3", linestyle="--", linewidth=1)
+    ax.grid(alpha=0.3)
+
+
+def activations(content: Content) -> str | None:
+    """The paper's figure 8, one column per group: each hidden unit's mean activation (top, the dashed line its
+    mean) and every activation (bottom, log counts: the zeros dwarf the rest), for the last hidden layer on the
+    fixed test batch with dropout off."""
+    shown = [(name, found) for name, found in content.inside.items() if found[1].layers][:MAX_INSIDE]
+    if not shown:
+        return None
+    fig = _figure(3.2 * len(shown) + 0.6, 5.2)
+    axes = fig.subplots(2, len(shown), squeeze=False)
+    for i, (name, (run_id, inside)) in enumerate(shown):
+        layer = inside.layers[-1]
+        head = f"{_text(name)}\n{_text(layer.name)}"
+        if math.isfinite(layer.zero_fraction):
+            head += f": {layer.zero_fraction * 100:.0f}% zero"
+        _hist(axes[0][i], layer.unit_mean_hist, f"C{i % 10}", layer.mean)
+        axes[0][i].set_title(head, fontsize="small")
+        _hist(axes[1][i], layer.hist, f"C{i % 10}")
+        axes[1][i].set_yscale("symlog", linthresh=1)
+        axes[1][i].set_xlabel("activation")
+    axes[0][0].set_ylabel("units (by mean activation)")
+    axes[1][0].set_ylabel("activations (log)")
+    return _svg(fig)
+
+
+def filter_plot(content: Content) -> str | None:
+    """The paper's figure 7: each group's first-layer filters, each stretched over its own range."""
+    from ..filters import filter_images, mosaic
+
+    shown = [(name, inside.filters) for name, (_, inside) in content.inside.items() if inside.filters][:MAX_INSIDE]
+    if not shown:
+        return None
+    fig = _figure(3.2 * len(shown) + 0.4, 3.4)
+    axes = fig.subplots(1, len(shown), squeeze=False)[0]
+    for ax, (name, filters) in zip(axes, shown):
+        images = filter_images(filters.shape, filters.values)
+        w = len(images[0][0]) if images else 1
+        grid, _ = mosaic(images, columns=max(w, 8 * (w + 1) - 1))  # eight filters a row
+        ax.imshow([[p if p is not None else (255, 255, 255) for p in row] for row in grid], interpolation="nearest")
+        ax.set_title(f"{_text(name)}\n{_text(filters.layer)}", fontsize="small")
+        ax.set_axis_off()
+    return _svg(fig)
+
+
 def all_figures(content: Content) -> dict[str, tuple[str, str]]:
     """file stem -> (caption, SVG), in the report's order."""
     try:
@@ -138,6 +192,13 @@ def all_figures(content: Content) -> dict[str, tuple[str, str]]:
     svg = sweep_plot(content.found)
     if svg:
         out["sweep"] = (f"Final test accuracy against {', '.join(map(_text, content.found.axes))}", svg)
+    svg = activations(content)
+    if svg:
+        out["activations"] = ("Inside the network (last hidden layer, dropout off, fixed test batch): each unit's "
+                              "mean activation above, every activation below", svg)
+    svg = filter_plot(content)
+    if svg:
+        out["filters"] = ("The first layer's filters of each group", svg)
     for i, (name, table) in enumerate(content.reliability.items()):
         out[f"reliability-{i + 1}"] = (f"Reliability of {safe(name)}: dropout off and MC dropout", reliability(name, table))
     return out

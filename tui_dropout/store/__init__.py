@@ -15,14 +15,14 @@ from .files import DamagedFile, json_safe, read_json, write_json_atomic
 from .info import RunInfo
 from .liveness import (ACTIVE, HEARTBEAT_SECONDS, STALE_SECONDS, STATES, effective_state, host_and_pid,
                        process_alive, process_start_time, proven_process)
-from .rundir import (CANCEL, CHECKPOINT, CONFIG, EVALUATION, LOG, METRICS, NOTES, STATUS, SUMMARY, WORKER_OUT, RunBusy, RunDir,
+from .rundir import (CANCEL, CHECKPOINT, CONFIG, EVALUATION, INSIDE, LOG, METRICS, NOTES, STATUS, SUMMARY, WORKER_OUT, RunBusy, RunDir,
                      created_from_id)
 from .queue import QueueFolder
 from .tail import MetricsTail, clean_row
 from ..errors import DropoutTuiError, FieldError
 from ..states import State
 
-__all__ = ["ACTIVE", "CANCEL", "CHECKPOINT", "CONFIG", "DamagedFile", "EVALUATION", "NOTES", "HEARTBEAT_SECONDS", "LOG", "METRICS",
+__all__ = ["ACTIVE", "CANCEL", "CHECKPOINT", "CONFIG", "DamagedFile", "EVALUATION", "INSIDE", "NOTES", "HEARTBEAT_SECONDS", "LOG", "METRICS",
            "MetricsTail", "RunBusy", "RunDir", "RunInfo", "RunNotFound", "RunStore", "RunsFolderError", "STALE_SECONDS",
            "STATES", "STATUS", "SUMMARY", "WORKER_OUT", "clean_row", "created_from_id", "default_runs_dir",
            "effective_state", "host_and_pid", "json_safe", "new_run_id", "process_alive", "process_start_time",

@@ -174,10 +174,11 @@ def json_kind(value: Any) -> str:
     return "text" if isinstance(value, str) else "a list" if isinstance(value, list) else "an object"
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """None when absent; DamagedFile (naming the file) when present but not a readable JSON object."""
+def read_json(path: Path, limit: int = MAX_JSON_BYTES) -> dict[str, Any] | None:
+    """None when absent; DamagedFile (naming the file) when present but not a readable JSON object (or larger than
+    `limit` bytes)."""
     try:
-        text = _read_regular(path, MAX_JSON_BYTES).decode("utf-8")
+        text = _read_regular(path, limit).decode("utf-8")
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from .files import (NOFOLLOW, DamagedFile, dumps, file_lock, open_append, open_regular, read_json, sweep_temp_files, write_json_atomic,
                     write_text_atomic)
 from .info import RunInfo, fill_figures, typed
+from .inside import INSIDE, inside_epoch  # inside.json: the hidden layers at the latest evaluation
 from .liveness import ACTIVE, effective_state, host_and_pid
 from .notes import read_notes
 from .tail import MetricsTail
@@ -41,7 +42,7 @@ PER_LAUNCH = ("backend", "job_id", "slot", "gpu", "queue_pid", "queue_pid_start"
 TRAINER_LOCK = ".trainer.lock"  # held (flock) by the one trainer that owns the run, for its whole life
 LOG_EPOCH = re.compile(rb"^\[[^\]]*\] epoch: (\d+) time: ")  # an epoch's line in train.log
 EVALUATE_LOCK = ".evaluate.lock"  # held (flock) by the one process evaluating the run's checkpoint
-RUN_FILES = {CONFIG, STATUS, METRICS, LOG, CHECKPOINT, SUMMARY, WORKER_OUT, NOTES, EVALUATION, CANCEL, STATUS_LOCK,
+RUN_FILES = {CONFIG, STATUS, METRICS, LOG, CHECKPOINT, SUMMARY, WORKER_OUT, NOTES, EVALUATION, INSIDE, CANCEL, STATUS_LOCK,
              TRAINER_LOCK, EVALUATE_LOCK, ".notes.lock", "evaluate.out"}
 
 
@@ -111,6 +112,10 @@ class RunDir:
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json_atomic(self.file(SUMMARY), summary)
+
+    def write_inside(self, inside: dict[str, Any]) -> None:
+        """inside.json, replaced whole at each evaluation (the trainer's store/inside.py contract)."""
+        write_json_atomic(self.file(INSIDE), inside)
 
     def read_summary(self) -> dict[str, Any] | None:
         return read_json(self.file(SUMMARY))
@@ -269,6 +274,9 @@ class RunDir:
         """Cut the run's files back to the end of `last_epoch` (where a restart begins): metric rows and train.log's
         epoch lines past it go; returns the metric rows kept. The log is rewritten line by line (it may be large)."""
         kept = self.truncate_metrics(last_epoch)
+        epoch = inside_epoch(self.path)
+        if epoch is not None and epoch > last_epoch or epoch is None and self.file(INSIDE).is_file():
+            self.file(INSIDE).unlink(missing_ok=True)  # it told of an epoch to be trained again (or was damaged)
         path = self.file(LOG)
         if not path.is_file():
             return kept

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .files import loads, open_regular
+from .. import metrics
 
-NUMBER_KEYS = ("loss", "lr", "seconds", "elapsed", "train_acc", "test_acc")
 MAX_EPOCH = 2**31 - 1  # the config's own limit on counts; a larger epoch is a damaged row
 CHUNK_BYTES = 1 << 20  # read this much of a metrics file at a time: memory stays flat whatever its size
 
@@ -17,17 +17,16 @@ CHUNK_BYTES = 1 << 20  # read this much of a metrics file at a time: memory stay
 def clean_row(row: Any) -> dict[str, Any] | None:
     """A metrics row fit to plot, or None when it is not one (wrong types from a damaged or hand-edited file).
 
-    Non-finite or null numbers (a diverged loss; a bare NaN or Infinity from an older version) are kept as NaN so
-    charts show the gap. Other fields are kept only when they are plain values (text, numbers, true/false)."""
+    Every metric of the registry (tui_dropout/metrics.py), a family's per-layer keys included, must be a number or
+    null. Non-finite or null numbers (a diverged loss; a bare NaN or Infinity from an older version) are kept as NaN
+    so charts show the gap. Other fields are kept only when they are plain values (text, numbers, true/false)."""
     if not isinstance(row, dict):
         return None
     epoch = row.get("epoch")
     if not isinstance(epoch, int) or isinstance(epoch, bool) or not 1 <= epoch <= MAX_EPOCH:
         return None
     out = {k: v for k, v in row.items() if v is None or isinstance(v, (str, int, float))}
-    for key in NUMBER_KEYS:
-        if key not in row:
-            continue
+    for key in number_keys(row):
         value = row[key]
         if value is None:
             out[key] = math.nan
@@ -42,11 +41,20 @@ def clean_row(row: Any) -> dict[str, Any] | None:
     return out
 
 
+def number_keys(row: dict[str, Any]) -> list[str]:
+    """The keys of `row` that the registry says hold numbers: its plain metrics and any family's layer keys."""
+    keys = [m.name for m in metrics.recorded() if m.name in row]
+    if len(row) > len(keys) + 1:  # more than epoch and the plain metrics: perhaps per-layer ones
+        keys += [key for key, _, _ in metrics.family_keys(row)]
+    return keys
+
+
 class MetricsTail:
     """Incremental reader of a JSONL file: keeps its byte offset and holds back a torn last line."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, only: list[bytes] | None = None):
         self.path = Path(path)
+        self.only = only  # when given: only lines holding one of these bytes are parsed, the rest skipped unread
         self.offset = 0
         self._inode: int | None = None
         self.bad_lines = 0
@@ -107,15 +115,18 @@ class MetricsTail:
                         carry = chunk  # one line longer than a chunk: keep reading until it ends
                         continue
                     carry = chunk[end + 1:]
-                    lines = chunk[:end].splitlines()
+                    lines = chunk[:end].splitlines() if self._wanted(chunk[:end]) else []
                     self.offset += end + 1
                     yield from self._rows(lines)
         except OSError:
             return
 
+    def _wanted(self, text: bytes) -> bool:
+        return self.only is None or any(needle in text for needle in self.only)
+
     def _rows(self, lines: list[bytes]) -> Iterator[dict[str, Any]]:
         for line in lines:
-            if not line.strip():
+            if not line.strip() or self.only is not None and not self._wanted(line):
                 continue
             try:
                 row = clean_row(loads(line))
@@ -130,6 +141,14 @@ class MetricsTail:
         """True once after the file was replaced, so a reader that accumulates rows can drop them."""
         was, self.reset_needed = self.reset_needed, False
         return was
+
+
+def rows_containing(path: Path, needles: list[bytes]) -> Iterator[dict[str, Any]]:
+    """The rows of a metrics file whose lines hold one of `needles`; the other lines are skipped without parsing
+    (a scan for the per-layer keys an export's columns need costs a plain read of a file without them)."""
+    if not needles:
+        return iter(())
+    return MetricsTail(path, only=list(needles)).iter_new()
 
 
 class LogTail:

@@ -25,6 +25,7 @@ from .devicedata import DeviceData, normalize
 from .networks import input_size
 from .devices import apply_numerics, check_device_present, numerics_record, resolve_device
 from .fused import FusedStepper
+from .inside import PROBE_IMAGES, look_inside
 from .members import Heartbeat, Member
 from .order import BatchOrder
 from .steppers import SoloStepper, Stepper, scheduler_state
@@ -256,6 +257,7 @@ class Trainer:
         n, bs = data.train_size, cfg.batch_size
         order = BatchOrder([m.cfg.seed for m in self.members], n, self.device)
         start_epoch, partial = self._start_point(stepper, order)
+        probe = normalize(data.test_x[:PROBE_IMAGES])  # the fixed batch every evaluation looks inside the networks with
         if not start_epoch:
             for m in self.members:
                 m.run.log(f"start {m.cfg.preset}: {len(data.train_y)} train / {len(data.test_y)} test images, "
@@ -290,11 +292,12 @@ class Trainer:
                     self.progress({"kind": "step", "epoch": epoch, "step": batches, "steps": steps})
             losses = (loss_sum / batches).tolist()  # the one host sync of the epoch
             seconds += time.perf_counter() - t0
-            accs = None
+            accs = inside = None
             if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
                 accs = (self._accuracy(stepper, data.train_x, data.train_y),
                         self._accuracy(stepper, data.test_x, data.test_y))
-            self._record_epoch(epoch, losses, lrs, seconds, accs)
+                inside = self._look_inside(stepper, probe, epoch)
+            self._record_epoch(epoch, losses, lrs, seconds, accs, inside)
             if not any(m.active for m in self.members):
                 return
             if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
@@ -317,8 +320,14 @@ class Trainer:
         stepper.train()
         return (correct / len(labels)).tolist()
 
+    def _look_inside(self, stepper: Stepper, images: torch.Tensor, epoch: int) -> list[tuple[dict, dict] | None]:
+        """Each active member's per-layer figures on the fixed batch: (its metric row's values, its inside.json)."""
+        return [look_inside(stepper.member_model(k), m.cfg.network, images, epoch) if m.active else None
+                for k, m in enumerate(self.members)]
+
     def _record_epoch(self, epoch: int, losses: list[float], lrs: list[float], seconds: float,
-                      accs: tuple[list[float], list[float]] | None) -> None:
+                      accs: tuple[list[float], list[float]] | None,
+                      inside: list[tuple[dict, dict] | None] | None = None) -> None:
         for k, m in enumerate(self.members):
             if not m.active:
                 continue
@@ -331,6 +340,9 @@ class Trainer:
                 row["train_acc"], row["test_acc"] = accs[0][k], accs[1][k]
                 m.record_accuracy(epoch, accs[0][k], accs[1][k])
                 line += f" train_acc: {accs[0][k] * 100:.2f}% test_acc: {accs[1][k] * 100:.2f}%"
+            if inside and inside[k]:
+                row.update(inside[k][0])
+                m.run.write_inside(inside[k][1])
             m.run.append_metric(row)
             m.run.log(line)
             m.final_loss, m.epochs_done = loss, epoch

@@ -178,6 +178,15 @@ class FusedStepper:
                  "differentiable": False, "fused": None, "params": list(range(len(self.params)))}
         return {"model": model, "optimizer": {"state": state, "param_groups": [group]}}
 
+    def member_model(self, k: int) -> torch.nn.Module:
+        """Member k as a solo LeNet5 holding a copy of its weights (trainer/inside.py looks into it). Built on the
+        meta device and then given storage: no initialisation, so no random number is drawn."""
+        with torch.device("meta"):
+            net = LeNet5.from_config(self.cfgs[k], self.model.conv1_weight.shape[1], self.model.fc2_weight.shape[1])
+        net = net.to_empty(device=self.model.conv1_weight.device)
+        net.load_state_dict(self.model.member_params(k))
+        return net
+
     @torch.no_grad()
     def load_member_state(self, k: int, state: dict[str, Any]) -> None:
         n = self.members

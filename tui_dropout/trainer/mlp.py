@@ -36,3 +36,10 @@ def from_config(cfg: RunConfig, in_channels: int, num_classes: int) -> MLP:
     side = shape[1] if shape else 32  # an image folder is decoded to 32x32
     return MLP(in_channels * side * side, num_classes, cfg.hidden_units, cfg.hidden_layers, cfg.placement,
                cfg.p_conv, cfg.p_fc, cfg.conv_kind, cfg.fc_kind)
+
+
+def hidden_layers(net: MLP) -> list:
+    """The hidden layers trainer/inside.py looks into: h1, h2, ... after their ReLU."""
+    from .inside import Hidden
+
+    return [Hidden(f"h{i}", layer, [layer.weight], relu=True) for i, layer in enumerate(net.hidden, 1)]

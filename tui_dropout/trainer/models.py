@@ -58,3 +58,11 @@ class LeNet5(nn.Module):
 def from_config(cfg: RunConfig, in_channels: int, num_classes: int) -> LeNet5:
     """The registry's entry point (trainer/networks.py)."""
     return LeNet5.from_config(cfg, in_channels, num_classes)
+
+
+def hidden_layers(net: LeNet5) -> list:
+    """The hidden layers trainer/inside.py looks into: each conv and the fc hidden layer, after their ReLU."""
+    from .inside import Hidden
+
+    return [Hidden(name, getattr(net, name), [getattr(net, name).weight], relu=True)
+            for name in ("conv1", "conv2", "conv3", "fc1")]

@@ -21,3 +21,15 @@ def from_config(cfg: RunConfig, in_channels: int, num_classes: int) -> nn.Module
     if cfg.placement in ("fc", "all"):
         net.fc = nn.Sequential(make_dropout(cfg.fc_kind, cfg.p_fc), net.fc)
     return net
+
+
+def hidden_layers(net: nn.Module) -> list:
+    """The hidden layers trainer/inside.py looks into: the stem after its ReLU and each residual stage's output
+    (after its last ReLU), with the weights of every conv in it."""
+    from .inside import Hidden
+
+    out = [Hidden("conv1", net.relu, [net.conv1.weight])]
+    for name in ("layer1", "layer2", "layer3", "layer4"):
+        stage = getattr(net, name)
+        out.append(Hidden(name, stage, [m.weight for m in stage.modules() if isinstance(m, nn.Conv2d)]))
+    return out

@@ -38,6 +38,7 @@ class Stepper(Protocol):
     def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor: ...  # detached losses, shape (K,)
     def eval_logits(self, x: torch.Tensor) -> torch.Tensor: ...  # (K, B, classes), module in eval()
     def member_state(self, k: int) -> dict[str, Any]: ...
+    def member_model(self, k: int) -> nn.Module: ...  # member k as its solo network (trainer/inside.py looks in)
     def load_member_state(self, k: int, state: dict[str, Any]) -> None: ...
 
 
@@ -81,6 +82,9 @@ class SoloStepper:
 
     def member_state(self, k: int) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def member_model(self, k: int) -> nn.Module:
+        return self.model
 
     def load_member_state(self, k: int, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])

@@ -38,3 +38,13 @@ class VGG(nn.Module):
 
 def from_config(cfg: RunConfig, in_channels: int, num_classes: int) -> VGG:
     return VGG(in_channels, num_classes, cfg.placement, cfg.p_conv, cfg.p_fc, cfg.conv_kind, cfg.fc_kind)
+
+
+def hidden_layers(net: VGG) -> list:
+    """The hidden layers trainer/inside.py looks into: each block after its second ReLU (before its pool), with
+    both its convs' weights, and the classifier's hidden layer after its ReLU."""
+    from .inside import Hidden
+
+    blocks = [m for m in net.features if isinstance(m, nn.Sequential)]
+    out = [Hidden(f"block{i}", block[5], [block[0].weight, block[3].weight]) for i, block in enumerate(blocks, 1)]
+    return out + [Hidden("fc1", net.fc1, [net.fc1.weight], relu=True)]

@@ -24,6 +24,8 @@ KEYS = "\n".join(help_lines()) + """
             t charts   y log y   escape back
 [b]HParams[/b]   s sort by the next column   S flip   click a header: sort
             e ./exports/hparams.csv   enter go to the run   escape back
+[b]Inside[/b]    left/right or \\[ ] the layer   f filters   y log counts
+            escape back
 [b]Inspector[/b] ctrl+t train/eval   ctrl+r new mask   ctrl+o ones/randn
             pgup/pgdn scroll the output   escape close
 

@@ -1,5 +1,5 @@
 """The main view's keys that open another screen: help, the form, compare, replay, the log, the charts picked, the
-hyperparameter table, a study's sweep, a run's calibration, the dropout inspector, and going to a run."""
+hyperparameter table, a study's sweep, a run's calibration, what dropout did inside, the dropout inspector, and going to a run."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -111,6 +111,27 @@ class OpenActions:
                         severity="warning")
             return
         self.app.push_screen(CalibrationScreen(watched.info, data))
+
+    def action_inside(self) -> None:
+        """What dropout did inside the network, for the marked runs (or the selected one), from their inside.json."""
+        from ...safetext import safe
+        from ...store.inside import load_inside
+        from ..labels import run_names
+        from .inside import InsideScreen
+
+        watched = [self.watcher.runs[r] for r in self.chosen() if r in self.watcher.runs]
+        names = run_names([w.info for w in watched])
+        runs, missing = [], []
+        for w in watched:
+            data, problem = load_inside(w.run.path)
+            name = names[w.info.run_id]
+            (runs.append((name, data)) if data else missing.append(f"{name} ({problem})" if problem else name))
+        if not runs:
+            damaged = [m for m in missing if m.endswith(")")]
+            self.notify(safe(damaged[0]) if damaged else "no activations recorded for this run: they are recorded "
+                        "at each evaluated epoch (runs trained before this version have none)", severity="warning")
+            return
+        self.app.push_screen(InsideScreen(runs, missing))
 
     def action_hparams(self) -> None:
         """The hyperparameter table of the listed runs."""

@@ -101,15 +101,23 @@ class MetricChart(PlotextPlot):
             k = i + palette_start
             color, marker = PALETTE[k % len(PALETTE)], MARKERS[k % len(MARKERS)]
             if isinstance(series, BandSeries):
-                first = spec.lines[0]
+                if not spec.lines_for(series.mean):
+                    continue  # a per-layer chart of a group whose runs recorded no layer
+                first = spec.lines_for(series.mean)[0]
                 mean = Entry(marker, color, name) if many else Entry(marker, color, f"mean of {series.n}", "mean")
                 lines.append((2, first.xs(series.mean, axis), first.ys(series.mean), color, marker, mean))
                 spread = Entry("dotted", faint(GREY, background), "±1 std", "±std")
                 for side in (series.low, series.high):
                     lines.append((0, first.xs(side, axis), first.ys(side), faint(color, background), DOTTED, spread))
                 continue
-            shown = [line for line in spec.lines if not (grouped and line.secondary)]
-            for line in shown:
+            shown = [line for line in spec.lines_for(series) if not (grouped and line.secondary)]
+            for j, line in enumerate(shown):
+                if spec.family:  # one line per layer: each its own marker, and alone each its own colour too
+                    tone = color if many else PALETTE[(k + j) % len(PALETTE)]
+                    mark = MARKERS[(k + j) % len(MARKERS)]
+                    lines.append((2, line.xs(series, axis), line.ys(series), tone, mark,
+                                  Entry(mark, tone, f"{name} {line.label}" if many else line.label)))
+                    continue
                 if line.secondary:  # several runs: each run's colour, fainter; alone: grey. Dotted either way
                     tone = faint(color, background) if many else GREY
                     second = Entry("dotted", GREY, line.label + (" (dotted)" if many else ""), line.label)
@@ -221,7 +229,7 @@ def value_range(named: list[tuple[str, RunSeries | BandSeries]], spec: Chart,
     values = []
     for _, series in named:
         for s in (series.low, series.high) if isinstance(series, BandSeries) else (series,):
-            values += [v for line in spec.lines for v in line.ys(s) if math.isfinite(v) and (v > 0 or not log)]
+            values += [v for line in spec.lines_for(s) for v in line.ys(s) if math.isfinite(v) and (v > 0 or not log)]
     if not values:
         return None
     lo, hi = min(values), max(values)

@@ -1,0 +1,166 @@
+"""`i`: what dropout did inside the network, for the marked runs (or the selected one) side by side, from each
+run's inside.json (no new passes): the paper's figure 8 (each hidden unit's mean activation, and every activation,
+on the fixed test batch) for one hidden layer at a time, and `f` its figure 7 (the first layer's filters)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from ...filters import filter_images, mosaic, scale_for, zoomed
+from ...safetext import safe
+from ...store.inside import Filters, Histogram, Inside, Layer
+from ..widgets.key_bar import KeyBar
+from ..widgets.pixels import half_blocks
+
+MAX_RUNS = 4  # columns side by side; more would leave each histogram a few characters wide
+
+
+def layer_at(inside: Inside, back: int) -> Layer | None:
+    """The hidden layer `back` places from the last (1: the last hidden layer), clipped to the run's first."""
+    layers = inside.layers
+    return layers[max(0, len(layers) - back)] if layers else None
+
+
+def _pc(value: Any) -> str:
+    return f"{value * 100:.0f}%" if isinstance(value, (int, float)) and math.isfinite(value) else "-"
+
+
+def _num(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, (int, float)) and math.isfinite(value) else "-"
+
+
+class FilterMosaic(Widget):
+    """The first layer's filters as half blocks, zoomed and wrapped to the widget's width."""
+
+    DEFAULT_CSS = "FilterMosaic { height: 1fr; }"
+
+    def __init__(self, filters: Filters | None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.filters = filters
+
+    def render(self) -> Text:
+        if not self.filters:
+            return Text("no filters recorded")
+        images = filter_images(self.filters.shape, self.filters.values)
+        if not images:
+            return Text("no filters recorded")
+        columns, lines = max(1, self.size.width), max(1, self.size.height - 1)
+        zoom = scale_for(len(images[0][0]), len(images[0]), columns, lines, len(images))
+        grid, _ = mosaic([zoomed(img, zoom) for img in images], columns)
+        k, c, h, w = self.filters.shape
+        head = Text(f"{safe(self.filters.layer)}: {k} filters {c}x{h}x{w}, x{zoom}\n")
+        return head + half_blocks(grid[:lines * 2])  # what is below the fold is cut, never wrapped
+
+
+class InsideScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,q", "dismiss(None)", "Back", key_display="esc"),
+        Binding("left,left_square_bracket", "layer(1)", "Earlier layer", key_display="←"),
+        Binding("right,right_square_bracket", "layer(-1)", "Later layer", key_display="→"),
+        Binding("f", "filters", "Filters"),
+        Binding("y", "log_counts", "Log counts"),
+    ]
+    DEFAULT_CSS = """
+    InsideScreen #inside-title { height: 1; background: $panel; }
+    InsideScreen #inside-note { height: auto; color: $text-muted; }
+    InsideScreen #inside-cols { height: 1fr; }
+    InsideScreen .inside-col { width: 1fr; height: 1fr; }
+    InsideScreen .inside-head { height: 2; }
+    InsideScreen PlotextPlot { height: 1fr; min-height: 5; }
+    InsideScreen FilterMosaic { display: none; }
+    InsideScreen.filters FilterMosaic { display: block; }
+    InsideScreen.filters PlotextPlot { display: none; }
+    """
+
+    def __init__(self, runs: list[tuple[str, Inside]], missing: list[str]):
+        super().__init__()
+        self.runs = runs[:MAX_RUNS]
+        self.missing = missing + [label for label, _ in runs[MAX_RUNS:]]
+        self.back = 1  # which hidden layer, counted from the last
+        self.log_counts = False
+        self.drawn: list[str] = []  # the layer drawn in each column (tests read it)
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="inside-title")
+        with Horizontal(id="inside-cols"):
+            for i, (label, inside) in enumerate(self.runs):
+                with Vertical(classes="inside-col"):
+                    yield Static("", id=f"inside-head-{i}", classes="inside-head")
+                    yield PlotextPlot(id=f"inside-means-{i}")
+                    yield PlotextPlot(id=f"inside-acts-{i}")
+                    yield FilterMosaic(inside.filters, id=f"inside-filters-{i}")
+        yield Static("", id="inside-note")
+        yield KeyBar(self.BINDINGS)
+
+    def on_mount(self) -> None:
+        if self.missing:
+            shown = ", ".join(safe(m) for m in self.missing[:6]) + (" ..." if len(self.missing) > 6 else "")
+            self.query_one("#inside-note", Static).update(Text(
+                f" not shown ({len(self.missing)}): {shown} (no inside.json yet, or more than {MAX_RUNS} runs)"))
+        self.draw()
+
+    def draw(self) -> None:
+        figures = self.has_class("filters")
+        epochs = sorted({inside.epoch for _, inside in self.runs})
+        at = f"epoch {epochs[0]}" if len(epochs) == 1 else "epochs " + ", ".join(map(str, epochs))
+        what = ("the first layer's filters" if figures else
+                "dropout off: unit means (top), activations (below)")
+        images = {inside.images for _, inside in self.runs}
+        size = f" on {images.pop()} test images" if len(images) == 1 else ""
+        self.query_one("#inside-title", Static).update(Text(f" {at}{size}, {what}"))
+        self.drawn = []
+        for i, (label, inside) in enumerate(self.runs):
+            layer = layer_at(inside, self.back)
+            head = self.query_one(f"#inside-head-{i}", Static)
+            if layer is None:
+                head.update(Text(f"{safe(label)}\nno hidden layer recorded"))
+                self.drawn.append("")
+                continue
+            self.drawn.append(layer.name)
+            if figures:
+                head.update(Text(safe(label), no_wrap=True, overflow="ellipsis"))
+                continue
+            head.update(Text(f"{safe(label)}\n{safe(layer.name)} ({layer.units}): mean {_num(layer.mean)}, zero "
+                             f"{_pc(layer.zero_fraction)}, |w| {_num(layer.weight_norm)}", no_wrap=True,
+                             overflow="ellipsis"))
+            self.histogram(f"#inside-means-{i}", layer.unit_mean_hist, "unit means", layer.mean)
+            self.histogram(f"#inside-acts-{i}", layer.hist, "activations", None)
+
+    def histogram(self, selector: str, hist: Histogram, name: str, mean: float) -> None:
+        widget = self.query_one(selector, PlotextPlot)
+        plt = widget.plt
+        plt.clear_figure()
+        edges, counts = hist.edges, hist.counts
+        centres = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
+        ys = [math.log10(1 + c) for c in counts] if self.log_counts else list(counts)
+        plt.bar(centres, ys, width=(edges[-1] - edges[0]) / len(counts), color="cyan")
+        if isinstance(mean, (int, float)) and math.isfinite(mean):
+            plt.vline(mean, "red")
+        top = max(ys) or 1
+        if self.log_counts:
+            ticks = list(range(0, math.ceil(top) + 1))
+            plt.yticks(ticks, [f"1e{t}" for t in ticks])
+        plt.title(f"{name} ({'log ' if self.log_counts else ''}count)")
+        widget.refresh()
+
+    def action_layer(self, step: int) -> None:
+        deepest = max((len(inside.layers) for _, inside in self.runs), default=1)
+        self.back = max(1, min(deepest, self.back + step))
+        self.draw()
+
+    def action_filters(self) -> None:
+        self.toggle_class("filters")
+        self.draw()
+
+    def action_log_counts(self) -> None:
+        self.log_counts = not self.log_counts
+        self.draw()
