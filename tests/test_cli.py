@@ -71,7 +71,9 @@ def test_runs_show_and_export_in_every_format(runs_dir, tmp_path):
     shown = invoke("show", run_id[:15], "--runs-dir", runs_dir)
     assert shown.exit_code == 0 and "best" in shown.output and "epoch: 2" in shown.output
     csv = invoke("export", run_id, "--format", "csv", "--runs-dir", runs_dir)
-    assert csv.output.splitlines()[0] == "epoch,loss,lr,seconds,train_acc,test_acc,elapsed" and len(csv.output.splitlines()) == 3
+    header = csv.output.splitlines()[0]
+    assert header.startswith("epoch,loss,lr,seconds,train_acc,test_acc,elapsed,") and len(csv.output.splitlines()) == 3
+    assert "sparsity.fc1" in header.split(",")  # each hidden layer's figures, recorded at each evaluated epoch
     out = tmp_path / "m.jsonl"
     assert invoke("export", run_id, "--format", "jsonl", "-o", out, "--runs-dir", runs_dir).exit_code == 0
     assert [json.loads(x)["epoch"] for x in out.read_text().splitlines()] == [1, 2]

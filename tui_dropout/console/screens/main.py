@@ -106,8 +106,8 @@ class MainScreen(RunActions, OpenActions, Screen):
     # ----- what changed: the watcher's reports and the view's own changes -------------------------------------
     def runs_changed(self, change: str) -> None:
         """The watcher saw "structure" (runs came, went, changed state), "progress" or nothing ("")."""
-        if not self.is_attached or not self.query(RunsTable):  # quitting: the widgets are gone, a tick may still come
-            return
+        if not self.is_attached or not self.query(RunsTable) or not self.query("#statusline"):
+            return  # quitting: the widgets are going (one by one, between messages), a tick may still come
         self._progress_pending |= change == "progress"
         if change == "structure":
             self.tell_endings()
