@@ -6,7 +6,7 @@ import threading
 import pytest
 import torch
 
-from conftest import tiny_config, write_cifar_batches
+from conftest import cli, tiny_config, write_cifar_batches
 from tui_dropout.fusion import fusable, fused_pass, group_lines
 from tui_dropout.kinds import KINDS
 from tui_dropout.launch.plan import group_configs
@@ -145,3 +145,12 @@ def test_a_mixed_study_groups_each_network_and_says_what_trains_apart():
     assert lines[0] == "trainer 1: 2 lenet5 runs in one grouped pass"
     assert lines[1] == "trainer 2: 2 mlp runs in one torch.func pass, after the one before: network"
     assert lines[2].endswith("after the one before: network") and lines[3].endswith("after the one before: placement")
+
+
+def test_the_cli_says_which_trainers_of_a_mixed_study_train_apart_and_why(runs_dir):
+    out = cli("study", "quick", "--grid", "network=lenet5,mlp", "--seeds", "2", "--epochs", "1", "--set",
+              "hidden_units=16", "--set", "hidden_layers=1", "--set", "train_limit=64", "--runs-dir", runs_dir)
+    assert out.returncode == 0, out.stderr
+    assert "2 trainers one after another (not one fused pass: network)" in out.stderr
+    assert "trainer 1: 2 lenet5 runs in one grouped pass" in out.stderr
+    assert "trainer 2: 2 mlp runs in one torch.func pass, after the one before: network" in out.stderr
