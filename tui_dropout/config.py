@@ -43,7 +43,7 @@ class RunConfig:
     placement: str = "none"  # where dropout goes: none (A) | fc (B) | conv (C) | all (D)
     p_conv: float = 0.5  # drop probability after each conv ReLU, in [0, 1)
     p_fc: float = 0.5  # drop probability on the fc hidden layer, in [0, 1)
-    conv_kind: str = "dropout2d"  # a name in kinds.py: dropout | dropout2d | ... | gaussian | dropblock
+    conv_kind: str = "dropout2d"  # a name in kinds.py: dropout | dropout2d | ... | dropblock | dropconnect
     fc_kind: str = "dropout"  # dropout | alpha (channel kinds make no sense on a vector)
     epochs: int = 1000  # passes over the training set
     batch_size: int = 256  # images per SGD step

@@ -7,8 +7,9 @@ from .networks import NETWORKS
 
 # Settings fused members must share: one network, one dataset on one device, stepped batch for batch. The seed
 # is not among them: each member keeps its own initial weights and data order (trainer/order.py).
-SHARED_FIELDS = ("network", "hidden_units", "hidden_layers", "dataset", "data_dir", "train_limit", "batch_size", "epochs", "eval_every", "eval_batch_size",
-                 "checkpoint_every", "device", "channels_last", "compile", "deterministic", "tf32")
+SHARED_FIELDS = ("network", "hidden_units", "hidden_layers", "dataset", "data_dir", "train_limit", "batch_size",
+                 "epochs", "eval_every", "eval_batch_size", "checkpoint_every", "device", "channels_last", "compile",
+                 "deterministic", "tf32")
 FUSABLE_CONV_KINDS = tuple(k.name for k in KINDS.values() if k.fuse_conv)
 FUSABLE_FC_KINDS = tuple(k.name for k in KINDS.values() if k.fuse_fc)
 
@@ -77,7 +78,8 @@ def group_lines(cfgs: list[RunConfig], groups: list[list[int]]) -> list[str]:
         members = [cfgs[i] for i in group]
         network = members[0].network
         if len(group) > 1:
-            what = f"{len(group)} {network} runs in one {'grouped' if fused_pass(members) == 'grouped' else 'torch.func'} pass"
+            kind = "grouped" if fused_pass(members) == "grouped" else "torch.func"
+            what = f"{len(group)} {network} runs in one {kind} pass"
         else:
             what = f"1 {network} run" + (f" alone ({fusion_blocker(members)})" if fusion_blocker(members) else "")
         if n:
