@@ -154,3 +154,19 @@ def test_the_cli_says_which_trainers_of_a_mixed_study_train_apart_and_why(runs_d
     assert "2 trainers one after another (not one fused pass: network)" in out.stderr
     assert "trainer 1: 2 lenet5 runs in one grouped pass" in out.stderr
     assert "trainer 2: 2 mlp runs in one torch.func pass, after the one before: network" in out.stderr
+
+
+def test_a_fused_study_stopped_mid_epoch_resumes_fused_to_the_same_losses(runs_dir):
+    store = RunStore(runs_dir)
+    cfgs = [tiny_config(placement="fc", p_fc=0.2 * s, seed=s, epochs=3, batch_size=8, **MLP) for s in (1, 2)]
+    straight = [store.create(c.to_dict()) for c in cfgs]
+    assert Trainer(straight).run() == ["finished"] * 2
+    stopped = [store.create(c.to_dict()) for c in cfgs]
+    stop = threading.Event()
+    Trainer(stopped, stop=stop,
+            progress=lambda e: stop.set() if e["kind"] == "step" and e["epoch"] == 2 and e["step"] >= 20 else None
+            ).run()
+    assert [r.read_status()["state"] for r in stopped] == ["cancelled"] * 2
+    assert Trainer(stopped, resume=True).run() == ["finished"] * 2
+    for a, b in zip(straight, stopped):
+        assert [r["loss"] for r in a.read_metrics()] == [r["loss"] for r in b.read_metrics()]
