@@ -43,7 +43,7 @@ class RunConfig:
     placement: str = "none"  # where dropout goes: none (A) | fc (B) | conv (C) | all (D)
     p_conv: float = 0.5  # drop probability after each conv ReLU, in [0, 1)
     p_fc: float = 0.5  # drop probability on the fc hidden layer, in [0, 1)
-    conv_kind: str = "dropout2d"  # a name in kinds.py: dropout | dropout2d | ... | gaussian | dropblock
+    conv_kind: str = "dropout2d"  # a name in kinds.py: dropout | dropout2d | ... | dropblock | dropconnect
     fc_kind: str = "dropout"  # dropout | alpha (channel kinds make no sense on a vector)
     epochs: int = 1000  # passes over the training set
     batch_size: int = 256  # images per SGD step
@@ -265,6 +265,23 @@ def _combination_problems(cfg: RunConfig) -> list[tuple[str, str]]:
                         "the conv maps are 4-D (N, C, H, W): use dropout2d"))
         if cfg.p_conv >= 1.0:
             out.append(("p_conv", "p=1 zeroes every conv channel: the network could not learn"))
+    out += _weight_kind_problems(cfg)
+    return out
+
+
+def _weight_kind_problems(cfg: RunConfig) -> list[tuple[str, str]]:
+    """A weight kind (DropConnect) masks the weights of the one layer that computes its site: refused at a site no
+    single layer computes (the network row's weight_sites say which do)."""
+    row = NETWORKS.get(cfg.network)
+    if row is None:
+        return []
+    out = []
+    for site, field, used, where in (("conv", "conv_kind", cfg.uses_conv_dropout, row.conv_site),
+                                     ("fc", "fc_kind", cfg.uses_fc_dropout, row.fc_site)):
+        kind = KINDS.get(getattr(cfg, field))
+        if used and kind is not None and kind.weights and site not in row.weight_sites:
+            out.append((field, f"{kind.name} masks the weights of the layer that computes its site; on {cfg.network} "
+                        f"that site is {where}, which no single layer computes: use another kind"))
     return out
 
 

@@ -15,6 +15,7 @@ class Kind:
     map_dims: int        # the rank of feature map it expects (4 = N, C, H, W; 5 = N, C, D, H, W)
     fuse_conv: bool      # the fused trainer can draw its conv masks per member
     fuse_fc: bool        # the fused trainer can draw its fc masks per member
+    weights: bool = False  # masks the weights of the layer that computes its site, not the units at the site
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
@@ -25,4 +26,6 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("feature_alpha", "nn.FeatureAlphaDropout", "alpha dropout of whole channels", True, 4, False, False),
     Kind("gaussian", "GaussianDropout", "multiplies each unit by N(1, p/(1-p)) noise", False, 4, False, False),
     Kind("dropblock", "DropBlock", "zeroes 3x3 blocks of each map (torchvision DropBlock2d)", True, 4, False, False),
+    Kind("dropconnect", "DropConnect", "zeroes single weights of the layer before its site (Wan et al. 2013)", False, 4,
+         False, False, weights=True),
 )}

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..config import ConfigError, RunConfig
 from ..errors import DropoutTuiError
 from ..export import pct
-from ..fusion import fusable
+from ..fusion import fusable, group_lines
 from ..launch import Group, Launched, LaunchOptions, Plan, claim_group, launcher_for, resume_group, start, start_groups
 from ..launch.foreground import ForegroundLauncher
 from ..launch.launchers import device_problem
@@ -141,6 +141,9 @@ def _start(plan: Plan, launcher, runs_dir: Path | None) -> None:
             why = ("--no-fuse" if not plan.options.fuse else fusable(cfgs)
                    or f"at most {plan.options.members} runs a fused trainer (--max-fused)")
             echo(f"{len(groups)} trainers one after another (not one fused pass: {why})", err=True)
+            if plan.options.fuse:  # a mixed study: what shares a pass, and why each trainer stands apart
+                for line in group_lines(cfgs, groups):
+                    echo(f"  {line}", err=True)
     try:
         launched = start(plan, launcher)
     except DropoutTuiError as exc:  # a launcher that refuses (slurm: sbatch said no, a folder the nodes cannot see)

@@ -16,7 +16,7 @@ from .. import __version__
 from ..config import ConfigError, RunConfig, validate
 from ..data import DataError, load_arrays
 from ..errors import DropoutTuiError
-from ..fusion import fusable
+from ..fusion import fusable, fused_pass
 from ..states import State
 from ..store import RunBusy, RunDir, host_and_pid
 from ..store.files import sweep_temp_files
@@ -24,6 +24,7 @@ from . import checkpoints
 from .devicedata import DeviceData, normalize
 from .networks import input_size
 from .devices import apply_numerics, check_device_present, numerics_record, resolve_device
+from .func_fused import FuncStepper
 from .fused import FusedStepper
 from .inside import PROBE_IMAGES, look_inside
 from .members import Heartbeat, Member
@@ -41,7 +42,9 @@ def make_stepper(cfgs: list[RunConfig], channels: int, classes: int, device: tor
     if len(cfgs) == 1:
         torch.manual_seed(cfgs[0].seed)
         return SoloStepper(cfgs[0], channels, classes, device)
-    return FusedStepper(cfgs, channels, classes, device)
+    if fused_pass(cfgs) == "grouped":  # LeNet-5's hand-written pass, faster where it applies
+        return FusedStepper(cfgs, channels, classes, device)
+    return FuncStepper(cfgs, channels, classes, device)
 
 
 class Trainer:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+from .dropconnect import DropConnect
 from .noise import DropBlock, GaussianDropout
 
 DROPOUT_CLASSES: dict[str, type[nn.Module]] = {
@@ -13,6 +14,7 @@ DROPOUT_CLASSES: dict[str, type[nn.Module]] = {
     "feature_alpha": nn.FeatureAlphaDropout,
     "gaussian": GaussianDropout,
     "dropblock": DropBlock,
+    "dropconnect": DropConnect,
 }
 
 

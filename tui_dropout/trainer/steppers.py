@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from ..config import RunConfig
+from .dropconnect import raw_weight
 from .networks import build
 
 
@@ -26,7 +27,7 @@ def apply_max_norm(model: nn.Module, c: float) -> None:
     most c; the output layer (the last Linear) is left free, as in Srivastava et al. 2014."""
     layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     for layer in layers[:-1]:
-        w = layer.weight
+        w = raw_weight(layer)  # under DropConnect, the stored weight (not this step's masked one)
         w.copy_(torch.renorm(w, p=2, dim=0, maxnorm=c))
 
 

@@ -17,6 +17,9 @@ from ...kinds import KINDS
 KIND_NAMES = {k.name: k.module for k in KINDS.values()}
 INPUT_SEED = 1234  # the randn input stays the same while masks are redrawn (ctrl+r changes only the mask's seed)
 SHAPE_HELP = "enter 1 to 5 positive whole sizes, e.g. 2,3,4,4"
+# a weight kind is shown as it acts in a network: on the weight tensor of the layer before its site
+WEIGHTS_NOTE = ("the input stands for a layer's weight tensor: this kind masks single weights of the layer that "
+                "computes its site (drawn afresh each forward), not the units at the site\n")
 
 
 def parse_p(text: str) -> float:
@@ -57,15 +60,15 @@ def demonstrate(kind: str, p: float, shape: tuple[int, ...], training: bool, ran
         x = torch.randn(shape, generator=torch.Generator().manual_seed(INPUT_SEED))
     else:
         x = torch.ones(shape)
-    layer = DROPOUT_CLASSES[kind](p=p).train(training)
     torch.manual_seed(mask_seed)
     name = f"{KIND_NAMES[kind]}(p={p})"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            y = layer(x)
-        except RuntimeError as exc:
-            return f"[red]{name} on a {len(shape)}-D input {list(shape)}: RuntimeError: {escape(str(exc))}[/red]"
+        try:  # a kind may refuse p itself (Gaussian noise has no variance at p=1)
+            y = DROPOUT_CLASSES[kind](p=p).train(training)(x)
+        except (RuntimeError, ValueError) as exc:
+            return (f"[red]{name} on a {len(shape)}-D input {list(shape)}: {type(exc).__name__}: "
+                    f"{escape(str(exc))}[/red]")
     notes = "".join(f"[yellow]warning: {escape(str(w.message))}[/yellow]\n" for w in caught)
     zeroed = float((y == 0).float().mean()) if not random_input else float(((y == 0) & (x != 0)).float().mean())
     kept = (y != 0) & (x != 0)
@@ -74,6 +77,7 @@ def demonstrate(kind: str, p: float, shape: tuple[int, ...], training: bool, ran
     expected = "inf" if p >= 1 else f"{1 / (1 - p):.3f}"
     return (f"{notes}[b]{name}[/b] in {'training' if training else 'evaluation'} mode, "
             f"input {list(shape)} of {'randn' if random_input else 'ones'}, mask #{mask_seed}\n"
+            + (WEIGHTS_NOTE if KINDS[kind].weights else "") +
             f"zeroed: {zeroed:.1%} (p = {p:.0%})   kept units scaled by {scale:.3f} (1/(1-p) = {expected})   "
             f"mean in {float(x.mean()):.3f} -> out {float(y.mean()):.3f}\n\n"
             f"[b]input[/b]\n{escape(str(x))}\n\n[b]output[/b]\n{escape(str(y))}")
