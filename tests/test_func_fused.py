@@ -85,6 +85,9 @@ def test_a_fused_mlp_study_without_dropout_equals_its_solo_runs(runs_dir):
             assert x["loss"] == pytest.approx(y["loss"], rel=1e-5)
             assert x["train_acc"] == pytest.approx(y["train_acc"], abs=1e-6)
             assert x["test_acc"] == pytest.approx(y["test_acc"], abs=1e-6)
+            for key in ("sparsity.h1", "act_mean.h2", "wnorm.h1"):  # looked inside each member as its solo network
+                assert x[key] == pytest.approx(y[key], rel=1e-4, abs=1e-6), key
+        assert (fused.path / "inside.json").is_file()
 
 
 def test_a_fused_vgg_study_matches_its_solo_runs_and_keeps_batchnorm_statistics_per_member(runs_dir, tmp_path):

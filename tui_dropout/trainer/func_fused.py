@@ -35,7 +35,7 @@ class FuncStepper:
         for cfg in cfgs:  # each member starts from exactly the weights its solo run would have
             torch.manual_seed(cfg.seed)
             models.append(build(cfg, in_channels, num_classes).to(device))
-        self.cfgs, self.members, self.in_channels = cfgs, len(cfgs), in_channels
+        self.cfgs, self.members, self.in_channels, self.num_classes = cfgs, len(cfgs), in_channels, num_classes
         first = models[0]
         self.state_keys = list(first.state_dict())  # a solo checkpoint's keys, in its order
         self.param_names = [name for name, _ in first.named_parameters()]  # a solo SGD's parameter order
@@ -147,6 +147,15 @@ class FuncStepper:
                  "weight_decay": cfg.weight_decay, "nesterov": False, "maximize": False, "foreach": None,
                  "differentiable": False, "fused": None, "params": list(range(len(self.param_names)))}
         return {"model": model, "optimizer": {"state": state, "param_groups": [group]}}
+
+    def member_model(self, k: int) -> nn.Module:
+        """Member k as its solo network holding a copy of its weights and buffers (trainer/inside.py looks into
+        it). Built on the meta device and then given storage: no initialisation, so no random number is drawn."""
+        with torch.device("meta"):
+            net = build(self.cfgs[k], self.in_channels, self.num_classes)
+        net = net.to_empty(device=self.lr.device)
+        net.load_state_dict(self.member_state(k)["model"])
+        return net
 
     @torch.no_grad()
     def load_member_state(self, k: int, state: dict[str, Any]) -> None:
