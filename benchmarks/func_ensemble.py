@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tui_dropout.config import RunConfig  # noqa: E402
 from tui_dropout.trainer.fused import FusedStepper  # noqa: E402
 from tui_dropout.trainer.models import LeNet5  # noqa: E402
-from timing import seconds_per_call  # noqa: E402
+from timing import machine, seconds_per_call, step_arguments  # noqa: E402
 
 def configs(k: int) -> list[RunConfig]:
     """K members of one grid point over seeds (the common fused case): dropout on conv maps and fc, one p."""
@@ -77,15 +77,11 @@ def grouped(cfgs: list[RunConfig], device: torch.device) -> FusedStepper:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--device", default="cpu")
+    step_arguments(ap, steps=20, batch=256, rounds=3)
     ap.add_argument("--k", type=int, nargs="+", default=[2, 4, 8])
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=256)
     args = ap.parse_args()
     device = torch.device(args.device)
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"{where}, torch {torch.__version__}, batch {args.batch}, best of {args.rounds} rounds of {args.steps} steps")
+    print(f"{machine(device)}, batch {args.batch}, best of {args.rounds} rounds of {args.steps} steps")
     print(f"{'K':>3} {'grouped ms':>11} {'func ms':>9} {'func / grouped':>15}")
     for k in args.k:
         x = torch.randn(args.batch, 3, 32, 32, device=device)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tui_dropout.config import RunConfig  # noqa: E402
 from tui_dropout.trainer.func_fused import FuncStepper  # noqa: E402
 from tui_dropout.trainer.steppers import SoloStepper  # noqa: E402
-from timing import seconds_per_call  # noqa: E402
+from timing import machine, seconds_per_call, step_arguments  # noqa: E402
 
 SHAPES = {"mlp": (1, 28, 28), "vgg": (3, 32, 32), "resnet18": (3, 32, 32)}
 DATASETS = {"mlp": "mnist", "vgg": "cifar10", "resnet18": "cifar10"}
@@ -56,16 +56,12 @@ def fused(cfgs: list[RunConfig], channels: int, device: torch.device) -> FuncSte
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--device", default="cpu")
+    step_arguments(ap, steps=5, batch=32, rounds=3)
     ap.add_argument("--networks", nargs="+", default=["mlp", "vgg"], choices=sorted(SHAPES))
     ap.add_argument("--k", type=int, nargs="+", default=[2, 4])
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     device = torch.device(args.device)
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"{where}, torch {torch.__version__}, batch {args.batch}, best of {args.rounds} rounds of {args.steps} steps")
+    print(f"{machine(device)}, batch {args.batch}, best of {args.rounds} rounds of {args.steps} steps")
     print(f"{'network':>8} {'K':>3} {'in turn ms':>11} {'fused ms':>9} {'in turn / fused':>16}")
     for network in args.networks:
         shape = SHAPES[network]

@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tui_dropout.config import RunConfig  # noqa: E402
 from tui_dropout.trainer.fused import FusedStepper  # noqa: E402
-from timing import seconds_per_call  # noqa: E402
+from timing import machine, seconds_per_call, step_arguments  # noqa: E402
 
 PLACEMENTS = ("none", "fc", "conv", "all")
 
@@ -53,11 +53,8 @@ def variant(name: str, k: int, device: torch.device) -> FusedStepper:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--device", default="cpu")
+    step_arguments(ap, steps=40, batch=256, rounds=3)
     ap.add_argument("--k", type=int, default=4)
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=256)
     args = ap.parse_args()
     device = torch.device(args.device)
     x = torch.randn(args.batch, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
@@ -70,8 +67,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name in names:
             best[name] = min(best[name], seconds_per_call(lambda: steppers[name].step(x, y), args.steps, device))
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"{where}, torch {torch.__version__}, K={args.k} members, batch {args.batch}, best of {args.rounds} rounds "
+    print(f"{machine(device)}, K={args.k} members, batch {args.batch}, best of {args.rounds} rounds "
           f"of {args.steps} steps")
     for name in names:
         print(f"  {name:13} {best[name] * 1000:8.2f} ms/step")

@@ -21,3 +21,17 @@ def seconds_per_call(fn, steps: int, device: torch.device, warm: int = 0) -> flo
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - t0) / steps
+
+
+def step_arguments(ap, steps: int, batch: int, rounds: int = 3) -> None:
+    """The options every step benchmark takes: the device, timed steps a round, rounds (best of), batch size."""
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--batch", type=int, default=batch)
+
+
+def machine(device: torch.device) -> str:
+    """What the figures were measured on: the GPU's name, or the CPU and its threads; and torch's version."""
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    return f"{where}, torch {torch.__version__}"
