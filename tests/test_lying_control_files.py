@@ -82,7 +82,8 @@ def folder_bytes(path):
 
 @pytest.mark.parametrize("edit,field", [({"epochs": -1}, "epochs"), ({"batch_size": 1e12}, "batch_size"),
                                         ({"p_fc": 5}, "p_fc"), ({"lr": float("nan")}, "lr"),
-                                        ({"warp_speed": 9}, "warp_speed"), ({"epochs": "ten"}, "epochs")])
+                                        ({"warp_speed": 9}, "warp_speed"), ({"epochs": "ten"}, "epochs"),
+                                        ({"device": "cuda:99"}, "device")])
 def test_a_config_edited_out_of_range_is_refused_by_resume_and_the_run_is_left_as_it_was(
         stopped_run, tmp_path, edit, field):
     import shutil
@@ -130,6 +131,18 @@ def test_a_holder_is_proven_by_its_command_line_and_the_holder_lock_not_by_a_pid
         held.kill()
         held.wait()
     assert wait_for(lambda: not queue.holder_alive(), 10)  # dead, its lock went with it
+
+
+@pytest.mark.parametrize("text,named", [("garbage", "holder.json is not valid JSON"),
+                                        ("[1, 2]", "holder.json is not a JSON object")])
+def test_a_holder_record_that_is_no_json_object_is_named_by_queue_not_taken_for_no_queue(runs_dir, text, named):
+    from tui_dropout.store.queue import QueueFolder
+
+    QueueFolder(runs_dir).ensure()
+    (runs_dir / ".queue" / "holder.json").write_text(text)
+    out = cli("queue", "--runs-dir", runs_dir)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert named in out.stdout and "not trusted" in out.stdout and "no queue" not in out.stdout, out.stdout
 
 
 @pytest.mark.parametrize("record", [{"per_gpu": "abc"}, {"max_fused": 0}, {"gpus": "0"}, {"gpus": ["0#1"]},

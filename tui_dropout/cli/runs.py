@@ -187,7 +187,7 @@ def cancel(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir 
     except DropoutTuiError as exc:  # a damaged status.json
         fail(f"run: {run.run_id}: {exc}")
     except OSError as exc:
-        fail(f"run: cannot write to {run.path} ({exc.strerror or exc})")
+        fail(f"run: cannot write to {exc.filename or run.path} ({exc.strerror or exc})")
     echo(f"{run.run_id}: {what}")
 
 
