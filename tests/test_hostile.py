@@ -8,6 +8,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from conftest import settle
 from tui_dropout.cli.main import app
 from tui_dropout.safetext import safe, safe_lines
 from tui_dropout.store import RunDir, RunStore
@@ -168,11 +169,20 @@ def test_a_checkpoint_link_is_never_loaded(tmp_path):
         checkpoints.load(run.checkpoint_path, torch.device("cpu"))
 
 
+def index_serves(root, run) -> bool:
+    """Whether the listing index would give this run without reading its files."""
+    from tui_dropout.store import index
+
+    return index.load(root).info(run.run_id, run.path, index.stamp(run.path)) is not None
+
+
 def test_a_file_swapped_for_a_link_to_itself_is_not_served_from_the_index(tmp_path):
     root = tmp_path / "runs"
     run = RunStore(root).create({"preset": "A", "epochs": 2})
     run.update_status(state="finished", pid=None, ended=1.0)
+    settle(run.path)
     assert RunStore(root).list()[0].state == "finished"  # indexed now
+    assert RunStore(root).list()[0].status.get("ended") == 1.0 and index_serves(root, run)
     moved = tmp_path / "status.json"
     os.rename(run.file("status.json"), moved)  # the same inode, size and mtime, reached through a link
     os.symlink(moved, run.file("status.json"))
@@ -184,7 +194,9 @@ def test_a_run_folder_swapped_for_a_link_after_it_was_indexed_is_not_served_from
     root = tmp_path / "runs"
     run = RunStore(root).create({"preset": "A", "epochs": 2})
     run.update_status(state="finished", pid=None, ended=1.0)
+    settle(run.path)
     assert RunStore(root).list()[0].state == "finished"  # indexed now
+    assert RunStore(root).list()[0].status.get("ended") == 1.0 and index_serves(root, run)
     moved = tmp_path / run.run_id
     os.rename(run.path, moved)  # every file keeps its inode, size and mtime
     os.symlink(moved, run.path)

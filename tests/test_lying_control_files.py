@@ -7,7 +7,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from conftest import cli, make_run_folder, until, wait_for
+from conftest import cli, make_run_folder, settle, until, wait_for
 from tui_dropout.cli.main import app as cli_app
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.console.widgets.runs_table import RunsTable
@@ -29,14 +29,33 @@ def finished_run(runs_dir):
     path = make_run_folder(runs_dir, RUN_ID, {"state": "finished", "epoch": 10, "epochs": 10, "best_test_acc": 0.61,
                                                "best_test_epoch": 9, "ended": time.time()})
     (path / "summary.json").write_text(json.dumps({"state": "finished", "best_test_acc": 0.61, "epochs_done": 10}))
-    return path
+    return settle(path)
 
 
 def tamper_index(runs_dir, lie):
-    index = runs_dir / ".index.json"
-    data = json.loads(index.read_text())
-    data["runs"][RUN_ID].update(lie)
-    index.write_text(json.dumps(data))
+    """The run's cached values given `lie`, where the index keeps them: a field's column, a table's column
+    (moved out of the shared values), or a table kept whole."""
+    path = runs_dir / ".index.json"
+    data = json.loads(path.read_text())
+    i = data["ids"].index(RUN_ID)
+    assert data["stamps"][i] is not None  # the run is served from the index: the lie would be believed
+    for name, value in lie.items():
+        if name not in ("status", "config"):
+            data["fields"][name][i] = value
+        elif isinstance(value, dict):
+            table = data["tables"][name]
+            for key, v in value.items():
+                column = table["columns"].setdefault(key, [table["same"].pop(key, None)] * len(data["ids"]))
+                column[i] = v
+                table["keys"] += [] if key in table["keys"] else [key]
+        else:
+            data["tables"][name]["whole"][str(i)] = value
+    path.write_text(json.dumps(data))
+
+
+def indexed(runs_dir, name):
+    data = json.loads((runs_dir / ".index.json").read_text())
+    return data["fields"][name][data["ids"].index(RUN_ID)]
 
 
 @pytest.mark.parametrize("lie", LIES, ids=lambda lie: next(iter(lie)) + "=" + repr(next(iter(lie.values())))[:12])
@@ -48,8 +67,8 @@ async def test_an_index_entry_of_the_wrong_type_is_ignored_and_rebuilt_from_the_
         result = runner.invoke(cli_app, [*args, "--runs-dir", str(runs_dir)])
         assert result.exit_code == 0 and result.exception is None, (args, result.output, result.exception)
         assert "finished" in result.output or "0.61" in result.output or "61" in result.output, (args, result.output)
-    entry = json.loads((runs_dir / ".index.json").read_text())["runs"][RUN_ID]
-    assert isinstance(entry["created"], float) and entry["state"] == "finished" and entry["tags"] == []  # rebuilt
+    assert isinstance(indexed(runs_dir, "created"), float) and indexed(runs_dir, "state") == "finished" \
+        and indexed(runs_dir, "tags") == []  # rebuilt
     tamper_index(runs_dir, lie)
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(120, 30)) as pilot:

@@ -119,7 +119,9 @@ def test_the_index_keeps_shared_values_once_and_gives_every_run_back_as_its_file
     text = (runs_dir / ".index.json").read_text()
     assert text.count("a description every run shares") == 1
     cached = RunStore(runs_dir).list()
-    assert not index.load(runs_dir).common["config"].get("label")  # no run's own value is shared
+    assert "label" not in json.loads(text)["tables"]["config"]["same"]  # no run's own value is shared
+    loaded = index.load(runs_dir)
+    assert all(loaded.info(i.run_id, i.path, index.stamp(i.path)) is not None for i in cached)  # served from it
     for a, b in zip(fresh, cached):
         assert json.dumps([a.config, a.status]) == json.dumps([b.config, b.status])  # the types too (1 vs 1.0)
         assert (a.run_id, a.best_test_acc, a.label) == (b.run_id, b.best_test_acc, b.label)
@@ -132,15 +134,15 @@ def test_a_shared_value_of_the_wrong_type_costs_the_index_and_nothing_else(runs_
                                                                    "best_test_acc": 0.61})
     RunStore(runs_dir).list()
     data = json.loads((runs_dir / ".index.json").read_text())
-    data["common"]["config"]["p_fc"] = "half"
-    data["common"]["status"]["epoch"] = "ten"
+    data["tables"]["config"]["same"]["p_fc"] = "half"
+    data["tables"]["status"]["same"]["epoch"] = "ten"
     (runs_dir / ".index.json").write_text(json.dumps(data))
     result = runner.invoke(cli_app, ["runs", "--runs-dir", str(runs_dir)])
     assert result.exit_code == 0 and result.exception is None, result.output
     assert result.output.count("61.00%") == 3 and "half" not in result.output
     infos = RunStore(runs_dir).list()
     assert all(i.config["p_fc"] == 0.5 and i.epoch == 10 for i in infos)
-    assert json.loads((runs_dir / ".index.json").read_text())["common"]["config"]["p_fc"] == 0.5  # rebuilt
+    assert json.loads((runs_dir / ".index.json").read_text())["tables"]["config"]["same"]["p_fc"] == 0.5  # rebuilt
 
 
 async def test_the_console_formats_only_the_rows_it_draws(runs_dir):
@@ -174,7 +176,7 @@ def test_an_idle_watcher_over_a_huge_folder_stats_a_bounded_slice_a_refresh(tmp_
     assert watcher.refresh() == "structure"
     stats = []
     real = watch.stamp
-    monkeypatch.setattr(watch, "stamp", lambda folder, files=4: stats.append(folder) or real(folder, files))
+    monkeypatch.setattr(watch, "stamp", lambda folder: stats.append(folder) or real(folder))
     watcher.refresh()
     assert 0 < len(stats) <= 20  # not 200 // SWEEP_SECONDS
     target = runs / "20260101-000007-A-0007" / "status.json"

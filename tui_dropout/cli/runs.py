@@ -1,6 +1,7 @@
 """`runs`, `show`, `cancel` and `export`: reading and steering run folders."""
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 from pathlib import Path
@@ -35,18 +36,21 @@ def _table(header: list[str], rows: list[list[str]], width: int) -> list[str]:
     """Columns padded to their widest cell; only the last (the note) is cut to fit `width`. Every other cell is
     printed whole, so a run id is never cut: on a terminal too narrow for them the line is simply longer.
     Plain ASCII, so any terminal encoding prints it."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    columns = list(zip(header, *rows))  # by column: widths at C speed (50,000 rows)
+    widths = [max(map(len, column)) for column in columns[:-1]]
     lead = sum(widths) + 2 * len(widths)
     room = max(width - lead - 1, 0)  # the last terminal column is left free: writing there wraps in some terminals
+    form = "".join(f"{{:<{w}}}  " for w in widths) + "{}"
 
     def line(cells: list[str]) -> str:
         note = cells[-1]
         if len(note) > room:
             note = note[:room - 3] + "..." if room > 6 else ""
-        return ("  ".join(c.ljust(w) for c, w in zip(cells, widths)) + "  " + note).rstrip()
+            cells = [*cells[:-1], note]
+        return form.format(*cells).rstrip()
 
-    return [line(header), "-" * min(max(len(line(r)) for r in [header, *rows]), max(width - 1, lead))] + \
-        [line(r) for r in rows]
+    lines = [line(r) for r in rows]
+    return [line(header), "-" * min(max(len(line(header)), *map(len, lines)), max(width - 1, lead))] + lines
 
 
 Filter = Annotated[Optional[str], typer.Option(
@@ -74,6 +78,7 @@ def runs(runs_dir: RunsDir = None, filter_text: Filter = None,
     """List runs, newest first, with their state and final test accuracy."""
     with paused_gc():  # tens of thousands of runs: the collector would walk every row of the table again and again
         _list_runs(runs_dir, filter_text, sort, reverse, archived, as_json)
+        gc.freeze()  # the command ends here: a collection over the listing's objects as it returns is only cost
 
 
 def _list_runs(runs_dir, filter_text, sort, reverse, archived, as_json) -> None:
