@@ -7,7 +7,7 @@ import tracemalloc
 
 from typer.testing import CliRunner
 
-from conftest import make_run_folder, until
+from conftest import make_run_folder, settle, until
 from tui_dropout.cli.main import app as cli_app
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.console.widgets.runs_table import RunsTable
@@ -187,3 +187,38 @@ def test_an_idle_watcher_over_a_huge_folder_stats_a_bounded_slice_a_refresh(tmp_
         if watcher.runs["20260101-000007-A-0007"].info.best_test_acc == 0.77:
             break
     assert watcher.runs["20260101-000007-A-0007"].info.best_test_acc == 0.77
+
+
+def test_the_index_trusts_two_stats_a_run_and_sees_every_file_renamed_in(runs_dir):
+    from tui_dropout.store.notes import update_notes
+
+    path = make_run_folder(runs_dir, "20261201-100000-A-0000", {"state": "finished", "epoch": 10})
+    store = RunStore(runs_dir)
+    store.list()
+    reads = []
+    real = RunDir.info
+    RunDir.info = lambda self: reads.append(self.run_id) or real(self)
+    try:
+        assert store.list()[0].name == "" and reads == []  # served from the index
+        update_notes(path, name="renamed")  # notes.json renamed in: the folder's mtime moves
+        assert store.list()[0].name == "renamed" and len(reads) == 1
+        settle(path)  # as if long ago: stamped again, served again
+        store.list()
+        assert store.list()[0].name == "renamed" and len(reads) == 2
+        RunDir(path).write_config({**json.loads((path / "config.json").read_text()), "label": "relabelled"})
+        assert store.list()[0].study_label == "relabelled" and len(reads) == 3
+    finally:
+        RunDir.info = real
+
+
+def test_a_stamp_taken_just_after_a_write_is_not_trusted(runs_dir):
+    """A coarse filesystem clock can give a second write in the same tick the same mtime: a folder or status.json
+    written within SETTLE_NS is read again next time, until it has settled."""
+    path = make_run_folder(runs_dir, "20261201-100000-A-0000", {"state": "finished", "epoch": 10})
+    (path / "status.json").write_text(json.dumps({"state": "finished", "epoch": 10, "best_test_acc": 0.5}))
+    RunStore(runs_dir).list()
+    data = json.loads((runs_dir / ".index.json").read_text())
+    assert data["stamps"] == [None]  # written just now: not stamped
+    settle(path)
+    RunStore(runs_dir).list()
+    assert json.loads((runs_dir / ".index.json").read_text())["stamps"][0] is not None  # settled: stamped
