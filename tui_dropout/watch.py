@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
@@ -69,7 +69,7 @@ class WatchedRun:
     stamp: tuple = ()  # its folder and status.json when `info` was read; () when written too recently to trust
     checked: float = 0.0
     tail: MetricsTail | None = None
-    series: RunSeries = field(default_factory=RunSeries)
+    series: RunSeries | None = None  # made when first asked for: 50,000 empty series would cost the first paint
     loader: SeriesLoader | None = None  # reading a large backlog of metrics in a thread
 
 
@@ -183,6 +183,7 @@ class RunsWatcher:
             return RunSeries()
         if watched.tail is None:
             watched.tail = MetricsTail(watched.run.path / METRICS)
+            watched.series = watched.series or RunSeries()
         loader = watched.loader
         if loader is not None:
             if loader.is_alive():
