@@ -222,3 +222,20 @@ def test_a_stamp_taken_just_after_a_write_is_not_trusted(runs_dir):
     settle(path)
     RunStore(runs_dir).list()
     assert json.loads((runs_dir / ".index.json").read_text())["stamps"][0] is not None  # settled: stamped
+
+
+def test_a_wrongly_typed_value_in_a_column_costs_its_own_run_only(runs_dir):
+    ids = [f"20261201-10000{i}-A-{i:04x}" for i in range(3)]
+    for run_id in ids:
+        make_run_folder(runs_dir, run_id, {"state": "finished", "epoch": 10, "best_test_acc": 0.61})
+    RunStore(runs_dir).list()
+    data = json.loads((runs_dir / ".index.json").read_text())
+    i = data["ids"].index(ids[1])
+    epoch = data["fields"]["epoch"]  # every run holds 10: written once
+    assert epoch["all"] == 10 and epoch["except"] == {}
+    epoch["except"][str(i)] = "ten"
+    (runs_dir / ".index.json").write_text(json.dumps(data))
+    loaded = index.load(runs_dir)
+    served = {run_id: loaded.info(run_id, runs_dir / run_id, index.stamp(runs_dir / run_id)) for run_id in ids}
+    assert served[ids[1]] is None and served[ids[0]].epoch == served[ids[2]].epoch == 10
+    assert all(info.epoch == 10 for info in RunStore(runs_dir).list())  # read again from its files

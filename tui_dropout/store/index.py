@@ -193,7 +193,7 @@ def _checked(data: dict[str, Any]) -> Cached:
         raise ValueError("layout")
     bad: set[int] = set()
     for name, (kind, optional) in _KINDS.items():
-        column = fields[name]
+        column = fields[name] = _expand(fields[name], n)
         if not _is_list(column, n):
             raise ValueError(name)
         _check_column(column, kind, optional, True, bad)
@@ -203,6 +203,33 @@ def _checked(data: dict[str, Any]) -> Cached:
     sound = [i for i, s in enumerate(fields["state"]) if s != State.CORRUPT]
     built = {name: _table(tables[name], n, _KIND_OF_TABLE[name], bad, sound) for name in TABLES}
     return Cached({"stamps": stamps, "fields": fields, "tables": built, "bad": bad, "ids": ids})
+
+
+def _expand(column: Any, n: int) -> Any:
+    """A column as a list: {"all": V, "except": {"i": W}} is V for every run but those named."""
+    if type(column) is not dict:
+        return column
+    out = [column["all"]] * n  # one value shared: decoded once, not once a run
+    for k, v in _index_map(column["except"], n, None).items():
+        out[k] = v
+    return out
+
+
+def _compact(column: list) -> Any:
+    """A column whose most runs hold one plain value, written once with the runs that differ."""
+    counts: dict[tuple, int] = {}
+    for v in column:
+        if type(v) in _SCALARS or v == []:
+            mark = (type(v), v if type(v) is not list else ())
+            counts[mark] = counts.get(mark, 0) + 1
+    if not counts:
+        return column
+    (kind, value), count = max(counts.items(), key=lambda item: item[1])
+    if count <= len(column) // 2:
+        return column
+    value = [] if kind is list else value
+    return {"all": value, "except": {str(i): v for i, v in enumerate(column)
+                                     if type(v) is not kind or v != value}}
 
 
 def _check_column(column: list, kind: Any, optional: bool, no_nan: bool, bad: set[int]) -> None:
@@ -262,7 +289,7 @@ def save(root: Path, runs: list[tuple[str, tuple, RunInfo]], now_ns: int | None 
     infos = [info for _, _, info in runs]
     data = {"version": VERSION, "ids": [run_id for run_id, _, _ in runs],
             "stamps": [hash(s) if settled(s, now_ns) else None for _, s, _ in runs],
-            "fields": {name: [getattr(info, name) for info in infos] for name in FIELDS},
+            "fields": {name: _compact([getattr(info, name) for info in infos]) for name in FIELDS},
             "tables": {name: _columns([getattr(info, name) for info in infos],
                                       [info.state != State.CORRUPT for info in infos]) for name in TABLES}}
     try:
