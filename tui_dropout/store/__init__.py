@@ -110,11 +110,16 @@ class RunStore:
 
     def run_dirs(self) -> Iterator[RunDir]:
         """Every run folder; entries that are not folders (or are broken or looping links) are skipped."""
+        for run, _ in self._runs_with_paths():
+            yield run
+
+    def _runs_with_paths(self) -> Iterator[tuple[RunDir, str]]:
+        """Every run folder, with its path as text (a stat takes it without converting the Path again)."""
         child = getattr(self.root, "_make_child_relpath", self.root.joinpath)  # a third of Path(entry.path)'s cost
         for entry in self._run_entries():
             run = RunDir(child(entry.name))
             run.folder_is_link = entry.is_symlink()  # from the listing's d_type: no stat
-            yield run
+            yield run, entry.path
 
     def _run_entries(self) -> Iterator[os.DirEntry]:
         try:
@@ -146,8 +151,8 @@ class RunStore:
             now_ns = time.time_ns()
             cached = index.load(self.root)
             out, changed = [], False
-            for run in self.run_dirs():
-                run_stamp = index.stamp(run.path)
+            for run, path in self._runs_with_paths():
+                run_stamp = index.stamp(path)
                 linked = run.folder_is_link  # a folder swapped for a link to it keeps its files' stamps: never cached
                 info = None if linked else cached.info(run.run_id, run.path, run_stamp)
                 if info is None:
