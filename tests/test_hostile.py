@@ -61,7 +61,7 @@ def test_no_cli_command_prints_a_raw_escape_or_bidi_character(tmp_path, args):
 def test_links_in_a_run_folder_make_it_corrupt_and_nothing_outside_is_touched(tmp_path):
     outside = tmp_path / "outside"
     for name in ("metrics.jsonl", "train.log", "status.json", "config.json", "summary.json", "notes.json",
-                 "evaluation.json", ".status.lock", ".notes.lock", "checkpoint.pt"):
+                 "evaluation.json", ".status.lock", ".notes.lock", "checkpoint.pt", "worker.out", "evaluate.out"):
         root = tmp_path / f"runs-{name}"
         run = RunStore(root).create({"preset": "A", "epochs": 2})
         run.update_status(state="finished", pid=None, ended=1.0)
@@ -72,6 +72,7 @@ def test_links_in_a_run_folder_make_it_corrupt_and_nothing_outside_is_touched(tm
         assert info.state == "corrupt" and name in info.problem, (name, info.problem)
         runner = CliRunner()
         for args in (["runs"], ["show", "1"], ["label", "1", "--name", "n"], ["archive", "1"], ["evaluate", "1"],
+                     ["evaluate", "1", "--detach"], ["resume", "1", "--detach"], ["queue"],
                      ["export", "1", "--format", "md", "-o", "-"], ["hparams"], ["results", "1"],
                      ["export", "1", "--format", "dir", "-o", str(tmp_path / f"out-{name}")]):
             result = runner.invoke(app, [*args, "--runs-dir", str(root)])
