@@ -113,6 +113,16 @@ def make_run_folder(runs_dir: Path, name: str, status: dict | None, config: dict
         (path / "status.json").write_text(json.dumps(status))
     if metrics:
         (path / "metrics.jsonl").write_text(metrics)
+    return settle(path)
+
+
+def settle(path: Path, seconds: float = 60.0) -> Path:
+    """A run folder and its status.json dated `seconds` back, as if written a while ago: the listing index then
+    trusts their stamps (it never trusts one written within index.SETTLE_NS), and any later write changes them."""
+    when = time.time_ns() - int(seconds * 1e9)
+    for target in (path / "status.json", path):
+        if target.exists() and not target.is_symlink():
+            os.utime(target, ns=(when, when))
     return path
 
 

@@ -8,6 +8,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from conftest import settle
 from tui_dropout.cli.main import app
 from tui_dropout.safetext import safe, safe_lines
 from tui_dropout.store import RunDir, RunStore
@@ -60,7 +61,7 @@ def test_no_cli_command_prints_a_raw_escape_or_bidi_character(tmp_path, args):
 def test_links_in_a_run_folder_make_it_corrupt_and_nothing_outside_is_touched(tmp_path):
     outside = tmp_path / "outside"
     for name in ("metrics.jsonl", "train.log", "status.json", "config.json", "summary.json", "notes.json",
-                 "evaluation.json", ".status.lock", ".notes.lock", "checkpoint.pt"):
+                 "evaluation.json", ".status.lock", ".notes.lock", "checkpoint.pt", "worker.out", "evaluate.out"):
         root = tmp_path / f"runs-{name}"
         run = RunStore(root).create({"preset": "A", "epochs": 2})
         run.update_status(state="finished", pid=None, ended=1.0)
@@ -71,6 +72,7 @@ def test_links_in_a_run_folder_make_it_corrupt_and_nothing_outside_is_touched(tm
         assert info.state == "corrupt" and name in info.problem, (name, info.problem)
         runner = CliRunner()
         for args in (["runs"], ["show", "1"], ["label", "1", "--name", "n"], ["archive", "1"], ["evaluate", "1"],
+                     ["evaluate", "1", "--detach"], ["resume", "1", "--detach"], ["queue"],
                      ["export", "1", "--format", "md", "-o", "-"], ["hparams"], ["results", "1"],
                      ["export", "1", "--format", "dir", "-o", str(tmp_path / f"out-{name}")]):
             result = runner.invoke(app, [*args, "--runs-dir", str(root)])
@@ -168,11 +170,20 @@ def test_a_checkpoint_link_is_never_loaded(tmp_path):
         checkpoints.load(run.checkpoint_path, torch.device("cpu"))
 
 
+def index_serves(root, run) -> bool:
+    """Whether the listing index would give this run without reading its files."""
+    from tui_dropout.store import index
+
+    return index.load(root).info(run.run_id, run.path, index.stamp(run.path)) is not None
+
+
 def test_a_file_swapped_for_a_link_to_itself_is_not_served_from_the_index(tmp_path):
     root = tmp_path / "runs"
     run = RunStore(root).create({"preset": "A", "epochs": 2})
     run.update_status(state="finished", pid=None, ended=1.0)
+    settle(run.path)
     assert RunStore(root).list()[0].state == "finished"  # indexed now
+    assert RunStore(root).list()[0].status.get("ended") == 1.0 and index_serves(root, run)
     moved = tmp_path / "status.json"
     os.rename(run.file("status.json"), moved)  # the same inode, size and mtime, reached through a link
     os.symlink(moved, run.file("status.json"))
@@ -184,7 +195,9 @@ def test_a_run_folder_swapped_for_a_link_after_it_was_indexed_is_not_served_from
     root = tmp_path / "runs"
     run = RunStore(root).create({"preset": "A", "epochs": 2})
     run.update_status(state="finished", pid=None, ended=1.0)
+    settle(run.path)
     assert RunStore(root).list()[0].state == "finished"  # indexed now
+    assert RunStore(root).list()[0].status.get("ended") == 1.0 and index_serves(root, run)
     moved = tmp_path / run.run_id
     os.rename(run.path, moved)  # every file keeps its inode, size and mtime
     os.symlink(moved, run.path)

@@ -7,7 +7,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from conftest import cli, make_run_folder, until, wait_for
+from conftest import cli, make_run_folder, settle, until, wait_for
 from tui_dropout.cli.main import app as cli_app
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.console.widgets.runs_table import RunsTable
@@ -29,14 +29,38 @@ def finished_run(runs_dir):
     path = make_run_folder(runs_dir, RUN_ID, {"state": "finished", "epoch": 10, "epochs": 10, "best_test_acc": 0.61,
                                                "best_test_epoch": 9, "ended": time.time()})
     (path / "summary.json").write_text(json.dumps({"state": "finished", "best_test_acc": 0.61, "epochs_done": 10}))
-    return path
+    return settle(path)
 
 
 def tamper_index(runs_dir, lie):
-    index = runs_dir / ".index.json"
-    data = json.loads(index.read_text())
-    data["runs"][RUN_ID].update(lie)
-    index.write_text(json.dumps(data))
+    """The run's cached values given `lie`, where the index keeps them: a field's column, a table's column
+    (moved out of the shared values), or a table kept whole."""
+    path = runs_dir / ".index.json"
+    data = json.loads(path.read_text())
+    i = data["ids"].index(RUN_ID)
+    assert data["stamps"][i] is not None  # the run is served from the index: the lie would be believed
+    for name, value in lie.items():
+        if name not in ("status", "config"):
+            column = data["fields"][name]
+            if isinstance(column, dict):  # written compactly: one value for most runs, the others named
+                column["except"][str(i)] = value
+            else:
+                column[i] = value
+        elif isinstance(value, dict):
+            table = data["tables"][name]
+            for key, v in value.items():
+                column = table["columns"].setdefault(key, [table["same"].pop(key, None)] * len(data["ids"]))
+                column[i] = v
+                table["keys"] += [] if key in table["keys"] else [key]
+        else:
+            data["tables"][name]["whole"][str(i)] = value
+    path.write_text(json.dumps(data))
+
+
+def indexed(runs_dir, name):
+    data = json.loads((runs_dir / ".index.json").read_text())
+    column, i = data["fields"][name], data["ids"].index(RUN_ID)
+    return column["except"].get(str(i), column["all"]) if isinstance(column, dict) else column[i]
 
 
 @pytest.mark.parametrize("lie", LIES, ids=lambda lie: next(iter(lie)) + "=" + repr(next(iter(lie.values())))[:12])
@@ -48,8 +72,8 @@ async def test_an_index_entry_of_the_wrong_type_is_ignored_and_rebuilt_from_the_
         result = runner.invoke(cli_app, [*args, "--runs-dir", str(runs_dir)])
         assert result.exit_code == 0 and result.exception is None, (args, result.output, result.exception)
         assert "finished" in result.output or "0.61" in result.output or "61" in result.output, (args, result.output)
-    entry = json.loads((runs_dir / ".index.json").read_text())["runs"][RUN_ID]
-    assert isinstance(entry["created"], float) and entry["state"] == "finished" and entry["tags"] == []  # rebuilt
+    assert isinstance(indexed(runs_dir, "created"), float) and indexed(runs_dir, "state") == "finished" \
+        and indexed(runs_dir, "tags") == []  # rebuilt
     tamper_index(runs_dir, lie)
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -82,7 +106,8 @@ def folder_bytes(path):
 
 @pytest.mark.parametrize("edit,field", [({"epochs": -1}, "epochs"), ({"batch_size": 1e12}, "batch_size"),
                                         ({"p_fc": 5}, "p_fc"), ({"lr": float("nan")}, "lr"),
-                                        ({"warp_speed": 9}, "warp_speed"), ({"epochs": "ten"}, "epochs")])
+                                        ({"warp_speed": 9}, "warp_speed"), ({"epochs": "ten"}, "epochs"),
+                                        ({"device": "cuda:99"}, "device")])
 def test_a_config_edited_out_of_range_is_refused_by_resume_and_the_run_is_left_as_it_was(
         stopped_run, tmp_path, edit, field):
     import shutil
@@ -130,6 +155,18 @@ def test_a_holder_is_proven_by_its_command_line_and_the_holder_lock_not_by_a_pid
         held.kill()
         held.wait()
     assert wait_for(lambda: not queue.holder_alive(), 10)  # dead, its lock went with it
+
+
+@pytest.mark.parametrize("text,named", [("garbage", "holder.json is not valid JSON"),
+                                        ("[1, 2]", "holder.json is not a JSON object")])
+def test_a_holder_record_that_is_no_json_object_is_named_by_queue_not_taken_for_no_queue(runs_dir, text, named):
+    from tui_dropout.store.queue import QueueFolder
+
+    QueueFolder(runs_dir).ensure()
+    (runs_dir / ".queue" / "holder.json").write_text(text)
+    out = cli("queue", "--runs-dir", runs_dir)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert named in out.stdout and "not trusted" in out.stdout and "no queue" not in out.stdout, out.stdout
 
 
 @pytest.mark.parametrize("record", [{"per_gpu": "abc"}, {"max_fused": 0}, {"gpus": "0"}, {"gpus": ["0#1"]},

@@ -97,3 +97,21 @@ def test_resuming_a_run_whose_holder_died_gives_up_its_place_in_the_queue(runs_d
     for run_id in ids:
         cli("cancel", run_id, "--runs-dir", runs_dir)
     assert wait_for(lambda: all(s.get("state") in ("cancelled", "finished") for s in statuses(runs_dir, ids)), 60)
+
+
+def test_a_waiting_runs_worker_out_planted_as_a_link_fails_that_run_and_creates_nothing(runs_dir, tmp_path):
+    running, waiting = queue_study(runs_dir, *LONG, "--grid", "p_fc=0.1,0.2", "--gpus", "0", "--max-fused", "1")
+    target = tmp_path / "outside" / "victim.txt"  # dangling: opening it to append would create it
+    target.parent.mkdir()
+    os.symlink(target, runs_dir / waiting / "worker.out")
+    holder = holder_pid(runs_dir)
+    cli("cancel", running, "--runs-dir", runs_dir)  # the slot frees: the holder dispatches the waiting run
+    assert wait_for(lambda: read_status(runs_dir / waiting).get("state") == "failed", 60), \
+        read_status(runs_dir / waiting)
+    assert "worker.out" in read_status(runs_dir / waiting)["error"] and not os.path.lexists(target)
+    shown = cli("runs", "--runs-dir", runs_dir)
+    assert "worker.out is a link" in shown.stdout, shown.stdout  # and the run names it
+    log = runs_dir / ".queue" / "holder.out"
+    # the holder went on and left when nothing waited (it writes pid null); one that crashed leaves its pid
+    assert wait_for(lambda: holder_pid(runs_dir) is None, 30), (holder, log.read_text() if log.exists() else "")
+    assert "Traceback" not in (log.read_text() if log.exists() else "")

@@ -7,7 +7,7 @@ import tracemalloc
 
 from typer.testing import CliRunner
 
-from conftest import make_run_folder, until
+from conftest import make_run_folder, settle, until
 from tui_dropout.cli.main import app as cli_app
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.console.widgets.runs_table import RunsTable
@@ -119,7 +119,9 @@ def test_the_index_keeps_shared_values_once_and_gives_every_run_back_as_its_file
     text = (runs_dir / ".index.json").read_text()
     assert text.count("a description every run shares") == 1
     cached = RunStore(runs_dir).list()
-    assert not index.load(runs_dir).common["config"].get("label")  # no run's own value is shared
+    assert "label" not in json.loads(text)["tables"]["config"]["same"]  # no run's own value is shared
+    loaded = index.load(runs_dir)
+    assert all(loaded.info(i.run_id, i.path, index.stamp(i.path)) is not None for i in cached)  # served from it
     for a, b in zip(fresh, cached):
         assert json.dumps([a.config, a.status]) == json.dumps([b.config, b.status])  # the types too (1 vs 1.0)
         assert (a.run_id, a.best_test_acc, a.label) == (b.run_id, b.best_test_acc, b.label)
@@ -132,15 +134,15 @@ def test_a_shared_value_of_the_wrong_type_costs_the_index_and_nothing_else(runs_
                                                                    "best_test_acc": 0.61})
     RunStore(runs_dir).list()
     data = json.loads((runs_dir / ".index.json").read_text())
-    data["common"]["config"]["p_fc"] = "half"
-    data["common"]["status"]["epoch"] = "ten"
+    data["tables"]["config"]["same"]["p_fc"] = "half"
+    data["tables"]["status"]["same"]["epoch"] = "ten"
     (runs_dir / ".index.json").write_text(json.dumps(data))
     result = runner.invoke(cli_app, ["runs", "--runs-dir", str(runs_dir)])
     assert result.exit_code == 0 and result.exception is None, result.output
     assert result.output.count("61.00%") == 3 and "half" not in result.output
     infos = RunStore(runs_dir).list()
     assert all(i.config["p_fc"] == 0.5 and i.epoch == 10 for i in infos)
-    assert json.loads((runs_dir / ".index.json").read_text())["common"]["config"]["p_fc"] == 0.5  # rebuilt
+    assert json.loads((runs_dir / ".index.json").read_text())["tables"]["config"]["same"]["p_fc"] == 0.5  # rebuilt
 
 
 async def test_the_console_formats_only_the_rows_it_draws(runs_dir):
@@ -174,7 +176,7 @@ def test_an_idle_watcher_over_a_huge_folder_stats_a_bounded_slice_a_refresh(tmp_
     assert watcher.refresh() == "structure"
     stats = []
     real = watch.stamp
-    monkeypatch.setattr(watch, "stamp", lambda folder, files=4: stats.append(folder) or real(folder, files))
+    monkeypatch.setattr(watch, "stamp", lambda folder: stats.append(folder) or real(folder))
     watcher.refresh()
     assert 0 < len(stats) <= 20  # not 200 // SWEEP_SECONDS
     target = runs / "20260101-000007-A-0007" / "status.json"
@@ -185,3 +187,55 @@ def test_an_idle_watcher_over_a_huge_folder_stats_a_bounded_slice_a_refresh(tmp_
         if watcher.runs["20260101-000007-A-0007"].info.best_test_acc == 0.77:
             break
     assert watcher.runs["20260101-000007-A-0007"].info.best_test_acc == 0.77
+
+
+def test_the_index_trusts_two_stats_a_run_and_sees_every_file_renamed_in(runs_dir):
+    from tui_dropout.store.notes import update_notes
+
+    path = make_run_folder(runs_dir, "20261201-100000-A-0000", {"state": "finished", "epoch": 10})
+    store = RunStore(runs_dir)
+    store.list()
+    reads = []
+    real = RunDir.info
+    RunDir.info = lambda self: reads.append(self.run_id) or real(self)
+    try:
+        assert store.list()[0].name == "" and reads == []  # served from the index
+        update_notes(path, name="renamed")  # notes.json renamed in: the folder's mtime moves
+        assert store.list()[0].name == "renamed" and len(reads) == 1
+        settle(path)  # as if long ago: stamped again, served again
+        store.list()
+        assert store.list()[0].name == "renamed" and len(reads) == 2
+        RunDir(path).write_config({**json.loads((path / "config.json").read_text()), "label": "relabelled"})
+        assert store.list()[0].study_label == "relabelled" and len(reads) == 3
+    finally:
+        RunDir.info = real
+
+
+def test_a_stamp_taken_just_after_a_write_is_not_trusted(runs_dir):
+    """A coarse filesystem clock can give a second write in the same tick the same mtime: a folder or status.json
+    written within SETTLE_NS is read again next time, until it has settled."""
+    path = make_run_folder(runs_dir, "20261201-100000-A-0000", {"state": "finished", "epoch": 10})
+    (path / "status.json").write_text(json.dumps({"state": "finished", "epoch": 10, "best_test_acc": 0.5}))
+    RunStore(runs_dir).list()
+    data = json.loads((runs_dir / ".index.json").read_text())
+    assert data["stamps"] == [None]  # written just now: not stamped
+    settle(path)
+    RunStore(runs_dir).list()
+    assert json.loads((runs_dir / ".index.json").read_text())["stamps"][0] is not None  # settled: stamped
+
+
+def test_a_wrongly_typed_value_in_a_column_costs_its_own_run_only(runs_dir):
+    ids = [f"20261201-10000{i}-A-{i:04x}" for i in range(3)]
+    for run_id in ids:
+        make_run_folder(runs_dir, run_id, {"state": "finished", "epoch": 10, "best_test_acc": 0.61})
+    RunStore(runs_dir).list()
+    data = json.loads((runs_dir / ".index.json").read_text())
+    i = data["ids"].index(ids[1])
+    epoch = data["fields"]["epoch"]  # every run holds 10: written once
+    assert epoch["all"] == 10 and epoch["except"] == {}
+    epoch["except"][str(i)] = "ten"
+    (runs_dir / ".index.json").write_text(json.dumps(data))
+    loaded = index.load(runs_dir)
+    served = {run_id: loaded.info(run_id, runs_dir / run_id, index.stamp(runs_dir / run_id)) for run_id in ids}
+    assert served[ids[1]] is None and served[ids[0]].epoch == served[ids[2]].epoch == 10
+    assert all(info.epoch == 10 for info in RunStore(runs_dir).list())  # read again from its files

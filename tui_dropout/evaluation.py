@@ -19,6 +19,7 @@ from .errors import DropoutTuiError
 from .states import ACTIVE, State
 from .store import EVALUATION, STALE_SECONDS, DamagedFile, RunDir, process_alive, read_json
 from .store.info import fits, is_number
+from .store.files import open_append
 from .store.rundir import EVALUATE_LOCK
 
 LOCK = EVALUATE_LOCK  # held (flock) by the one process evaluating the run, for its whole life
@@ -69,7 +70,7 @@ def lock(run: RunDir) -> int:
     try:
         fd = os.open(run.file(LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)  # never through a link
     except OSError as exc:
-        raise Refused(f"run: cannot write to {run.path} ({exc.strerror or exc})") from None
+        raise Refused(f"run: cannot write to {exc.filename or run.path} ({exc.strerror or exc})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -101,9 +102,9 @@ def start(run_dir: Path | str | RunDir, mc: int = DEFAULT_PASSES, device: str | 
             return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True, env=env, pass_fds=(fd,))
         try:
-            out = open(run.file(OUTPUT), "ab")
+            out = open_append(run.file(OUTPUT))  # never through a link
         except OSError as exc:
-            raise Refused(f"run: cannot write to {run.path} ({exc.strerror or exc})") from None
+            raise Refused(f"run: cannot write to {exc.filename or run.path} ({exc.strerror or exc})") from None
         with out:
             return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True, env=env, pass_fds=(fd,))

@@ -4,14 +4,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 from .series import RunSeries
 from .states import State
 from .store import ACTIVE, METRICS, MetricsTail, RunDir, RunInfo, RunStore, paused_gc
-from .store.index import stamp
+from .store.index import settled, stamp
 
 LIVENESS_SECONDS = 2.0  # how often an active run's trainer is looked for in /proc
 SWEEP_SECONDS = 60  # every ended run's status is looked at again within this (a resume from another terminal)
@@ -63,11 +63,10 @@ def copy_series(series: RunSeries) -> RunSeries:
 class WatchedRun:
     run: RunDir
     info: RunInfo
-    stamp: list = field(default_factory=list)  # what the run's files looked like when `info` was read
+    stamp: tuple = ()  # its folder and status.json when `info` was read; () when written too recently to trust
     checked: float = 0.0
     tail: MetricsTail | None = None
-    series: RunSeries = field(default_factory=RunSeries)
-    folder: tuple | None = None  # the folder's own stat: every file written whole (renamed in) changes it
+    series: RunSeries | None = None  # made when first asked for: 50,000 empty series would cost the first paint
     loader: SeriesLoader | None = None  # reading a large backlog of metrics in a thread
 
 
@@ -132,9 +131,7 @@ class RunsWatcher:
             watched = self.runs.get(run_id)
             if watched is None or run_id in due:
                 continue
-            folder = _root_stamp(watched.run.path)
-            if stamp(watched.run.path, files=1) != watched.stamp[:1] or folder != watched.folder:
-                watched.folder = folder
+            if stamp(watched.run.path) != watched.stamp:
                 due.add(run_id)
         for run_id in due:
             watched = self.runs.get(run_id)
@@ -143,9 +140,8 @@ class RunsWatcher:
             files = _stamp(watched.run.path)
             active = run_id in self.active
             if files != watched.stamp or (active and now - watched.checked > LIVENESS_SECONDS):
-                watched.folder = _root_stamp(watched.run.path)
                 info = watched.run.info()
-                watched.stamp, watched.checked = files, now
+                watched.stamp, watched.checked = _trusted(files), now
                 if _differs(info, watched.info):
                     changed = True
                     structure = structure or _listed(info) != _listed(watched.info)
@@ -175,7 +171,7 @@ class RunsWatcher:
             runs: dict[str, WatchedRun] = {}
             with paused_gc():
                 for run, info, run_stamp in self.store.scan():
-                    watched = runs[run.run_id] = WatchedRun(run, info, run_stamp, now, folder=_root_stamp(run.path))
+                    watched = runs[run.run_id] = WatchedRun(run, info, _trusted(run_stamp), now)
                     self._set_info(watched, info)
             self.runs = runs
             return bool(runs)
@@ -186,8 +182,8 @@ class RunsWatcher:
         runs = dict(self.runs)  # a copy, published whole: the UI thread may be walking the one it has
         for name in came:
             run = RunDir(self.store.root / name)
-            folder = _root_stamp(run.path)  # first: a change made while the files are read is seen next time
-            watched = runs[name] = WatchedRun(run, run.info(), _stamp(run.path), now, folder=folder)
+            run_stamp = _stamp(run.path)  # first: a change made while the files are read is seen next time
+            watched = runs[name] = WatchedRun(run, run.info(), _trusted(run_stamp), now)
             self._set_info(watched, watched.info)
         for name in gone:
             del runs[name]
@@ -199,7 +195,7 @@ class RunsWatcher:
         """Look at this run on the next refresh, whatever its state (after the console resumed or cancelled it)."""
         watched = self.runs.get(run_id)
         if watched is not None:
-            watched.stamp = []
+            watched.stamp = ()
             with self._touch_lock:
                 self._touched.add(run_id)
 
@@ -217,6 +213,7 @@ class RunsWatcher:
             return RunSeries()
         if watched.tail is None:
             watched.tail = MetricsTail(watched.run.path / METRICS)
+            watched.series = watched.series or RunSeries()
         loader = watched.loader
         if loader is not None:
             if loader.is_alive():
@@ -265,9 +262,13 @@ def _root_stamp(root: Path) -> tuple | None:
     return (st.st_mtime_ns, st.st_ino)
 
 
-def _stamp(folder: Path) -> list:
+def _stamp(folder: Path) -> tuple:
     return stamp(folder)  # looked up at call time: tests count the stats
 
+
+def _trusted(run_stamp: tuple) -> tuple:
+    """The stamp, or () when it was written too recently to stand for the files (read again next look)."""
+    return run_stamp if settled(run_stamp) else ()
 
 
 def _listed(i: RunInfo) -> tuple:

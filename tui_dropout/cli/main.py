@@ -16,6 +16,7 @@ from . import report as report_cmds
 from . import runs as runs_cmds
 from . import sweep as sweep_cmds
 from . import train as train_cmds
+from . import options
 from .options import echo, GLOBAL_OPTIONS, RunsDir, fail, open_store
 
 def _flags_show_no_type() -> None:
@@ -177,6 +178,7 @@ def _os_error_line(exc: OSError) -> tuple[str, int]:
 
 def run() -> None:
     """The console script: usage errors become one line and exit 2, like every other bad input."""
+    options.ENDS_AFTER_COMMAND = True
     try:
         code = app(standalone_mode=False)
     except typer.Abort:

@@ -51,7 +51,7 @@ def label(run_refs: list[str] = Runs, runs_dir: RunsDir = None,
         except NotesError as exc:
             fail(str(exc))
         except OSError as exc:
-            fail(f"run: cannot write to {run.path} ({exc.strerror or exc})")
+            fail(f"run: cannot write to {exc.filename or run.path} ({exc.strerror or exc})")
         said = [repr(notes["name"]) if notes["name"] else "", " ".join("#" + t for t in notes["tags"]),
                 f"note: {notes['note']!r}" if notes["note"] else ""]
         echo(safe(f"{run.run_id}: {'  '.join(filter(None, said)) or 'no name, tags or note'}"))

@@ -25,6 +25,9 @@ Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Any config fie
 Detach = Annotated[bool, typer.Option("--detach", help="Train in the background and print the run id.")]
 
 
+ENDS_AFTER_COMMAND = False  # set by the console script: the process exits once the command returns
+
+
 def echo(text: object = "", err: bool = False, nl: bool = True) -> None:
     """Every line the CLI prints: run-folder text in it (labels, errors, log lines, paths) can hold escapes, so
     controls and bidi characters are shown as visible escapes (line breaks and tabs kept)."""

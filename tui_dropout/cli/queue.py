@@ -66,11 +66,14 @@ def queue(runs_dir: RunsDir = None, show: int = typer.Option(20, "--show", min=0
         typer.echo(document("queue", runs_dir=str(store.root.absolute()), holder=holder, slots=slots,
                             waiting=[{**run_record(info), "place": place} for place, info in waiting_infos]))
         return
-    if not record:
+    damage = None if record else folder.holder_damage()
+    if not record and damage is None:
         echo(f"no queue in {store.root.absolute()} (study --backend queue starts one)")
         return
     who = holder_text(record, alive)
-    if settings is None:
+    if damage is not None:  # named, not trusted: no pid or slots are read from it
+        echo(f"held by nobody provable; {safe(damage)} (not trusted: a launch starts a new holder)")
+    elif settings is None:
         echo(f"held by {who}; {safe(problem)} (not trusted: slots unknown)")
     else:
         echo(f"held by {who}; {'' if alive else 'it served '}{safe(settings.describe())}, {settings.per_gpu} per GPU, "

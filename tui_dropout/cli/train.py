@@ -231,7 +231,7 @@ def resume(run_ref: str = typer.Argument(..., metavar="RUN", help="Run id, id pr
     if store.root.is_dir():  # a mistyped folder is not created: the run is simply not found
         store = open_store(runs_dir, write=True)
     try:
-        runs = resume_group(store, store.find(run_ref))
+        runs = resume_group(store, store.find(run_ref), local_device=backend != "slurm")
         before = [run.read_status() for run in runs]
         token = claim_group(runs)
     except DropoutTuiError as exc:  # not found, busy, in a state that cannot resume, damaged

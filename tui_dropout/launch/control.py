@@ -7,7 +7,8 @@ import time
 
 from ..errors import RunRefused
 from ..states import ENDED, State
-from ..config import ConfigError, RunConfig, validate
+from ..config import ConfigError, RunConfig
+from ..preflight import preflight
 from ..store import ACTIVE, RunBusy, RunDir, RunStore, effective_state, proven_process
 from ..store.rundir import owner_text
 from ..store.slurm import scancel
@@ -67,10 +68,11 @@ def cancel(run: RunDir) -> str:
     return "stopping"
 
 
-def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
+def resume_group(store: RunStore, run: RunDir, local_device: bool = True) -> list[RunDir]:
     """The runs to resume with `run`: its fused partners that stopped with it, else the run alone.
 
-    A run with no checkpoint (killed before its first, or never started) resumes too: from epoch 1."""
+    A run with no checkpoint (killed before its first, or never started) resumes too: from epoch 1.
+    local_device=False leaves the device to the machine that will train (a Slurm node)."""
     info = run.info()
     if info.damaged:
         raise RunRefused("run", f"{run.run_id} cannot resume: {info.problem}")
@@ -80,7 +82,7 @@ def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
         raise RunBusy(owner_text(run.run_id, status, state))
     if state not in (State.LOST, State.CANCELLED, State.FAILED):
         raise RunRefused("run", f"{run.run_id} is {state}; only lost, cancelled or failed runs resume")
-    config_problem(run)
+    config_problem(run, local_device)
     group = status.get("group")
     members = []
     for run_id in group if isinstance(group, list) else [run.run_id]:
@@ -95,14 +97,15 @@ def resume_group(store: RunStore, run: RunDir) -> list[RunDir]:
     if run not in members or not run.has_checkpoint():
         return [run]
     for other in members:
-        config_problem(other)
+        config_problem(other, local_device)
     return members
 
 
-def config_problem(run: RunDir) -> None:
-    """Refuse (RunRefused, one line) a run whose config.json no longer passes the checks a new run's does: an
-    edit to `epochs=-1`, `lr=NaN` or an unknown key would fail the trainer after the run was claimed."""
+def config_problem(run: RunDir, local_device: bool = True) -> None:
+    """Refuse (RunRefused, one line) a run whose config.json no longer passes the checks a new run's does (the
+    values, the device, the data): an edit to `epochs=-1`, `lr=NaN`, an unknown key or a GPU this machine lacks
+    would fail the trainer after the run was claimed."""
     try:
-        validate(RunConfig.from_dict(run.read_config()))
+        preflight(RunConfig.from_dict(run.read_config()), local_device)
     except (ConfigError, TypeError, ValueError, OSError) as exc:
         raise RunRefused("run", f"{run.run_id} cannot resume: config.json: {exc}") from None

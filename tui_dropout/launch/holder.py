@@ -192,7 +192,18 @@ class Holder:
         env = {"CUDA_VISIBLE_DEVICES": ""} if gpu == CPU else {"CUDA_DEVICE_ORDER": "PCI_BUS_ID",
                                                                 "CUDA_VISIBLE_DEVICES": gpu}
         process = TrainerProcess(taken, resume=resume, claim=token, env=env)
-        process.start()
+        try:
+            process.start()
+        except OSError as exc:  # worker.out planted as a link (refused), a full disk: these runs fail, we go on
+            where = Path(exc.filename).name if exc.filename else "the trainer"
+            reason = f"the trainer did not start: {where}: {exc.strerror or exc}"
+            for run in taken:
+                try:
+                    run.update_status_if(lambda now: now.get("claim") == token and not now.get("pid"),
+                                         state=State.FAILED, error=reason, ended=time.time())
+                except (OSError, ValueError):
+                    pass
+            return
         self.busy[slot] = Busy(taken, process, process.pid, process_start_time(process.pid))
 
 

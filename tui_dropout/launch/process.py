@@ -9,17 +9,19 @@ from pathlib import Path
 from typing import Iterator
 
 from ..store import WORKER_OUT, RunDir, process_start_time
+from ..store.files import open_append
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def detached(cmd: list[str], out_path: Path, env_extra: dict[str, str] | None = None,
              pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
-    """Start `cmd` in a new session with stdin closed and output appended to `out_path` (and `pass_fds` open)."""
+    """Start `cmd` in a new session with stdin closed and output appended to `out_path` (and `pass_fds` open).
+    `out_path` is in a run folder: never opened through a link (OSError ELOOP, naming it)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.update(env_extra or {})
-    with open(out_path, "ab") as out:
+    with open_append(out_path) as out:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env, close_fds=True, pass_fds=pass_fds)
 

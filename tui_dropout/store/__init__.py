@@ -110,10 +110,16 @@ class RunStore:
 
     def run_dirs(self) -> Iterator[RunDir]:
         """Every run folder; entries that are not folders (or are broken or looping links) are skipped."""
-        for entry in self._run_entries():
-            run = RunDir(entry.path)
-            run.folder_is_link = entry.is_symlink()  # from the listing's d_type: no stat
+        for run, _ in self._runs_with_paths():
             yield run
+
+    def _runs_with_paths(self) -> Iterator[tuple[RunDir, str]]:
+        """Every run folder, with its path as text (a stat takes it without converting the Path again)."""
+        child = getattr(self.root, "_make_child_relpath", self.root.joinpath)  # a third of Path(entry.path)'s cost
+        for entry in self._run_entries():
+            run = RunDir(child(entry.name))
+            run.folder_is_link = entry.is_symlink()  # from the listing's d_type: no stat
+            yield run, entry.path
 
     def _run_entries(self) -> Iterator[os.DirEntry]:
         try:
@@ -138,21 +144,25 @@ class RunStore:
         self.place_in_queue(infos)
         return sorted(infos, key=lambda i: (i.created, i.run_id), reverse=True)
 
-    def scan(self) -> list[tuple[RunDir, RunInfo, list]]:
-        """Every run with its info and the stamp of its files; unchanged runs come from the index."""
+    def scan(self) -> list[tuple[RunDir, RunInfo, tuple]]:
+        """Every run with its info and the stamp of its folder and status.json; unchanged runs come from the
+        index (two stats a run), the others are read from their files and the index written again."""
         with paused_gc():
+            now_ns = time.time_ns()
             cached = index.load(self.root)
             out, changed = [], False
-            for run in self.run_dirs():
-                run_stamp = index.stamp(run.path)
+            for run, path in self._runs_with_paths():
+                run_stamp = index.stamp(path)
                 linked = run.folder_is_link  # a folder swapped for a link to it keeps its files' stamps: never cached
-                info = None if linked else index.from_entry(run.run_id, run.path, cached.get(run.run_id), run_stamp,
-                                                            cached.common)
+                info = None if linked else cached.info(run.run_id, run.path, run_stamp)
                 if info is None:
-                    info, changed = run.info(), True
+                    info = run.info()
+                    # written again when what it holds would change: a new or changed run, or a stamp now settled
+                    changed = changed or not linked and (cached.row(run.run_id) != index.to_row(info)
+                                                         or cached.stale(run.run_id, run_stamp, now_ns))
                 out.append((run, info, run_stamp))
             if changed or len(out) != len(cached):
-                index.save(self.root, {run.run_id: index.to_entry(info, run_stamp) for run, info, run_stamp in out})
+                index.save(self.root, [(run.run_id, run_stamp, info) for run, info, run_stamp in out], now_ns)
         return out
 
     def place_in_queue(self, infos: list[RunInfo]) -> None:

@@ -1,16 +1,25 @@
-"""`.index.json` in the runs folder: what each run's files said, keyed by their (mtime, size, inode), so listing
-thousands of runs stats four files a run instead of reading and checking them. Any doubt means a fresh read:
-a stamp that differs, an index that is missing, damaged or from another version. Written atomically, best effort
-(a read-only runs folder simply goes without).
+"""`.index.json` in the runs folder: what each run's files said, so listing thousands of runs costs two stats a
+run (its folder and its status.json) instead of reading and checking four files. Any doubt means a fresh read: a
+stamp that differs, a value of the wrong type, an index that is missing, damaged or from another version. Written
+atomically, best effort (a read-only runs folder simply goes without).
 
-The runs of a folder share most of their config (a study varies a field or two) and much of their status: the
-values that more than half the runs share are kept once (`common`), each entry keeps only how its own differ.
-At 50,000 runs that makes the index a third of the size, and its values are type-checked once, not once a run."""
+Why two stats are enough: every program writer of config.json, summary.json, notes.json and status.json writes a
+temporary file beside and renames it in (`files.write_text_atomic`), and a rename into a folder moves the folder's
+mtime; status.json is stamped itself too, so a hand edit of it in place is seen. A change made by hand in place to
+another of those files lists the run as it was until its folder or status changes; every other read (show, resume,
+export...) reads the files themselves. A stamp taken within SETTLE_NS of a write is not kept: a filesystem's clock
+ticks coarsely (milliseconds, seconds on some), and a second write in the same tick would leave the stamp as it was.
+
+The index is stored by column (one JSON list per field, run i at position i of each), so reading it decodes few
+objects and each column's types are checked in one pass, not once a run; a value of the wrong type costs its own
+run only. A config or status value that every run holding the key shares is kept once (`same`)."""
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import time
 import types
 import typing
 from pathlib import Path
@@ -19,25 +28,27 @@ from typing import Any
 from .files import dumps, open_regular, write_text_atomic
 from ..config import FIELD_TYPES as CONFIG_TYPES
 from ..states import State
-from .info import STATUS_FIELDS, RunInfo, check_fields, fits
+from .info import FAST_TYPES, RUN_IDS, STATUS_FIELDS, RunInfo, check_fields, fits
 from .liveness import ACTIVE, STATES, effective_state
 
 INDEX = ".index.json"
-VERSION = 3
-SHARED = ("config", "status")  # the tables factored into `common`; an entry holds only its differences from them
-_ABSENT = "absent"  # an entry's list of common keys its own table lacks, per shared table: {"config": [...]}
-_ORDER = "order"  # the order of the tables' keys: the index's (every run's), or an entry's own where it differs
-FILES = ("status.json", "summary.json", "config.json", "notes.json")
+VERSION = 4
+TABLES = ("config", "status")
+STATUS = "status.json"
+SETTLE_NS = 2_000_000_000  # a folder or status.json written this recently is not stamped (coarse mtime clocks)
 # Everything RunInfo holds but the summary (listings never show it; `RunDir.info()` reads it when needed).
-_CACHED = [f.name for f in dataclasses.fields(RunInfo)
-           if f.name not in ("run_id", "path", "queue_position", "summary")]
+FIELDS = [f.name for f in dataclasses.fields(RunInfo)
+          if f.name not in ("run_id", "path", "queue_position", "summary", *TABLES)]
+_KIND_OF_TABLE = {"config": CONFIG_TYPES, "status": STATUS_FIELDS}
+_SCALARS = (str, int, float, bool, type(None))
+_bare = object.__new__
 
 
 def _kinds() -> dict[str, tuple[Any, bool]]:
     """Each cached field's type and whether it may be null, read from RunInfo's annotations."""
     out = {}
     for name, hint in typing.get_type_hints(RunInfo).items():
-        if name not in _CACHED:
+        if name not in FIELDS:
             continue
         args = typing.get_args(hint)
         optional = (isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union) and type(None) in args
@@ -48,194 +59,265 @@ def _kinds() -> dict[str, tuple[Any, bool]]:
 
 
 _KINDS = _kinds()
-_MISSING = object()
-# Exact types that pass without a closer look (bool is no int; a float is looked at for NaN).
-_FAST = {name: ((int,) if kind is float else (kind,)) + ((type(None),) if optional else ())
-         for name, (kind, optional) in _KINDS.items()}
 
 
-def entry_problem(entry: dict[str, Any]) -> str | None:
-    """Why a cached entry cannot stand for its run's files (a field missing or of the wrong type: a damaged or
-    hand-written index), or None. Such an entry is dropped and the run read from its own files again."""
-    for name, (kind, optional) in _KINDS.items():
-        value = entry.get(name, _MISSING)
-        if type(value) in _FAST[name] or type(value) is float and kind is float and value == value:
-            continue  # the usual case at a glance (an exact type, not NaN): 50,000 entries are checked a listing
-        if name not in entry:
-            return f"{name} missing"
-        value = entry[name]
-        if value is None and optional:
-            continue
-        if not fits(value, kind) or isinstance(value, float) and value != value:
-            return f"{name} has the wrong type"
-    if not all(isinstance(t, str) for t in entry["tags"]) or entry["state"] not in STATES + (State.CORRUPT,):
-        return "tags or state wrong"
-    if entry["state"] != State.CORRUPT:  # a sound run's status and config were checked when read: they must still be
-        found: list[str] = []
-        check_fields(entry["status"], STATUS_FIELDS, "status.json", found)
-        check_fields(entry["config"], CONFIG_TYPES, "config.json", found)
-        if found:
-            return found[0]
-    return None
+def stamp(folder: Path | str) -> tuple:
+    """(mtime_ns, inode) of the run folder and (mtime_ns, size, inode) of its status.json, each an errno when it
+    cannot be had. lstat: a file or folder swapped for a link to itself changes it."""
+    folder = os.fspath(folder)
+    try:
+        st = os.lstat(folder)
+        head: tuple = (st.st_mtime_ns, st.st_ino)
+    except OSError as exc:
+        head = (exc.errno,)
+    try:
+        st = os.lstat(folder + "/" + STATUS)
+        return (*head, st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError as exc:
+        return (*head, exc.errno)
 
 
-def stamp(folder: Path, files: int = len(FILES)) -> list:
-    """(mtime_ns, size, inode) of each file RunInfo is read from (status.json first), or its errno: any write
-    changes it. `files=1` stamps status.json alone."""
-    out = []
-    for name in FILES[:files]:
-        try:
-            st = os.lstat(os.path.join(folder, name))  # a file swapped for a link to it changes the stamp
-            out.append([st.st_mtime_ns, st.st_size, st.st_ino])
-        except OSError as exc:
-            out.append(exc.errno)
-    return out
+def settled(run_stamp: tuple, now_ns: int | None = None) -> bool:
+    """Whether nothing in the stamp was written within SETTLE_NS of `now_ns`: only then may it stand for the files
+    (a write in the same tick of a coarse clock would not change it)."""
+    limit = (now_ns or time.time_ns()) - SETTLE_NS
+    return len(run_stamp) == 5 and run_stamp[0] < limit and run_stamp[2] < limit
 
 
-def load(root: Path) -> "Cached":
-    """The index's entries; none when it is missing or cannot be trusted as a whole."""
+def key(run_stamp: tuple) -> int:
+    """The stamp as one integer for the index file (hash of a tuple of ints: the same in every process)."""
+    return hash(run_stamp)
+
+
+# ----- reading -----------------------------------------------------------------------------------------------
+class Cached:
+    """A loaded index: each run's cached values by run id, the rows whose values failed their checks left out."""
+
+    def __init__(self, data: dict[str, Any] | None = None):
+        self.ids: dict[str, int] = {}
+        if data is None:
+            return
+        self.stamps, self.fields, self.tables = data["stamps"], data["fields"], data["tables"]
+        self.bad: set[int] = data["bad"]
+        self.ids = dict(zip(data["ids"], range(len(data["ids"]))))
+        self._rows = list(zip(*[self.fields[name] for name in FIELDS]))  # one tuple a run, made at C speed
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def info(self, run_id: str, path: Path, run_stamp: tuple) -> RunInfo | None:
+        """The cached RunInfo when the run's stamp is the one indexed and its values passed their checks; its
+        state is worked out again (a live trainer dies without touching its files)."""
+        i = self.ids.get(run_id)
+        if i is None or i in self.bad or self.stamps[i] != hash(run_stamp) or self.stamps[i] is None:
+            return None
+        info = _bare(RunInfo)  # no __init__: its values are set at once, checked when the index was read
+        values = info.__dict__
+        values.update(zip(FIELDS, self._rows[i]))
+        values.update(run_id=run_id, path=path, queue_position=None, summary={}, tags=list(values["tags"]),
+                      config=self.tables["config"].row(i), status=self.tables["status"].row(i))
+        if not info.problem and info.status.get("state") in ACTIVE:
+            info.state = effective_state(info.status)
+        return info
+
+    def stale(self, run_id: str, run_stamp: tuple, now_ns: int) -> bool:
+        """Whether the index would keep a stamp for this run that it does not hold yet."""
+        i = self.ids.get(run_id)
+        return settled(run_stamp, now_ns) and (i is None or self.stamps[i] != hash(run_stamp))
+
+    def row(self, run_id: str) -> tuple | None:
+        """The cached values of a run, as to_row() makes them (None when not indexed or refused)."""
+        i = self.ids.get(run_id)
+        if i is None or i in self.bad:
+            return None
+        return tuple(self.fields[name][i] for name in FIELDS) + tuple(self.tables[n].row(i) for n in TABLES)
+
+
+class Table:
+    """One table (config or status) of every run: the shared values, a column per varying key, and the few runs
+    that lack a key, hold them in another order or are kept whole (a damaged run's, never type-checked)."""
+
+    def __init__(self, same: dict, columns: dict[str, list], absent: dict[int, list], order: dict[int, list],
+                 whole: dict[int, Any], keys: list[str]):
+        self.template = {k: same.get(k) for k in keys}  # every key in order: a row is a copy, then its values
+        self.columns, self.absent, self.order, self.whole = columns, absent, order, whole
+        self._names, self._cols = list(columns), list(columns.values())
+
+    def row(self, i: int) -> Any:
+        if i in self.whole:
+            return self.whole[i]
+        out = self.template.copy()
+        for name, col in zip(self._names, self._cols):
+            out[name] = col[i]
+        if i in self.absent:
+            for k in self.absent[i]:
+                out.pop(k, None)
+        if i in self.order:
+            out = {k: out[k] for k in self.order[i] if k in out}
+        return out
+
+
+def load(root: Path) -> Cached:
+    """The index's entries; none when it is missing or its layout cannot be trusted as a whole."""
     try:
         with open_regular(Path(root) / INDEX) as f:
             data = json.loads(f.read())
-    except (OSError, ValueError, RecursionError):
-        return Cached({}, {})
-    if not isinstance(data, dict) or data.get("version") != VERSION:
-        return Cached({}, {})
-    runs, common, order = data.get("runs"), data.get("common"), data.get("order")
-    if not isinstance(runs, dict) or not isinstance(common, dict) or common_problem(common) is not None or \
-            not _orders_sound(order):
-        return Cached({}, {})
-    return Cached(runs, {**common, _ORDER: order})
+        return _checked(data) if isinstance(data, dict) and data.get("version") == VERSION else Cached()
+    except (OSError, ValueError, RecursionError, TypeError, KeyError, AttributeError):
+        return Cached()
 
 
-class Cached:
-    """The entries of a loaded index, by run id, and the values they share."""
-
-    def __init__(self, runs: dict[str, Any], common: dict[str, dict[str, Any]]):
-        self.runs, self.common = runs, common
-
-    def __len__(self) -> int:
-        return len(self.runs)
-
-    def get(self, run_id: str) -> Any:
-        return self.runs.get(run_id)
+def _is_list(value: Any, n: int) -> bool:
+    return type(value) is list and len(value) == n
 
 
-def _orders_sound(order: Any) -> bool:
-    return isinstance(order, dict) and set(order) == set(SHARED) and all(
-        isinstance(keys, list) and all(isinstance(k, str) for k in keys) for keys in order.values())
+def _index_map(value: Any, n: int, kind: Any) -> dict[int, Any]:
+    """{"3": [...]} as {3: [...]}: run positions that exist, values of `kind` (a list of text, or any)."""
+    if type(value) is not dict:
+        raise ValueError("not a table")
+    out = {}
+    for k, v in value.items():
+        i = int(k)
+        if not 0 <= i < n or kind is list and not (type(v) is list and all(type(x) is str for x in v)):
+            raise ValueError("bad position")
+        out[i] = v
+    return out
 
 
-def common_problem(common: dict[str, Any]) -> str | None:
-    """Why the shared values cannot stand in for any run's (the wrong type in a hand-written index), or None."""
-    if set(common) != set(SHARED) or not all(isinstance(common[name], dict) for name in SHARED):
-        return "common tables missing"
+def _checked(data: dict[str, Any]) -> Cached:
+    ids, stamps, fields, tables = data["ids"], data["stamps"], data["fields"], data["tables"]
+    n = len(ids)
+    if not _is_list(ids, n) or not all(type(x) is str for x in ids) or len(set(ids)) != n \
+            or not _is_list(stamps, n) or not set(map(type, stamps)) <= {int, type(None)} \
+            or type(fields) is not dict or type(tables) is not dict:
+        raise ValueError("layout")
+    bad: set[int] = set()
+    for name, (kind, optional) in _KINDS.items():
+        column = fields[name] = _expand(fields[name], n)
+        if not _is_list(column, n):
+            raise ValueError(name)
+        _check_column(column, kind, optional, True, bad)
+    bad.update(i for i, tags in enumerate(fields["tags"]) if i not in bad and not all(type(t) is str for t in tags))
+    states = set(STATES) | {State.CORRUPT}
+    bad.update(i for i, s in enumerate(fields["state"]) if i not in bad and s not in states)
+    sound = [i for i, s in enumerate(fields["state"]) if s != State.CORRUPT]
+    built = {name: _table(tables[name], n, _KIND_OF_TABLE[name], bad, sound) for name in TABLES}
+    return Cached({"stamps": stamps, "fields": fields, "tables": built, "bad": bad, "ids": ids})
+
+
+def _expand(column: Any, n: int) -> Any:
+    """A column as a list: {"all": V, "except": {"i": W}} is V for every run but those named."""
+    if type(column) is not dict:
+        return column
+    out = [column["all"]] * n  # one value shared: decoded once, not once a run
+    for k, v in _index_map(column["except"], n, None).items():
+        out[k] = v
+    return out
+
+
+def _compact(column: list) -> Any:
+    """A column whose most runs hold one plain value, written once with the runs that differ."""
+    counts: dict[tuple, int] = {}
+    for v in column:
+        if type(v) in _SCALARS or v == []:
+            mark = (type(v), v if type(v) is not list else ())
+            counts[mark] = counts.get(mark, 0) + 1
+    if not counts:
+        return column
+    (kind, value), count = max(counts.items(), key=lambda item: item[1])
+    if count <= len(column) // 2:
+        return column
+    value = [] if kind is list else value
+    return {"all": value, "except": {str(i): v for i, v in enumerate(column)
+                                     if type(v) is not kind or v != value}}
+
+
+def _check_column(column: list, kind: Any, optional: bool, no_nan: bool, bad: set[int]) -> None:
+    """Add to `bad` the positions whose value does not fit `kind`: one pass over the column's types when all is
+    well (the usual case), a look at each value only when not."""
+    allowed = set(FAST_TYPES.get(kind) or ((kind,) if isinstance(kind, type) else ())) | (
+        {type(None)} if optional else set())
+    kinds = set(map(type, column))
+    if allowed and kinds <= allowed and not (kind is float and no_nan and float in kinds and not all(
+            map(math.isfinite, (v for v in column if type(v) is float)))):
+        return
+    for i, value in enumerate(column):
+        if value is None and optional:
+            continue
+        if not fits(value, kind) or no_nan and isinstance(value, float) and value != value:
+            bad.add(i)
+
+
+def _table(data: Any, n: int, kinds: dict[str, Any], bad: set[int], sound: list[int]) -> Table:
+    if type(data) is not dict:
+        raise ValueError("table")
+    same, columns, keys = data["same"], data["columns"], data["keys"]
+    if type(same) is not dict or type(columns) is not dict or type(keys) is not list \
+            or not all(type(k) is str for k in keys) or not set(same) | set(columns) <= set(keys) \
+            or not all(type(v) in _SCALARS for v in same.values()):
+        raise ValueError("table")
     found: list[str] = []
-    check_fields(common["status"], STATUS_FIELDS, "status.json", found)
-    check_fields(common["config"], CONFIG_TYPES, "config.json", found)
-    return found[0] if found else None
+    check_fields(same, kinds, "index", found)  # a shared value of the wrong type would be every run's: the whole index
+    if found:
+        raise ValueError(found[0])
+    for name, column in columns.items():
+        if not _is_list(column, n):
+            raise ValueError(name)
+        kind = kinds.get(name)
+        if kind is None:
+            continue
+        if kind is RUN_IDS:
+            bad.update(i for i, v in enumerate(column) if v is not None and not fits(v, RUN_IDS))
+        else:
+            _check_column(column, kind, True, False, bad)
+        if name == "state" and kinds is STATUS_FIELDS:
+            bad.update(i for i, v in enumerate(column) if v is not None and (type(v) is not str or v not in STATES))
+    whole = _index_map(data["whole"], n, None)
+    if any(i in whole for i in sound):
+        bad.update(i for i in sound if i in whole)  # only a damaged run's tables are kept whole
+    return Table(same, columns, _index_map(data["absent"], n, list), _index_map(data["order"], n, list), whole, keys)
 
 
-def save(root: Path, entries: dict[str, Any]) -> None:
-    sound = [e for e in entries.values() if e["state"] != State.CORRUPT]  # a damaged run's values are never shared
-    common = {name: _shared([e[name] for e in sound if isinstance(e[name], dict)]) for name in SHARED}
-    # the keys in the order the runs' files hold them (the config's field order): a table comes back in its order
-    order = {name: list(dict.fromkeys(k for e in entries.values() if isinstance(e[name], dict) for k in e[name]))
-             for name in SHARED}
-    runs = {run_id: _factored(entry, {**common, _ORDER: order}) for run_id, entry in entries.items()}
+# ----- writing -----------------------------------------------------------------------------------------------
+def to_row(info: RunInfo) -> tuple:
+    return tuple(getattr(info, name) for name in FIELDS) + tuple(getattr(info, n) for n in TABLES)
+
+
+def save(root: Path, runs: list[tuple[str, tuple, RunInfo]], now_ns: int | None = None) -> None:
+    """Write the index of `runs` (run id, stamp, info); a stamp not yet settled is written as null (read again)."""
+    now_ns = now_ns or time.time_ns()
+    infos = [info for _, _, info in runs]
+    data = {"version": VERSION, "ids": [run_id for run_id, _, _ in runs],
+            "stamps": [hash(s) if settled(s, now_ns) else None for _, s, _ in runs],
+            "fields": {name: _compact([getattr(info, name) for info in infos]) for name in FIELDS},
+            "tables": {name: _columns([getattr(info, name) for info in infos],
+                                      [info.state != State.CORRUPT for info in infos]) for name in TABLES}}
     try:
-        write_text_atomic(Path(root) / INDEX, dumps({"version": VERSION, "common": common, "order": order,
-                                                     "runs": runs}, separators=(",", ":")))
-    except (OSError, ValueError, RecursionError):
+        write_text_atomic(Path(root) / INDEX, dumps(data, separators=(",", ":")))
+    except (OSError, ValueError, RecursionError, TypeError):
         pass  # read-only or full: the next listing reads the files again, nothing is lost
 
 
-def _scalar(value: Any) -> bool:
-    return value is None or type(value) in (str, int, float, bool)
-
-
-def _shared(tables: list[dict[str, Any]]) -> dict[str, Any]:
-    """The plain values (text, numbers, true/false, null) that more than half of `tables` hold under the same key,
-    with the same type (1, 1.0 and true are three values here)."""
-    counts: dict[tuple, int] = {}
-    for table in tables:
-        for key, value in table.items():
-            if _scalar(value):
-                mark = (key, type(value), value)
-                counts[mark] = counts.get(mark, 0) + 1
-    half = len(tables) // 2
-    return {key: value for (key, _, value), n in counts.items() if n > half}
-
-
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
-
-
-def _factored(entry: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
-    out = dict(entry)
-    absent, own_order = {}, {}
-    for name in SHARED:
-        table, base = entry[name], common[name]
-        if not isinstance(table, dict):
-            continue  # kept as it is: the entry is refused when read
-        out[name] = delta = {k: v for k, v in table.items() if k not in base or not _same(base[k], v)}
-        missing = [k for k in base if k not in table]
-        if missing:
-            absent[name] = missing
-        if list(_merged(base, delta, missing, common[_ORDER][name])) != list(table):
-            own_order[name] = list(table)  # written by hand in another order: its own order, kept
-    if absent:
-        out[_ABSENT] = absent
-    if own_order:
-        out[_ORDER] = own_order
-    return out
-
-
-def _merged(base: dict[str, Any], delta: dict[str, Any], gone: list, order: list[str]) -> dict[str, Any]:
-    """A table from the shared values and an entry's own, in `order` (keys it does not name come last)."""
-    out = {}
-    for k in order:
-        if k in delta:
-            out[k] = delta[k]
-        elif k in base and k not in gone:
-            out[k] = base[k]
-    if len(out) < len(delta):
-        out.update((k, v) for k, v in delta.items() if k not in out)
-    return out
-
-
-def _expanded(entry: dict[str, Any], common: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """The entry's own tables, the shared values put back; None when its list of absent keys is malformed."""
-    absent, own_order = entry.get(_ABSENT, {}), entry.get(_ORDER, {})
-    if not isinstance(absent, dict) or not isinstance(own_order, dict):
-        return None
-    out = {}
-    for name in SHARED:
-        gone, order = absent.get(name, []), own_order.get(name, common[_ORDER][name])
-        if not isinstance(gone, list) or not isinstance(order, list) or not all(isinstance(k, str) for k in order):
-            return None
-        out[name] = _merged(common[name], entry[name], gone, order)
-    return out
-
-
-def to_entry(info: RunInfo, run_stamp: list) -> dict[str, Any]:
-    return {"stamp": run_stamp, **{name: getattr(info, name) for name in _CACHED}}
-
-
-def from_entry(run_id: str, path: Path, entry: Any, run_stamp: list, common: dict[str, Any] | None = None
-               ) -> RunInfo | None:
-    """The cached RunInfo when the files are as they were; its state is worked out again (a live trainer dies
-    without touching its files). `common`: the shared values of the index the entry came from (None: the entry is
-    whole)."""
-    if not isinstance(entry, dict) or entry.get("stamp") != run_stamp or entry_problem(entry) is not None:
-        return None
-    values = {name: entry[name] for name in _CACHED}
-    if common is not None:
-        tables = _expanded(entry, common)
-        if tables is None:
-            return None
-        values.update(tables)
-    info = RunInfo(run_id, path, **values)
-    if not info.problem and isinstance(info.status, dict) and info.status.get("state") in ACTIVE:
-        info.state = effective_state(info.status)
-    return info
+def _columns(tables: list[Any], sound: list[bool]) -> dict[str, Any]:
+    """Every run's table by column: a key whose value (and its type) is the same in every sound run holding it is
+    kept once; a damaged run's table is kept whole, as read."""
+    whole = {str(i): t for i, (t, ok) in enumerate(zip(tables, sound)) if not ok or type(t) is not dict}
+    held = [t if str(i) not in whole else {} for i, t in enumerate(tables)]
+    keys = list(dict.fromkeys(k for t in held for k in t))
+    same, columns = {}, {}
+    for k in keys:
+        values = [t[k] for t in held if k in t]
+        first = values[0]
+        if type(first) in _SCALARS and all(type(v) is type(first) and v == first for v in values):
+            same[k] = first
+        else:
+            columns[k] = [t.get(k) for t in held]
+    absent, order = {}, {}
+    for i, t in enumerate(held):
+        if str(i) in whole:
+            continue
+        if len(t) != len(keys):
+            absent[str(i)] = [k for k in keys if k not in t]
+        if list(t) != [k for k in keys if k in t]:
+            order[str(i)] = list(t)  # written by hand in another order: its own order, kept
+    return {"keys": keys, "same": same, "columns": columns, "absent": absent, "order": order, "whole": whole}

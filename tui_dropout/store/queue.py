@@ -42,6 +42,16 @@ class QueueFolder:
         except (DamagedFile, OSError):  # a JSON object or nothing: a damaged record (or a link) is no record
             return {}
 
+    def holder_damage(self) -> str | None:
+        """Why holder.json, present, is no record (not JSON, not an object, a link), naming it; None otherwise."""
+        try:
+            read_json(self.path / HOLDER)
+        except DamagedFile as exc:
+            return str(exc)
+        except OSError as exc:
+            return f"{HOLDER} cannot be read: {exc.strerror or exc}"
+        return None
+
     def write_holder(self, record: dict[str, Any]) -> None:
         self.ensure()
         write_json_atomic(self.path / HOLDER, record)

@@ -77,7 +77,7 @@ class RunDir:
     """One run folder; every read and write of its files goes through here."""
 
     def __init__(self, path: Path | str):
-        self.path = Path(path)
+        self.path = path if isinstance(path, Path) else Path(path)  # Path(a Path) parses it again: a listing's cost
         self._status_lock = threading.Lock()
         self._owner_fd: int | None = None
         self.folder_is_link = False  # set by RunStore's listing; RunDir.file() checks the path itself
