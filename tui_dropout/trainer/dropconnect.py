@@ -16,6 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
+from ..errors import DropoutTuiError
+
 
 class DropConnect(nn.Module):
     """Given a weight tensor, each entry kept with probability 1-p and scaled by 1/(1-p) while training (inverted,
@@ -41,7 +43,7 @@ class DropConnect(nn.Module):
         return f"p={self.p}"
 
 
-class CannotApply(ValueError):
+class CannotApply(DropoutTuiError, ValueError):
     """A weight kind's site that no single Linear or Conv2d computes (the input, a residual sum)."""
 
 

@@ -262,7 +262,8 @@ class NewRunScreen(ModalScreen[LaunchRequest | None]):
 
     @on(Input.Changed)
     def _changed(self) -> None:
-        self.check(if_changed=True)
+        if self.is_attached and self.query("#launch"):  # a field's first value may come before the form is whole
+            self.check(if_changed=True)  # (built while the console is idle), or after it is gone (quitting)
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
