@@ -54,6 +54,25 @@ async def test_details_show_the_newest_log_lines_and_final_and_best_accuracy_at_
         assert "loss  0.2300" in shown
         assert len(shown.splitlines()) <= details.content_size.height
 
+async def test_details_name_the_network_and_the_optional_fields_that_are_set(runs_dir):
+    base = {"preset": "mnist-mlp", "epochs": 10, "placement": "all", "p_conv": 0.2, "p_fc": 0.5, "dataset": "mnist"}
+    make_run_folder(runs_dir, "20260101-000001-mnist-mlp-mmmm", {"state": "finished", "epoch": 10},
+                    config={**base, "network": "mlp", "train_limit": 1500, "max_norm": 3.0})
+    make_run_folder(runs_dir, "20260101-000002-B-nnnn", {"state": "finished", "epoch": 10},
+                    config={**base, "network": "resnet18", "train_limit": None, "max_norm": None})
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        details = app.query_one("#details")
+        await until(pilot, lambda: app.query_one(RunsTable).row_count == 2, what="two rows")
+        await go_to(pilot, app, "mmmm")
+        await until(pilot, lambda: "mmmm" in details.text.plain)
+        shown = " ".join(text_of(details).split())
+        assert "dataset=mnist network=mlp train_limit=1500 placement=all" in shown and "max_norm=3.0" in shown
+        await go_to(pilot, app, "nnnn")
+        await until(pilot, lambda: "nnnn" in details.text.plain)
+        shown = " ".join(text_of(details).split())
+        assert "network=resnet18" in shown and "None" not in shown and "max_norm" not in shown
+
 async def test_the_main_view_fits_80x24_and_uses_a_larger_terminal(fixture_runs):
     app = DropoutConsole(runs_dir=fixture_runs)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -12,8 +12,8 @@ from ...safetext import safe
 from ...store import RunDir, RunInfo
 from ..labels import acc, acc_at, state_text
 
-SHOWN = ("dataset", "placement", "conv_kind", "p_conv", "fc_kind", "p_fc", "epochs", "batch_size", "lr",
-         "momentum", "lr_step", "lr_gamma", "eval_every", "device", "seed")
+SHOWN = ("dataset", "network", "train_limit", "placement", "conv_kind", "p_conv", "fc_kind", "p_fc", "max_norm",
+         "epochs", "batch_size", "lr", "momentum", "lr_step", "lr_gamma", "eval_every", "device", "seed")
 LOG_LINES = 50  # read at most this many; the pane shows the newest that fit
 LOG_STAMP = re.compile(r"^\[\d{4}-\d\d-\d\d (\d\d:\d\d:\d\d)\] ")  # the day is in the run id: keep the time
 
@@ -48,7 +48,9 @@ class RunDetails(Widget):
             lines += [Text(safe(line), style="italic dim") for line in info.note.splitlines()[:3]]
         if info.error or info.problem:
             lines.append(Text(safe(f"error: {info.error or info.problem}"), style="red"))
-        config = Text(safe(" ".join(f"{k}={info.config.get(k)}" for k in SHOWN if k in info.config)), style="dim")
+        # an optional field left unset (train_limit, max_norm) is left out rather than shown as None
+        config = Text(safe(" ".join(f"{k}={info.config[k]}" for k in SHOWN if info.config.get(k) is not None)),
+                      style="dim")
         log = [safe(LOG_STAMP.sub(r"\1 ", line)) for line in run.log_tail(LOG_LINES)]
         self._set(lines, config, log)
 
