@@ -2,6 +2,7 @@
 import json
 
 from conftest import make_run_folder, until
+from console_helpers import position
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.filters import filter_images, mosaic, scale_for, zoomed
 
@@ -120,3 +121,26 @@ def test_the_report_draws_figures_8_and_7_for_each_group_with_an_inside_json(run
     figure8 = (out / "figures" / "activations.svg").read_text()
     assert "60% zero" in figure8 and "10% zero" in figure8 and "fc1" in figure8
     assert "first layer's filters" in (out / "report.md").read_text()
+
+
+async def test_histogram_ticks_are_short_whole_counts_and_values_to_three_digits(runs_dir):
+    from tui_dropout.console.screens.inside import InsideScreen, count_ticks
+
+    paths = two_runs(runs_dir, with_inside=(True, False, False))
+    data = inside(2, 0.5)
+    for layer in data["layers"]:  # a real batch: hundreds of thousands of activations over a tiny range
+        layer["hist"] = {"edges": [0.0006614294601604343 + 0.0133 * i for i in range(11)],
+                         "counts": [303237] + [7] * 9}
+    (paths[0] / "inside.json").write_text(json.dumps(data))
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(app.main.shown) == 3, what="the list")
+        await pilot.press(position(app, paths[0].name[-4:]), "i")
+        await until(pilot, lambda: isinstance(app.screen, InsideScreen), what="the inside view")
+        plot = app.screen.query_one("#inside-acts-0")
+        await until(pilot, lambda: plot.size.width > 0, what="a drawn plot")
+        drawn = plot.plt.build()
+        assert "300k" in drawn and "0.000661" in drawn and "0.134" in drawn, drawn
+        assert "303237.0" not in drawn and "0.0006614294601604343" not in drawn
+    assert count_ticks(9) == ([0.0, 2.0, 4.0, 6.0, 8.0], ["0", "2", "4", "6", "8"])
+    assert count_ticks(2.5e6)[1] == ["0", "500k", "1M", "1.5M", "2M", "2.5M"]

@@ -38,6 +38,31 @@ def _num(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, (int, float)) and math.isfinite(value) else "-"
 
 
+def count_ticks(top: float) -> tuple[list[float], list[str]]:
+    """At most six whole-number ticks from 0 to `top`, a step of 1, 2 or 5 x 10^k, written short (300k):
+    plotext's own ticks are floats with a decimal (303237.0) and take a fifth of a narrow pane."""
+    top = max(float(top), 1.0)
+    step = next(m * 10 ** e for e in range(0, 16) for m in (1, 2, 5) if top / (m * 10 ** e) <= 5)
+    ticks = [float(step * i) for i in range(int(top // step) + 1)]
+    return ticks, [_count(t) for t in ticks]
+
+
+def _count(n: float) -> str:
+    for scale, unit, least in ((1e9, "G", 1e9), (1e6, "M", 1e6), (1e3, "k", 1e4)):
+        if n >= least:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+def value_ticks(low: float, high: float, n: int = 3) -> tuple[list[float], list[str]]:
+    """`n` evenly spaced ticks over a histogram's range, to 3 significant digits: plotext's own print every
+    digit of the float (0.0006614294601604343), wider than the tick's room."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [low], [_num(low)]
+    ticks = [low + (high - low) * i / (n - 1) for i in range(n)]
+    return ticks, [_num(t) for t in ticks]
+
+
 class FilterMosaic(Widget):
     """The first layer's filters as half blocks, zoomed and wrapped to the widget's width."""
 
@@ -149,6 +174,10 @@ class InsideScreen(Screen[None]):
         if self.log_counts:
             ticks = list(range(0, math.ceil(top) + 1))
             plt.yticks(ticks, [f"1e{t}" for t in ticks])
+        else:
+            plt.yticks(*count_ticks(top))
+        plt.xlim(edges[0], edges[-1])  # the bins' own range, so the end ticks are on the axis
+        plt.xticks(*value_ticks(edges[0], edges[-1]))
         plt.title(f"{name} ({'log ' if self.log_counts else ''}count)")
         widget.refresh()
 
