@@ -2,6 +2,7 @@
 bar and help, and a start without torch.
 
 Every wait is for a condition (`until`), never a fixed pause: a loaded 2-core machine only makes them slower."""
+import json
 import subprocess
 import sys
 import textwrap
@@ -72,6 +73,25 @@ async def test_details_name_the_network_and_the_optional_fields_that_are_set(run
         await until(pilot, lambda: "nnnn" in details.text.plain)
         shown = " ".join(text_of(details).split())
         assert "network=resnet18" in shown and "None" not in shown and "max_norm" not in shown
+
+
+async def test_details_say_a_launch_name_that_ends_in_the_label_once(runs_dir):
+    make_run_folder(runs_dir, "20260101-000001-D-oooo", {"state": "finished", "epoch": 10},
+                    config={"preset": "D", "epochs": 10, "dataset": "digits", "label": "D p_fc=0.3 seed=1"})
+    (runs_dir / "20260101-000001-D-oooo" / "notes.json").write_text(json.dumps({"name": "sweep D p_fc=0.3 seed=1"}))
+    make_run_folder(runs_dir, "20260101-000002-D-pppp", {"state": "finished", "epoch": 10},
+                    config={"preset": "D", "epochs": 10, "dataset": "digits", "label": "D p_fc=0.5 seed=1"})
+    (runs_dir / "20260101-000002-D-pppp" / "notes.json").write_text(json.dumps({"name": "winner"}))
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        details = app.query_one("#details")
+        await until(pilot, lambda: app.query_one(RunsTable).row_count == 2, what="two rows")
+        await go_to(pilot, app, "oooo")
+        await until(pilot, lambda: "oooo" in details.text.plain)
+        assert details.text.plain.splitlines()[1] == "sweep D p_fc=0.3 seed=1"
+        await go_to(pilot, app, "pppp")
+        await until(pilot, lambda: "pppp" in details.text.plain)
+        assert details.text.plain.splitlines()[1] == "winner · D p_fc=0.5 seed=1"  # another name: both
 
 async def test_the_main_view_fits_80x24_and_uses_a_larger_terminal(fixture_runs):
     app = DropoutConsole(runs_dir=fixture_runs)

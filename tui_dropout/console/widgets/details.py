@@ -39,7 +39,9 @@ class RunDetails(Widget):
         loss = Text(f"loss  {number_text(info.final_loss, '.4f')}")
         evaluated = [Text(safe(line), style="magenta") for line in evaluation.describe(evaluation.read(run.path))]
         lines = [head, progress, train, test, *evaluated, loss]  # the calibration beside the accuracy
-        named = [n for n in dict.fromkeys((info.name, info.study_label)) if n and n != info.preset]
+        # a name given to several runs at launch already ends in each run's label: the label is not said twice
+        label = "" if info.name and info.study_label and info.name.endswith(info.study_label) else info.study_label
+        named = [n for n in dict.fromkeys((info.name, label)) if n and n != info.preset]
         if named:  # the user's name for the run, and a study's readable label for it
             lines.insert(1, Text(safe(" · ".join(named)), style="italic"))
         if info.tags:
