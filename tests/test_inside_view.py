@@ -142,5 +142,9 @@ async def test_histogram_ticks_are_short_whole_counts_and_values_to_three_digits
         drawn = plot.plt.build()
         assert "300k" in drawn and "0.000661" in drawn and "0.134" in drawn, drawn
         assert "303237.0" not in drawn and "0.0006614294601604343" not in drawn
+        await pilot.press("y")  # log counts: the bottom of the axis is no image at all, not 1e0
+        await until(pilot, lambda: app.screen.log_counts, what="log counts")
+        drawn = plot.plt.build()
+        assert "1e5" in drawn and "1e0" not in drawn and "0┤" in drawn, drawn
     assert count_ticks(9) == ([0.0, 2.0, 4.0, 6.0, 8.0], ["0", "2", "4", "6", "8"])
     assert count_ticks(2.5e6)[1] == ["0", "500k", "1M", "1.5M", "2M", "2.5M"]

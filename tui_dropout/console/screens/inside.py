@@ -173,7 +173,7 @@ class InsideScreen(Screen[None]):
         top = max(ys) or 1
         if self.log_counts:
             ticks = list(range(0, math.ceil(top) + 1))
-            plt.yticks(ticks, [f"1e{t}" for t in ticks])
+            plt.yticks(ticks, ["0" if t == 0 else f"1e{t}" for t in ticks])  # log10(1 + count): 0 is none
         else:
             plt.yticks(*count_ticks(top))
         plt.xlim(edges[0], edges[-1])  # the bins' own range, so the end ticks are on the axis
