@@ -1,5 +1,6 @@
 """The inside view (`i`): the paper's figures 8 and 7 from each run's inside.json, side by side, and the filter pixels."""
 import json
+import re
 
 from conftest import make_run_folder, until
 from console_helpers import position
@@ -59,6 +60,9 @@ async def test_i_draws_each_marked_runs_layer_side_by_side_and_names_the_runs_wi
         assert "not shown (1)" in note and "p_fc=0.3" in note
         heads = [str(screen.query_one(f"#inside-head-{i}").content) for i in range(2)]
         assert any("zero 10%" in h for h in heads) and any("zero 60%" in h for h in heads), heads
+        assert all(h.splitlines()[1].startswith("fc1 (10): zero ") for h in heads), heads  # the sparsity first
+        first, second = (screen.query_one(f"#inside-head-{i}") for i in range(2))
+        assert first.content_region.right < second.region.x  # a cut line ends before the next column begins
         await pilot.press("left")
         await until(pilot, lambda: screen.drawn == ["conv1", "conv1"], what="the earlier layer")
         await pilot.press("left")  # no layer before the first: it stays there
@@ -145,6 +149,7 @@ async def test_histogram_ticks_are_short_whole_counts_and_values_to_three_digits
         await pilot.press("y")  # log counts: the bottom of the axis is no image at all, not 1e0
         await until(pilot, lambda: app.screen.log_counts, what="log counts")
         drawn = plot.plt.build()
-        assert "1e5" in drawn and "1e0" not in drawn and "0┤" in drawn, drawn
+        ticks = [line.split("┤")[0].strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", drawn).splitlines() if "┤" in line]
+        assert ticks[-1] == "0" and "1e0" not in ticks and all(t.startswith("1e") for t in ticks[:-1]), ticks
     assert count_ticks(9) == ([0.0, 2.0, 4.0, 6.0, 8.0], ["0", "2", "4", "6", "8"])
     assert count_ticks(2.5e6)[1] == ["0", "500k", "1M", "1.5M", "2M", "2.5M"]

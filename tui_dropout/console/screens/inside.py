@@ -99,7 +99,7 @@ class InsideScreen(Screen[None]):
     InsideScreen #inside-note { height: auto; color: $text-muted; }
     InsideScreen #inside-cols { height: 1fr; }
     InsideScreen .inside-col { width: 1fr; height: 1fr; }
-    InsideScreen .inside-head { height: 2; }
+    InsideScreen .inside-head { height: 2; padding-right: 1; }  /* a cut line ends in … before the next column */
     InsideScreen PlotextPlot { height: 1fr; min-height: 5; }
     InsideScreen FilterMosaic { display: none; }
     InsideScreen.filters FilterMosaic { display: block; }
@@ -154,8 +154,9 @@ class InsideScreen(Screen[None]):
             if figures:
                 head.update(Text(safe(label), no_wrap=True, overflow="ellipsis"))
                 continue
-            head.update(Text(f"{safe(label)}\n{safe(layer.name)} ({layer.units}): mean {_num(layer.mean)}, zero "
-                             f"{_pc(layer.zero_fraction)}, |w| {_num(layer.weight_norm)}", no_wrap=True,
+            # the fraction of zeros first: figure 8's point, and what a narrow column keeps when it cuts the line
+            head.update(Text(f"{safe(label)}\n{safe(layer.name)} ({layer.units}): zero {_pc(layer.zero_fraction)}, "
+                             f"mean {_num(layer.mean)}, |w| {_num(layer.weight_norm)}", no_wrap=True,
                              overflow="ellipsis"))
             self.histogram(f"#inside-means-{i}", layer.unit_mean_hist, "unit means", layer.mean)
             self.histogram(f"#inside-acts-{i}", layer.hist, "activations", None)
