@@ -153,3 +153,23 @@ async def test_histogram_ticks_are_short_whole_counts_and_values_to_three_digits
         assert ticks[-1] == "0" and "1e0" not in ticks and all(t.startswith("1e") for t in ticks[:-1]), ticks
     assert count_ticks(9) == ([0.0, 2.0, 4.0, 6.0, 8.0], ["0", "2", "4", "6", "8"])
     assert count_ticks(2.5e6)[1] == ["0", "500k", "1M", "1.5M", "2M", "2.5M"]
+
+
+async def test_four_runs_at_80x24_keep_their_grid_fields_and_the_layers_zeros_in_each_head(runs_dir):
+    from tui_dropout.console.screens.inside import InsideScreen
+
+    for i, p in enumerate((0.0, 0.25, 0.5, 0.75)):
+        path = make_run_folder(
+            runs_dir, f"20260101-00000{i}-mnist-mlp-{i}bbb", {"state": "finished", "epoch": 2, "epochs": 2},
+            config={"preset": "mnist-mlp", "epochs": 2, "placement": "fc", "p_fc": p, "seed": 0, "dataset": "digits",
+                    "study": STUDY, "label": f"mlp-pgrid mnist-mlp p_fc={p} seed=0"})
+        (path / "inside.json").write_text(json.dumps(inside(2, 0.1 + p / 2)))
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(app.main.shown) == 4, what="the list")
+        await pilot.press("m", "i")
+        await until(pilot, lambda: isinstance(app.screen, InsideScreen), what="the inside view")
+        heads = [str(app.screen.query_one(f"#inside-head-{i}").content).splitlines() for i in range(4)]
+        assert all(len(h) == 2 and "p_fc=" in h[0] and h[1].startswith("fc1 (10): zero") for h in heads), heads
+        widths = [app.screen.query_one(f"#inside-head-{i}").content_size.width for i in range(4)]
+        assert all(len(h[0]) <= w for h, w in zip(heads, widths)), (heads, widths)  # the name fits: no wrap

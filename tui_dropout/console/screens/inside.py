@@ -18,6 +18,7 @@ from textual_plotext import PlotextPlot
 from ...filters import filter_images, mosaic, scale_for, zoomed
 from ...safetext import safe
 from ...store.inside import Filters, Histogram, Inside, Layer
+from ..labels import fit_label
 from ..widgets.key_bar import KeyBar
 from ..widgets.pixels import half_blocks
 
@@ -99,7 +100,7 @@ class InsideScreen(Screen[None]):
     InsideScreen #inside-note { height: auto; color: $text-muted; }
     InsideScreen #inside-cols { height: 1fr; }
     InsideScreen .inside-col { width: 1fr; height: 1fr; }
-    InsideScreen .inside-head { height: 2; padding-right: 1; }  /* a cut line ends in … before the next column */
+    InsideScreen .inside-head { height: 2; padding-right: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     InsideScreen PlotextPlot { height: 1fr; min-height: 5; }
     InsideScreen FilterMosaic { display: none; }
     InsideScreen.filters FilterMosaic { display: block; }
@@ -133,6 +134,13 @@ class InsideScreen(Screen[None]):
                 f" not shown ({len(self.missing)}): {shown} (no inside.json yet, or more than {MAX_RUNS} runs)"))
         self.draw()
 
+    def on_resize(self) -> None:
+        self.draw()  # the runs' names are fitted to the columns' width
+
+    def label_width(self) -> int:
+        """The cells a column's head has for a run's name (the columns share the screen; a cell of gap each)."""
+        return max(8, self.size.width // max(1, len(self.runs)) - 1)
+
     def draw(self) -> None:
         figures = self.has_class("filters")
         epochs = sorted({inside.epoch for _, inside in self.runs})
@@ -146,6 +154,9 @@ class InsideScreen(Screen[None]):
         for i, (label, inside) in enumerate(self.runs):
             layer = layer_at(inside, self.back)
             head = self.query_one(f"#inside-head-{i}", Static)
+            # a long name would wrap and push the layer's line (its zeros) out of the head: cut it as the list
+            # does, keeping the grid fields that tell a study's runs apart (`…p_fc=0.75 seed=0`)
+            label = fit_label(label, self.label_width())
             if layer is None:
                 head.update(Text(f"{safe(label)}\nno hidden layer recorded"))
                 self.drawn.append("")
