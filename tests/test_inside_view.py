@@ -60,7 +60,7 @@ async def test_i_draws_each_marked_runs_layer_side_by_side_and_names_the_runs_wi
         assert "not shown (1)" in note and "p_fc=0.3" in note
         heads = [str(screen.query_one(f"#inside-head-{i}").content) for i in range(2)]
         assert any("zero 10%" in h for h in heads) and any("zero 60%" in h for h in heads), heads
-        assert all(h.splitlines()[1].startswith("fc1 (10): zero ") for h in heads), heads  # the sparsity first
+        assert all(h.splitlines()[1].startswith("fc1: zero ") for h in heads), heads  # the sparsity first
         first, second = (screen.query_one(f"#inside-head-{i}") for i in range(2))
         assert first.content_region.right < second.region.x  # a cut line ends before the next column begins
         await pilot.press("left")
@@ -170,6 +170,6 @@ async def test_four_runs_at_80x24_keep_their_grid_fields_and_the_layers_zeros_in
         await pilot.press("m", "i")
         await until(pilot, lambda: isinstance(app.screen, InsideScreen), what="the inside view")
         heads = [str(app.screen.query_one(f"#inside-head-{i}").content).splitlines() for i in range(4)]
-        assert all(len(h) == 2 and "p_fc=" in h[0] and h[1].startswith("fc1 (10): zero") for h in heads), heads
+        assert all(len(h) == 2 and "p_fc=" in h[0] and h[1].startswith("fc1: zero") for h in heads), heads
         widths = [app.screen.query_one(f"#inside-head-{i}").content_size.width for i in range(4)]
         assert all(len(h[0]) <= w for h, w in zip(heads, widths)), (heads, widths)  # the name fits: no wrap

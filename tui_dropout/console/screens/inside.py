@@ -166,8 +166,8 @@ class InsideScreen(Screen[None]):
                 head.update(Text(safe(label), no_wrap=True, overflow="ellipsis"))
                 continue
             # the fraction of zeros first: figure 8's point, and what a narrow column keeps when it cuts the line
-            head.update(Text(f"{safe(label)}\n{safe(layer.name)} ({layer.units}): zero {_pc(layer.zero_fraction)}, "
-                             f"mean {_num(layer.mean)}, |w| {_num(layer.weight_norm)}", no_wrap=True,
+            head.update(Text(f"{safe(label)}\n{safe(layer.name)}: zero {_pc(layer.zero_fraction)}, mean "
+                             f"{_num(layer.mean)}, |w| {_num(layer.weight_norm)}, {layer.units} units", no_wrap=True,
                              overflow="ellipsis"))
             self.histogram(f"#inside-means-{i}", layer.unit_mean_hist, "unit means", layer.mean)
             self.histogram(f"#inside-acts-{i}", layer.hist, "activations", None)
