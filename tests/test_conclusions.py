@@ -185,9 +185,12 @@ def test_two_lone_runs_of_one_preset_are_two_groups_by_name_with_their_own_figur
         paths.append(path)
     groups = seed_groups([RunDir(p).info() for p in paths])
     assert [g.name for g in groups] == ["mnist-mlp placement=all", "mnist-mlp placement=none"]
+    (paths[0] / "notes.json").write_text(json.dumps({"name": "with dropout"}))
+    (paths[1] / "notes.json").write_text(json.dumps({"name": "without"}))
+    assert [g.name for g in seed_groups([RunDir(p).info() for p in paths])] == ["with dropout", "without"]
     out = tmp_path / "rep"
     done = cli("report", "0aaa", "1aaa", "-o", out, "--runs-dir", runs_dir)  # no study: the runs by name
     assert done.returncode == 0, done.stderr
-    rows = [line for line in (out / "report.md").read_text().splitlines() if line.startswith("| mnist-mlp")]
-    assert any("placement=all" in r and r.endswith("| 10.5 |") for r in rows), rows  # each group its own ECE
-    assert any("placement=none" in r and r.endswith("| 1.8 |") for r in rows), rows
+    rows = [line for line in (out / "report.md").read_text().splitlines() if line.startswith("| with")]
+    assert any("with dropout" in r and r.endswith("| 10.5 |") for r in rows), rows  # each group its own ECE
+    assert any("without" in r and r.endswith("| 1.8 |") for r in rows), rows

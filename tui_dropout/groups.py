@@ -93,14 +93,21 @@ def seed_groups(infos: list[RunInfo]) -> list[SeedGroup]:
 
 
 def _tell_apart(groups: list[SeedGroup]) -> None:
-    """Groups that would share a name (two lone runs of one preset, `mnist-mlp` with and without dropout) get the
-    config fields they differ in (`mnist-mlp placement=none`), then a run id's tail: tables, figures and reports
-    key their groups by name, and two groups of one name would read as one."""
+    """Groups that would share a name (two lone runs of one preset, `mnist-mlp` with and without dropout) take the
+    name the user gave their runs (`l`, `--name`), else the config fields they differ in (`mnist-mlp
+    placement=none`), then a run id's tail: tables, figures and reports key their groups by name, and two groups
+    of one name would read as one."""
     by_name: dict[str, list[SeedGroup]] = {}
     for group in groups:
         by_name.setdefault(group.name, []).append(group)
     for name, same in by_name.items():
         if len(same) < 2:
+            continue
+        given = [{info.name or "" for info in g.runs} for g in same]
+        names = [next(iter(n)) if len(n) == 1 else "" for n in given]  # one name the user gave all its runs
+        if all(names) and len(set(names)) == len(same):
+            for group, given_name in zip(same, names):
+                group.name = given_name
             continue
         configs = [g.runs[0].config or {} for g in same]
         keys = sorted(k for k in set().union(*configs) if k not in NOT_EXPERIMENT
