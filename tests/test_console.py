@@ -60,7 +60,7 @@ async def test_details_name_the_network_and_the_optional_fields_that_are_set(run
     make_run_folder(runs_dir, "20260101-000001-mnist-mlp-mmmm", {"state": "finished", "epoch": 10},
                     config={**base, "network": "mlp", "train_limit": 1500, "max_norm": 3.0})
     make_run_folder(runs_dir, "20260101-000002-B-nnnn", {"state": "finished", "epoch": 10},
-                    config={**base, "network": "resnet18", "train_limit": None, "max_norm": None})
+                    config={**base, "network": "resnet18", "train_limit": None, "max_norm": None, "placement": "none"})
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         details = app.query_one("#details")
@@ -73,6 +73,8 @@ async def test_details_name_the_network_and_the_optional_fields_that_are_set(run
         await until(pilot, lambda: "nnnn" in details.text.plain)
         shown = " ".join(text_of(details).split())
         assert "network=resnet18" in shown and "None" not in shown and "max_norm" not in shown
+        assert "fc_kind=" not in shown and "p_fc=0.5" not in shown  # placement none: no site uses them
+        assert " 2 runs," in str(app.query_one("#statusline").content)
 
 
 async def test_details_say_a_launch_name_that_ends_in_the_label_once(runs_dir):
@@ -216,3 +218,12 @@ async def test_light_theme_and_small_terminal_redraw_without_error(fixture_runs)
         await until(pilot, lambda: app.query_one("#loss", MetricChart).points == 10)
         await pilot.resize_terminal(160, 50)
         await until(pilot, lambda: not app.screen.has_class("narrow"))
+
+
+async def test_the_status_line_counts_one_run_in_the_singular(runs_dir):
+    make_run_folder(runs_dir, "20260101-000001-D-qqqq", {"state": "finished", "epoch": 10})
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        status = app.query_one("#statusline")
+        await until(pilot, lambda: "run" in str(status.content), what="the status line")
+        assert str(status.content).startswith(" 1 run, 0 running"), status.content

@@ -50,9 +50,12 @@ class RunDetails(Widget):
             lines += [Text(safe(line), style="italic dim") for line in info.note.splitlines()[:3]]
         if info.error or info.problem:
             lines.append(Text(safe(f"error: {info.error or info.problem}"), style="red"))
-        # an optional field left unset (train_limit, max_norm) is left out rather than shown as None
-        config = Text(safe(" ".join(f"{k}={info.config[k]}" for k in SHOWN if info.config.get(k) is not None)),
-                      style="dim")
+        # an optional field left unset (train_limit, max_norm) is left out rather than shown as None, and so are
+        # the kind and rate of a dropout site the placement does not use (placement=none: no conv_kind=dropblock)
+        unused = {k for k, uses in (("conv", ("conv", "all")), ("fc", ("fc", "all")))
+                  if info.config.get("placement") not in uses for k in (f"{k}_kind", f"p_{k}")}
+        config = Text(safe(" ".join(f"{k}={info.config[k]}" for k in SHOWN
+                                    if info.config.get(k) is not None and k not in unused)), style="dim")
         log = [safe(LOG_STAMP.sub(r"\1 ", line)) for line in run.log_tail(LOG_LINES)]
         self._set(lines, config, log)
 
