@@ -199,3 +199,32 @@ def test_the_header_fits_its_width_and_lines_and_keeps_every_entry_it_can():
     narrow = " ".join(line.plain for line in header_lines("accuracy % by epoch", entries, 38, 2))
     assert all(f"0.{i}" in narrow for i in range(4)) and "seed" not in narrow
     assert header_lines("loss by epoch", [], 40, 2)[0].plain.strip() == "loss by epoch"
+
+
+async def test_per_layer_lines_of_several_runs_keep_each_layer_in_the_legend_and_a_marker_per_layer(runs_dir):
+    from tui_dropout.series import RunSeries
+
+    def layered(scale):
+        s = RunSeries()
+        s.add([{"epoch": e, "loss": 1.0, "train_acc": 0.5, "test_acc": 0.5,
+                **{f"sparsity.h{k}": scale * k / 10 for k in (1, 2, 3)}} for e in range(1, 6)])
+        return s
+
+    run(runs_dir, "20260101-000001-D-lyr1", rows(5))
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        chart = app.query_one("#acc", MetricChart)
+        await until(pilot, lambda: chart.points > 0, what="a drawn chart")
+        chart.metric = "sparsity"
+        chart.draw([("mlp-dropout-lr.01", layered(1.0)), ("mlp-nodrop-lr.01", layered(2.0))])
+        await pilot.pause()
+        # colour for the run, marker for the layer: h1 has the same marker in both runs
+        by_layer = {e.tail: set() for e in chart.legend}
+        for e in chart.legend:
+            by_layer[e.tail].add(e.marker)
+        assert set(by_layer) == {"h1", "h2", "h3"} and all(len(m) == 1 for m in by_layer.values()), chart.legend
+        assert len({next(iter(m)) for m in by_layer.values()}) == 3
+        # a pane too narrow for whole names cuts the runs' names, never the layers
+        for width in (38, 58):
+            legend = " ".join(line.plain for line in header_lines(chart.title, chart.legend, width, 3))
+            assert all(legend.count(f" h{k}") == 2 for k in (1, 2, 3)), (width, legend)

@@ -330,6 +330,8 @@ def test_results_prints_the_newest_study_with_mean_and_spread_over_seeds(runs_di
     spread = [line.split() for line in out.output.splitlines() if line.strip().startswith("D p_fc=") and "±" in line]
     assert [row[:3] for row in spread] == [["D", "p_fc=0.1", "2/2"], ["D", "p_fc=0.5", "2/2"]]
     assert "52.0±2.8" in out.output and "65.0±7.1" in out.output  # final test: mean ± sample std over 2 seeds
+    heads = [line.split() for line in out.output.splitlines() if "best train" in line]
+    assert [h[0] for h in heads] == ["run", "group"]  # `network` is a config field: the columns say what they list
     assert invoke("results", "--study", "nomatch", "--runs-dir", runs_dir).exit_code == 2
 
 

@@ -165,3 +165,32 @@ def test_help_shows_no_type_beside_a_flag():
     out = cli("export", "--help", env={"COLUMNS": "100"})
     assert out.returncode == 0 and "<bool>" not in out.stdout and "--force" in out.stdout
     assert "TensorBoard" in out.stdout
+
+
+def test_two_lone_runs_of_one_preset_are_two_groups_by_name_with_their_own_figures(runs_dir, tmp_path):
+    from tui_dropout.groups import seed_groups
+    from tui_dropout.store import RunDir
+
+    paths = []
+    for i, (placement, acc, ece) in enumerate((("all", 0.97, 0.105), ("none", 0.98, 0.018))):
+        path = make_run_folder(runs_dir, f"20260301-00000{i}-mnist-mlp-{i}aaa",
+                               {"state": "finished", "epoch": 4, "final_test_acc": acc, "final_train_acc": acc,
+                                "best_test_acc": acc, "best_test_epoch": 4, "final_loss": 0.1},
+                               config={"preset": "mnist-mlp", "epochs": 4, "placement": placement, "p_fc": 0.5,
+                                       "dataset": "digits", "seed": 0})
+        figures = {"accuracy": acc, "entropy": 0.1, "nll": 0.1, "ece": ece, "confidence": acc}
+        (path / "evaluation.json").write_text(json.dumps({
+            "state": "finished", "mc_passes": 5, "checkpoint_epoch": 4, "test_size": 50, "dropout": True,
+            "deterministic": figures, "mc": {**figures, "passes": 5, "same_as_deterministic": False}}))
+        paths.append(path)
+    groups = seed_groups([RunDir(p).info() for p in paths])
+    assert [g.name for g in groups] == ["mnist-mlp placement=all", "mnist-mlp placement=none"]
+    (paths[0] / "notes.json").write_text(json.dumps({"name": "with dropout"}))
+    (paths[1] / "notes.json").write_text(json.dumps({"name": "without"}))
+    assert [g.name for g in seed_groups([RunDir(p).info() for p in paths])] == ["with dropout", "without"]
+    out = tmp_path / "rep"
+    done = cli("report", "0aaa", "1aaa", "-o", out, "--runs-dir", runs_dir)  # no study: the runs by name
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in (out / "report.md").read_text().splitlines() if line.startswith("| with")]
+    assert any("with dropout" in r and r.endswith("| 10.5 |") for r in rows), rows  # each group its own ECE
+    assert any("without" in r and r.endswith("| 1.8 |") for r in rows), rows

@@ -2,6 +2,7 @@
 bar and help, and a start without torch.
 
 Every wait is for a condition (`until`), never a fixed pause: a loaded 2-core machine only makes them slower."""
+import json
 import subprocess
 import sys
 import textwrap
@@ -53,6 +54,46 @@ async def test_details_show_the_newest_log_lines_and_final_and_best_accuracy_at_
         assert "train 95.0% (best 95.0@10)" in shown and "test  58.0% (best 60.0@8)" in shown
         assert "loss  0.2300" in shown
         assert len(shown.splitlines()) <= details.content_size.height
+
+async def test_details_name_the_network_and_the_optional_fields_that_are_set(runs_dir):
+    base = {"preset": "mnist-mlp", "epochs": 10, "placement": "all", "p_conv": 0.2, "p_fc": 0.5, "dataset": "mnist"}
+    make_run_folder(runs_dir, "20260101-000001-mnist-mlp-mmmm", {"state": "finished", "epoch": 10},
+                    config={**base, "network": "mlp", "train_limit": 1500, "max_norm": 3.0})
+    make_run_folder(runs_dir, "20260101-000002-B-nnnn", {"state": "finished", "epoch": 10},
+                    config={**base, "network": "resnet18", "train_limit": None, "max_norm": None, "placement": "none"})
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        details = app.query_one("#details")
+        await until(pilot, lambda: app.query_one(RunsTable).row_count == 2, what="two rows")
+        await go_to(pilot, app, "mmmm")
+        await until(pilot, lambda: "mmmm" in details.text.plain)
+        shown = " ".join(text_of(details).split())
+        assert "dataset=mnist network=mlp train_limit=1500 placement=all" in shown and "max_norm=3.0" in shown
+        await go_to(pilot, app, "nnnn")
+        await until(pilot, lambda: "nnnn" in details.text.plain)
+        shown = " ".join(text_of(details).split())
+        assert "network=resnet18" in shown and "None" not in shown and "max_norm" not in shown
+        assert "fc_kind=" not in shown and "p_fc=0.5" not in shown  # placement none: no site uses them
+        assert " 2 runs," in str(app.query_one("#statusline").content)
+
+
+async def test_details_say_a_launch_name_that_ends_in_the_label_once(runs_dir):
+    make_run_folder(runs_dir, "20260101-000001-D-oooo", {"state": "finished", "epoch": 10},
+                    config={"preset": "D", "epochs": 10, "dataset": "digits", "label": "D p_fc=0.3 seed=1"})
+    (runs_dir / "20260101-000001-D-oooo" / "notes.json").write_text(json.dumps({"name": "sweep D p_fc=0.3 seed=1"}))
+    make_run_folder(runs_dir, "20260101-000002-D-pppp", {"state": "finished", "epoch": 10},
+                    config={"preset": "D", "epochs": 10, "dataset": "digits", "label": "D p_fc=0.5 seed=1"})
+    (runs_dir / "20260101-000002-D-pppp" / "notes.json").write_text(json.dumps({"name": "winner"}))
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        details = app.query_one("#details")
+        await until(pilot, lambda: app.query_one(RunsTable).row_count == 2, what="two rows")
+        await go_to(pilot, app, "oooo")
+        await until(pilot, lambda: "oooo" in details.text.plain)
+        assert details.text.plain.splitlines()[1] == "sweep D p_fc=0.3 seed=1"
+        await go_to(pilot, app, "pppp")
+        await until(pilot, lambda: "pppp" in details.text.plain)
+        assert details.text.plain.splitlines()[1] == "winner · D p_fc=0.5 seed=1"  # another name: both
 
 async def test_the_main_view_fits_80x24_and_uses_a_larger_terminal(fixture_runs):
     app = DropoutConsole(runs_dir=fixture_runs)
@@ -177,3 +218,12 @@ async def test_light_theme_and_small_terminal_redraw_without_error(fixture_runs)
         await until(pilot, lambda: app.query_one("#loss", MetricChart).points == 10)
         await pilot.resize_terminal(160, 50)
         await until(pilot, lambda: not app.screen.has_class("narrow"))
+
+
+async def test_the_status_line_counts_one_run_in_the_singular(runs_dir):
+    make_run_folder(runs_dir, "20260101-000001-D-qqqq", {"state": "finished", "epoch": 10})
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        status = app.query_one("#statusline")
+        await until(pilot, lambda: "run" in str(status.content), what="the status line")
+        assert str(status.content).startswith(" 1 run, 0 running"), status.content

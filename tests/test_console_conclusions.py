@@ -54,6 +54,10 @@ async def test_w_shows_the_sweep_of_the_selected_runs_study(runs_dir):
         assert screen.found.axes == ["p_fc"] and screen.plotted == 2
         table = rich_text(screen.query_one("#sweep-table").content)
         assert "31.0±1.4" in table and "36.5±2.1" in table and "2/2" in table
+        assert "mean±std (n finished/all)" in table  # the title on one line, not wrapped to the table's width
+        drawn = screen.query_one("#sweep-plot").plt.build()
+        axis = next(line for line in drawn.splitlines()[::-1] if "0.1" in line)
+        assert "0.1" in axis and "0.5" in axis and "0.3" not in axis, axis  # ticks on the swept values only
         await pilot.press("f")
         await until(pilot, lambda: screen.figure == "best_test_acc", what="the next figure")
         await pilot.press("escape")

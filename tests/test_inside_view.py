@@ -1,7 +1,9 @@
 """The inside view (`i`): the paper's figures 8 and 7 from each run's inside.json, side by side, and the filter pixels."""
 import json
+import re
 
 from conftest import make_run_folder, until
+from console_helpers import position
 from tui_dropout.console.app import DropoutConsole
 from tui_dropout.filters import filter_images, mosaic, scale_for, zoomed
 
@@ -58,6 +60,9 @@ async def test_i_draws_each_marked_runs_layer_side_by_side_and_names_the_runs_wi
         assert "not shown (1)" in note and "p_fc=0.3" in note
         heads = [str(screen.query_one(f"#inside-head-{i}").content) for i in range(2)]
         assert any("zero 10%" in h for h in heads) and any("zero 60%" in h for h in heads), heads
+        assert all(h.splitlines()[1].startswith("fc1: zero ") for h in heads), heads  # the sparsity first
+        first, second = (screen.query_one(f"#inside-head-{i}") for i in range(2))
+        assert first.content_region.right < second.region.x  # a cut line ends before the next column begins
         await pilot.press("left")
         await until(pilot, lambda: screen.drawn == ["conv1", "conv1"], what="the earlier layer")
         await pilot.press("left")  # no layer before the first: it stays there
@@ -120,3 +125,51 @@ def test_the_report_draws_figures_8_and_7_for_each_group_with_an_inside_json(run
     figure8 = (out / "figures" / "activations.svg").read_text()
     assert "60% zero" in figure8 and "10% zero" in figure8 and "fc1" in figure8
     assert "first layer's filters" in (out / "report.md").read_text()
+
+
+async def test_histogram_ticks_are_short_whole_counts_and_values_to_three_digits(runs_dir):
+    from tui_dropout.console.screens.inside import InsideScreen, count_ticks
+
+    paths = two_runs(runs_dir, with_inside=(True, False, False))
+    data = inside(2, 0.5)
+    for layer in data["layers"]:  # a real batch: hundreds of thousands of activations over a tiny range
+        layer["hist"] = {"edges": [0.0006614294601604343 + 0.0133 * i for i in range(11)],
+                         "counts": [303237] + [7] * 9}
+    (paths[0] / "inside.json").write_text(json.dumps(data))
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(app.main.shown) == 3, what="the list")
+        await pilot.press(position(app, paths[0].name[-4:]), "i")
+        await until(pilot, lambda: isinstance(app.screen, InsideScreen), what="the inside view")
+        plot = app.screen.query_one("#inside-acts-0")
+        await until(pilot, lambda: plot.size.width > 0, what="a drawn plot")
+        drawn = plot.plt.build()
+        assert "300k" in drawn and "0.000661" in drawn and "0.134" in drawn, drawn
+        assert "303237.0" not in drawn and "0.0006614294601604343" not in drawn
+        await pilot.press("y")  # log counts: the bottom of the axis is no image at all, not 1e0
+        await until(pilot, lambda: app.screen.log_counts, what="log counts")
+        drawn = plot.plt.build()
+        ticks = [line.split("┤")[0].strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", drawn).splitlines() if "┤" in line]
+        assert ticks[-1] == "0" and "1e0" not in ticks and all(t.startswith("1e") for t in ticks[:-1]), ticks
+    assert count_ticks(9) == ([0.0, 2.0, 4.0, 6.0, 8.0], ["0", "2", "4", "6", "8"])
+    assert count_ticks(2.5e6)[1] == ["0", "500k", "1M", "1.5M", "2M", "2.5M"]
+
+
+async def test_four_runs_at_80x24_keep_their_grid_fields_and_the_layers_zeros_in_each_head(runs_dir):
+    from tui_dropout.console.screens.inside import InsideScreen
+
+    for i, p in enumerate((0.0, 0.25, 0.5, 0.75)):
+        path = make_run_folder(
+            runs_dir, f"20260101-00000{i}-mnist-mlp-{i}bbb", {"state": "finished", "epoch": 2, "epochs": 2},
+            config={"preset": "mnist-mlp", "epochs": 2, "placement": "fc", "p_fc": p, "seed": 0, "dataset": "digits",
+                    "study": STUDY, "label": f"mlp-pgrid mnist-mlp p_fc={p} seed=0"})
+        (path / "inside.json").write_text(json.dumps(inside(2, 0.1 + p / 2)))
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(app.main.shown) == 4, what="the list")
+        await pilot.press("m", "i")
+        await until(pilot, lambda: isinstance(app.screen, InsideScreen), what="the inside view")
+        heads = [str(app.screen.query_one(f"#inside-head-{i}").content).splitlines() for i in range(4)]
+        assert all(len(h) == 2 and "p_fc=" in h[0] and h[1].startswith("fc1: zero") for h in heads), heads
+        widths = [app.screen.query_one(f"#inside-head-{i}").content_size.width for i in range(4)]
+        assert all(len(h[0]) <= w for h, w in zip(heads, widths)), (heads, widths)  # the name fits: no wrap

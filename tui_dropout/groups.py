@@ -87,4 +87,39 @@ def seed_groups(infos: list[RunInfo]) -> list[SeedGroup]:
         if group is None:
             group = groups[key] = SeedGroup(SEED_WORD.sub("", info.study_label).strip() or info.run_id)
         group.runs.append(info)
-    return list(groups.values())
+    out = list(groups.values())
+    _tell_apart(out)
+    return out
+
+
+def _tell_apart(groups: list[SeedGroup]) -> None:
+    """Groups that would share a name (two lone runs of one preset, `mnist-mlp` with and without dropout) take the
+    name the user gave their runs (`l`, `--name`), else the config fields they differ in (`mnist-mlp
+    placement=none`), then a run id's tail: tables, figures and reports key their groups by name, and two groups
+    of one name would read as one."""
+    by_name: dict[str, list[SeedGroup]] = {}
+    for group in groups:
+        by_name.setdefault(group.name, []).append(group)
+    for name, same in by_name.items():
+        if len(same) < 2:
+            continue
+        given = [{info.name or "" for info in g.runs} for g in same]
+        names = [next(iter(n)) if len(n) == 1 else "" for n in given]  # one name the user gave all its runs
+        if all(names) and len(set(names)) == len(same):
+            for group, given_name in zip(same, names):
+                group.name = given_name
+            continue
+        configs = [g.runs[0].config or {} for g in same]
+        keys = sorted(k for k in set().union(*configs) if k not in NOT_EXPERIMENT
+                      and len({json.dumps(c.get(k), sort_keys=True, default=str) for c in configs}) > 1)
+        for group, config in zip(same, configs):
+            group.name = " ".join([name] + [f"{k}={_short(config.get(k))}" for k in keys[:3]])
+    names = [g.name for g in groups]
+    for group in groups:
+        if names.count(group.name) > 1:
+            group.name = f"{group.name} ·{group.runs[0].run_id[-4:]}"
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 24 else text[:23] + "…"

@@ -33,8 +33,8 @@ def print_results(runs: list[RunDir]) -> None:
             else " on the full sets")
     table = Table(title=f"results (accuracy %{sets}; best @ its epoch)", box=box.SIMPLE_HEAD,
                   pad_edge=False, padding=(0, 0))
-    for col in ("network", "state", "epochs", "train", "test", "best train", "best test", "loss", "time"):
-        table.add_column(col, no_wrap=col != "network", justify="left" if col in ("network", "state") else "right")
+    for col in ("run", "state", "epochs", "train", "test", "best train", "best test", "loss", "time"):
+        table.add_column(col, no_wrap=col != "run", justify="left" if col in ("run", "state") else "right")
     for info in infos:
         row = results_row(info)
         table.add_row(plain(run_label(info)), row["state"], f"{row['epoch']}/{row['epochs']}",
@@ -68,8 +68,8 @@ def print_groups(console: Console, groups: list) -> None:
         return
     spread_table = Table(title="over seeds: mean±std (n finished/all)", box=box.SIMPLE_HEAD, pad_edge=False,
                          padding=(0, 0))
-    for col in ("network", "n", "train", "test", "best train", "best test", "loss"):
-        spread_table.add_column(col, no_wrap=col != "network", justify="left" if col == "network" else "right")
+    for col in ("group", "n", "train", "test", "best train", "best test", "loss"):
+        spread_table.add_column(col, no_wrap=col != "group", justify="left" if col == "group" else "right")
     for g in groups:
         loss = g.figure("final_loss", finished_only=True)
         spread_table.add_row(plain(g.name), f"{len(g.finished)}/{g.n}",
@@ -97,8 +97,8 @@ def print_differences(console: Console, groups: list) -> None:
         return
     table = Table(title=f"against {safe(rows[0].name)}: final test, points (95% interval)", box=box.SIMPLE_HEAD,
                   pad_edge=False, padding=(0, 1))
-    for col in ("network", "n", "difference", "p", "test"):
-        table.add_column(col, no_wrap=col != "network", justify="left" if col in ("network", "test") else "right")
+    for col in ("group", "n", "difference", "p", "test"):
+        table.add_column(col, no_wrap=col != "group", justify="left" if col in ("group", "test") else "right")
     for d in stats.differences(rows):
         table.add_row(plain(d.b), f"{d.n_b} vs {d.n_a}", d.text(), d.p_text(), plain(d.test or d.note))
     console.print(table)
@@ -122,8 +122,8 @@ def print_evaluations(console: Console, infos: list) -> None:
         return
     table = Table(title="dropout off vs MC dropout (test accuracy %, ECE %, MC entropy)", box=box.SIMPLE_HEAD,
                   pad_edge=False, padding=(0, 1))
-    for col in ("network", "MC", "acc off", "acc MC", "ECE off", "ECE MC", "entropy"):
-        table.add_column(col, no_wrap=col != "network", justify="left" if col == "network" else "right")
+    for col in ("run", "MC", "acc off", "acc MC", "ECE off", "ECE MC", "entropy"):
+        table.add_column(col, no_wrap=col != "run", justify="left" if col == "run" else "right")
     for info in infos:
         data = found.get(info.run_id)
         if data is None:
@@ -144,8 +144,8 @@ def print_evaluations(console: Console, infos: list) -> None:
         return
     spread_table = Table(title="over seeds: mean±std (n evaluated)", box=box.SIMPLE_HEAD, pad_edge=False,
                          padding=(0, 1))
-    for col in ("network", "n", "acc off", "acc MC", "ECE off", "ECE MC"):
-        spread_table.add_column(col, no_wrap=col != "network", justify="left" if col == "network" else "right")
+    for col in ("group", "n", "acc off", "acc MC", "ECE off", "ECE MC"):
+        spread_table.add_column(col, no_wrap=col != "group", justify="left" if col == "group" else "right")
     for g in groups:
         cols = [evaluation.columns(found.get(i.run_id)) for i in g.runs]
         cols = [c for c in cols if c["mc_acc"] is not None]

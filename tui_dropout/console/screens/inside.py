@@ -18,6 +18,7 @@ from textual_plotext import PlotextPlot
 from ...filters import filter_images, mosaic, scale_for, zoomed
 from ...safetext import safe
 from ...store.inside import Filters, Histogram, Inside, Layer
+from ..labels import fit_label
 from ..widgets.key_bar import KeyBar
 from ..widgets.pixels import half_blocks
 
@@ -36,6 +37,31 @@ def _pc(value: Any) -> str:
 
 def _num(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, (int, float)) and math.isfinite(value) else "-"
+
+
+def count_ticks(top: float) -> tuple[list[float], list[str]]:
+    """At most six whole-number ticks from 0 to `top`, a step of 1, 2 or 5 x 10^k, written short (300k):
+    plotext's own ticks are floats with a decimal (303237.0) and take a fifth of a narrow pane."""
+    top = max(float(top), 1.0)
+    step = next(m * 10 ** e for e in range(0, 16) for m in (1, 2, 5) if top / (m * 10 ** e) <= 5)
+    ticks = [float(step * i) for i in range(int(top // step) + 1)]
+    return ticks, [_count(t) for t in ticks]
+
+
+def _count(n: float) -> str:
+    for scale, unit, least in ((1e9, "G", 1e9), (1e6, "M", 1e6), (1e3, "k", 1e4)):
+        if n >= least:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+def value_ticks(low: float, high: float, n: int = 3) -> tuple[list[float], list[str]]:
+    """`n` evenly spaced ticks over a histogram's range, to 3 significant digits: plotext's own print every
+    digit of the float (0.0006614294601604343), wider than the tick's room."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [low], [_num(low)]
+    ticks = [low + (high - low) * i / (n - 1) for i in range(n)]
+    return ticks, [_num(t) for t in ticks]
 
 
 class FilterMosaic(Widget):
@@ -74,7 +100,7 @@ class InsideScreen(Screen[None]):
     InsideScreen #inside-note { height: auto; color: $text-muted; }
     InsideScreen #inside-cols { height: 1fr; }
     InsideScreen .inside-col { width: 1fr; height: 1fr; }
-    InsideScreen .inside-head { height: 2; }
+    InsideScreen .inside-head { height: 2; padding-right: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     InsideScreen PlotextPlot { height: 1fr; min-height: 5; }
     InsideScreen FilterMosaic { display: none; }
     InsideScreen.filters FilterMosaic { display: block; }
@@ -108,6 +134,13 @@ class InsideScreen(Screen[None]):
                 f" not shown ({len(self.missing)}): {shown} (no inside.json yet, or more than {MAX_RUNS} runs)"))
         self.draw()
 
+    def on_resize(self) -> None:
+        self.draw()  # the runs' names are fitted to the columns' width
+
+    def label_width(self) -> int:
+        """The cells a column's head has for a run's name (the columns share the screen; a cell of gap each)."""
+        return max(8, self.size.width // max(1, len(self.runs)) - 1)
+
     def draw(self) -> None:
         figures = self.has_class("filters")
         epochs = sorted({inside.epoch for _, inside in self.runs})
@@ -121,6 +154,9 @@ class InsideScreen(Screen[None]):
         for i, (label, inside) in enumerate(self.runs):
             layer = layer_at(inside, self.back)
             head = self.query_one(f"#inside-head-{i}", Static)
+            # a long name would wrap and push the layer's line (its zeros) out of the head: cut it as the list
+            # does, keeping the grid fields that tell a study's runs apart (`…p_fc=0.75 seed=0`)
+            label = fit_label(label, self.label_width())
             if layer is None:
                 head.update(Text(f"{safe(label)}\nno hidden layer recorded"))
                 self.drawn.append("")
@@ -129,8 +165,9 @@ class InsideScreen(Screen[None]):
             if figures:
                 head.update(Text(safe(label), no_wrap=True, overflow="ellipsis"))
                 continue
-            head.update(Text(f"{safe(label)}\n{safe(layer.name)} ({layer.units}): mean {_num(layer.mean)}, zero "
-                             f"{_pc(layer.zero_fraction)}, |w| {_num(layer.weight_norm)}", no_wrap=True,
+            # the fraction of zeros first: figure 8's point, and what a narrow column keeps when it cuts the line
+            head.update(Text(f"{safe(label)}\n{safe(layer.name)}: zero {_pc(layer.zero_fraction)}, mean "
+                             f"{_num(layer.mean)}, |w| {_num(layer.weight_norm)}, {layer.units} units", no_wrap=True,
                              overflow="ellipsis"))
             self.histogram(f"#inside-means-{i}", layer.unit_mean_hist, "unit means", layer.mean)
             self.histogram(f"#inside-acts-{i}", layer.hist, "activations", None)
@@ -148,7 +185,11 @@ class InsideScreen(Screen[None]):
         top = max(ys) or 1
         if self.log_counts:
             ticks = list(range(0, math.ceil(top) + 1))
-            plt.yticks(ticks, [f"1e{t}" for t in ticks])
+            plt.yticks(ticks, ["0" if t == 0 else f"1e{t}" for t in ticks])  # log10(1 + count): 0 is none
+        else:
+            plt.yticks(*count_ticks(top))
+        plt.xlim(edges[0], edges[-1])  # the bins' own range, so the end ticks are on the axis
+        plt.xticks(*value_ticks(edges[0], edges[-1]))
         plt.title(f"{name} ({'log ' if self.log_counts else ''}count)")
         widget.refresh()
 

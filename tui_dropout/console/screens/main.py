@@ -177,7 +177,8 @@ class MainScreen(RunActions, OpenActions, Screen):
             self.query_one("#left").styles.width = table.pane_width
         table.show(infos, self.marked, self.selected)
         running = sum(i.state == State.RUNNING for i in infos)
-        count = f"{len(infos)} of {len(every)} runs" if self._terms else f"{len(infos)} runs"
+        noun = "run" if len(every if self._terms else infos) == 1 else "runs"
+        count = f"{len(infos)} of {len(every)} {noun}" if self._terms else f"{len(infos)} {noun}"
         view = (f" | filter {self.filter_text}" if self._terms else "") + \
             (f" | sort {self.sort_by}{' reversed' if self.sort_reverse else ''}"
              if self.sort_by != "newest" or self.sort_reverse else "")

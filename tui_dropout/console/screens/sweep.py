@@ -28,9 +28,13 @@ def _text(value: Any) -> str:
     return safe(json.dumps(value) if isinstance(value, (dict, list)) else value)
 
 
+POINTS_TITLE = "each group over its finished seeds: mean±std (n finished/all)"
+MOST_VALUE_TICKS = 10  # up to this many swept values, each gets its own x tick
+
+
 def points_table(found: Sweep, figure: str) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), expand=False, show_edge=False, title_justify="left",
-                  title="each group over its finished seeds: mean±std (n finished/all)")
+    # the titles are lines of their own above the tables (draw): a table's title wraps to the table's width
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), expand=False, show_edge=False)
     for axis in found.axes:
         table.add_column(Text(safe(axis)), no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)
@@ -45,8 +49,7 @@ def points_table(found: Sweep, figure: str) -> Table:
 
 def cells_table(found: Sweep, figure: str) -> Table:
     rows, cols, cells = found.cells(figure)
-    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), expand=False, show_edge=False, title_justify="left",
-                  title=f"{SWEEP_FIGURES[figure]}: {safe(found.axes[0])} down, {safe(found.axes[1])} across")
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), expand=False, show_edge=False)
     table.add_column(Text(safe(found.axes[0])), no_wrap=True)
     for col in cols:
         table.add_column(Text(_text(col)), justify="right", no_wrap=True)
@@ -99,9 +102,11 @@ class SweepScreen(Screen[None]):
         self.query_one("#sweep-title", Static).update(
             Text(f" sweep of study {safe(self.study)}: {SWEEP_FIGURES[figure]} against {axes} (f: next figure)"))
         self.plotted = self.plot(found, figure)
-        tables = [points_table(found, figure)] if found.axes else [Text("the runs differ in their seed only")]
+        tables = [Text(POINTS_TITLE), points_table(found, figure)] if found.axes else [
+            Text("the runs differ in their seed only")]
         if len(found.axes) == 2:
-            tables.append(cells_table(found, figure))
+            tables += [Text(f"{SWEEP_FIGURES[figure]}: {safe(found.axes[0])} down, {safe(found.axes[1])} across"),
+                       cells_table(found, figure)]
         self.query_one("#sweep-table", Static).update(RenderGroup(*tables))
 
     def plot(self, found: Sweep, figure: str) -> int:
@@ -139,6 +144,10 @@ class SweepScreen(Screen[None]):
         plt.ylim(lo, hi)
         if not is_number:
             plt.xticks(list(range(1, len(categories) + 1)), categories)
+        else:  # ticks on the values swept, not plotext's even steps between them (0.12 for 0.125)
+            values = sorted({float(p.values[x_axis]) for p in points})
+            if len(values) <= MOST_VALUE_TICKS:
+                plt.xticks(values, [f"{v:g}" for v in values])
         plt.title(f"{SWEEP_FIGURES[figure]} against {safe(x_axis)}: mean (solid), ±std (dotted)")
         widget.refresh()
         return len(points)

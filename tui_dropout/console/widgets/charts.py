@@ -112,11 +112,13 @@ class MetricChart(PlotextPlot):
                 continue
             shown = [line for line in spec.lines_for(series) if not (grouped and line.secondary)]
             for j, line in enumerate(shown):
-                if spec.family:  # one line per layer: each its own marker, and alone each its own colour too
+                if spec.family:  # one line per layer: each its own marker, and alone each its own colour too;
+                    # several runs: the colour says the run and the marker the layer, the same in every run
                     tone = color if many else PALETTE[(k + j) % len(PALETTE)]
-                    mark = MARKERS[(k + j) % len(MARKERS)]
+                    mark = MARKERS[(j if many else k + j) % len(MARKERS)]
                     lines.append((2, line.xs(series, axis), line.ys(series), tone, mark,
-                                  Entry(mark, tone, f"{name} {line.label}" if many else line.label)))
+                                  Entry(mark, tone, f"{name} {line.label}", tail=line.label) if many
+                                  else Entry(mark, tone, line.label)))
                     continue
                 if line.secondary:  # several runs: each run's colour, fainter; alone: grey. Dotted either way
                     tone = faint(color, background) if many else GREY

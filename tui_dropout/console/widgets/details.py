@@ -12,8 +12,8 @@ from ...safetext import safe
 from ...store import RunDir, RunInfo
 from ..labels import acc, acc_at, state_text
 
-SHOWN = ("dataset", "placement", "conv_kind", "p_conv", "fc_kind", "p_fc", "epochs", "batch_size", "lr",
-         "momentum", "lr_step", "lr_gamma", "eval_every", "device", "seed")
+SHOWN = ("dataset", "network", "train_limit", "placement", "conv_kind", "p_conv", "fc_kind", "p_fc", "max_norm",
+         "epochs", "batch_size", "lr", "momentum", "lr_step", "lr_gamma", "eval_every", "device", "seed")
 LOG_LINES = 50  # read at most this many; the pane shows the newest that fit
 LOG_STAMP = re.compile(r"^\[\d{4}-\d\d-\d\d (\d\d:\d\d:\d\d)\] ")  # the day is in the run id: keep the time
 
@@ -39,7 +39,9 @@ class RunDetails(Widget):
         loss = Text(f"loss  {number_text(info.final_loss, '.4f')}")
         evaluated = [Text(safe(line), style="magenta") for line in evaluation.describe(evaluation.read(run.path))]
         lines = [head, progress, train, test, *evaluated, loss]  # the calibration beside the accuracy
-        named = [n for n in dict.fromkeys((info.name, info.study_label)) if n and n != info.preset]
+        # a name given to several runs at launch already ends in each run's label: the label is not said twice
+        label = "" if info.name and info.study_label and info.name.endswith(info.study_label) else info.study_label
+        named = [n for n in dict.fromkeys((info.name, label)) if n and n != info.preset]
         if named:  # the user's name for the run, and a study's readable label for it
             lines.insert(1, Text(safe(" · ".join(named)), style="italic"))
         if info.tags:
@@ -48,7 +50,12 @@ class RunDetails(Widget):
             lines += [Text(safe(line), style="italic dim") for line in info.note.splitlines()[:3]]
         if info.error or info.problem:
             lines.append(Text(safe(f"error: {info.error or info.problem}"), style="red"))
-        config = Text(safe(" ".join(f"{k}={info.config.get(k)}" for k in SHOWN if k in info.config)), style="dim")
+        # an optional field left unset (train_limit, max_norm) is left out rather than shown as None, and so are
+        # the kind and rate of a dropout site the placement does not use (placement=none: no conv_kind=dropblock)
+        unused = {k for k, uses in (("conv", ("conv", "all")), ("fc", ("fc", "all")))
+                  if info.config.get("placement") not in uses for k in (f"{k}_kind", f"p_{k}")}
+        config = Text(safe(" ".join(f"{k}={info.config[k]}" for k in SHOWN
+                                    if info.config.get(k) is not None and k not in unused)), style="dim")
         log = [safe(LOG_STAMP.sub(r"\1 ", line)) for line in run.log_tail(LOG_LINES)]
         self._set(lines, config, log)
 

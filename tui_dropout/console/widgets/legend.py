@@ -33,12 +33,14 @@ def faint(color: RGB, background: RGB) -> RGB:
 @dataclass(frozen=True)
 class Entry:
     """One legend entry: the line's sample in its colour, what it is, and a shorter word for it (`mean` for
-    `mean of 3`) for a narrow pane."""
+    `mean of 3`) for a narrow pane; `tail` ends the label and survives every cut (the layer of a per-layer line,
+    `…lr.01 h1`: several runs' layers differ only there)."""
 
     marker: str
     color: RGB
     label: str
     short: str = ""
+    tail: str = ""
 
     def sample(self, cells: int = 2) -> str:
         return SAMPLES.get(self.marker, self.marker * 2 if len(self.marker) == 1 else "──")[:cells]
@@ -74,9 +76,17 @@ def _variants(entries: list[Entry]):
     if values != apart:
         yield values, 2
     for cap in (16, 10, 6):
-        yield [fit_label(label, cap) for label in values], 2
+        yield [_fit(label, cap, e.tail) for e, label in zip(entries, values)], 2
     for cap in (6, 4):  # samples of one cell
-        yield [fit_label(label, cap) for label in values], 1
+        yield [_fit(label, cap, e.tail) for e, label in zip(entries, values)], 1
+
+
+def _fit(label: str, cap: int, tail: str) -> str:
+    """`fit_label`, keeping the entry's tail whole: the run's part is cut (to one cell and `…` at the least)."""
+    if not tail or not label.endswith(" " + tail) or len(label) <= cap:
+        return fit_label(label, cap)
+    head = label[:-len(tail) - 1]
+    return fit_label(head, max(2, cap - len(tail) - 1)) + " " + tail
 
 
 def header_lines(title: str, entries: list[Entry], width: int, most: int) -> list[Text]:
