@@ -122,7 +122,7 @@ MAX_INT = 2**31 - 1  # beyond this a size or count is a typo, and torch would ov
 
 # Fields a user sets (the console form shows these, in this order).
 EDITABLE_FIELDS = (
-    "dataset", "data_dir", "train_limit", "network", "placement", "conv_kind", "p_conv", "fc_kind", "p_fc",
+    "dataset", "data_dir", "train_limit", "network", "hidden_units", "hidden_layers", "placement", "conv_kind", "p_conv", "fc_kind", "p_fc",
     "epochs", "batch_size", "lr", "momentum", "weight_decay", "max_norm", "lr_step", "lr_gamma", "eval_every",
     "device", "seed",
 )
