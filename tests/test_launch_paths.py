@@ -31,9 +31,10 @@ class Captured(Exception):
 
 
 # The same launch typed into the form (field ids) and given to `dropout-tui study` (flags), per backend.
-COMMON_FORM = dict(f_epochs="3", f_device="cpu", f_p_fc="0.1..0.7:0.2", seeds="3", name="sweep", tags="a b")
+COMMON_FORM = dict(f_epochs="3", f_device="cpu", f_p_fc="0.1..0.7:0.2", seeds="3", name="sweep", tags="a b",
+                   f_hidden_units="64")
 COMMON_FLAGS = ["--epochs", "3", "--device", "cpu", "--grid", "p_fc=0.1..0.7:0.2", "--seeds", "3", "--name",
-                "sweep", "--tag", "a", "--tag", "b"]
+                "sweep", "--tag", "a", "--tag", "b", "--set", "hidden_units=64"]
 SAME_LAUNCH = {
     "local": (dict(backend="local", max_fused="4"), ["--detach", "--max-fused", "4"], LocalLauncher),
     "foreground": (dict(backend="local"), [], ForegroundLauncher),
@@ -90,6 +91,7 @@ async def test_the_form_and_the_cli_make_the_same_plan_and_launcher(backend, run
     form_plan, form_launcher = handed[1]
 
     assert form_plan == cli_plan  # presets' configs, grid, seeds, launch options, names and tags
+    assert {c.hidden_units for c in cli_plan.configs()} == {64}  # the MLP's fields are the form's too
     assert cli_plan.count == 12 and cli_plan.notes == {"name": "sweep", "tags": ["a", "b"], "note": ""}
     assert [c.label for c in form_plan.configs()] == [c.label for c in cli_plan.configs()]
     assert type(cli_launcher) is (kind or type(form_launcher))
