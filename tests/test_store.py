@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from conftest import make_run_folder
-from tui_dropout.store import MetricsTail, RunDir, RunStore, effective_state, process_start_time
+from conftest import make_run_folder, settle
+from tui_dropout.store import MetricsTail, RunDir, RunStore, effective_state, process_start_time, write_json_atomic
 
 
 def test_create_writes_config_and_queued_status(runs_dir):
@@ -93,9 +93,15 @@ def test_the_listing_index_serves_unchanged_runs_and_never_hides_a_change(runs_d
         again = {i.run_id: i for i in store.list()}
         assert reads == [] and {k: v.best_test_acc for k, v in again.items()} == {k: 0.5 for k in first}
         status = runs_dir / "20260101-000001-A-0001" / "status.json"
-        status.write_text(json.dumps({"state": "finished", "epoch": 10, "best_test_acc": 0.9}))
+        write_json_atomic(status, {"state": "finished", "epoch": 10, "best_test_acc": 0.9})  # as every writer does
         changed = {i.run_id: i for i in store.list()}
         assert reads == ["20260101-000001-A-0001"] and changed["20260101-000001-A-0001"].best_test_acc == 0.9
+        settle(status.parent)
+        store.list()  # settled: its stamp kept
+        status.write_text(json.dumps({"state": "finished", "epoch": 10, "best_test_acc": 0.7}))  # by hand, in place
+        assert {i.run_id: i for i in store.list()}["20260101-000001-A-0001"].best_test_acc == 0.9  # the folder's stamp
+        os.utime(status.parent)  # `touch` of the folder: shown at once
+        assert {i.run_id: i for i in store.list()}["20260101-000001-A-0001"].best_test_acc == 0.7
         (runs_dir / ".index.json").write_text("{damaged")
         assert {i.run_id for i in store.list()} == set(first)  # a damaged index only costs a fresh read
     finally:

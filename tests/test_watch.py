@@ -11,7 +11,7 @@ import pytest
 
 from conftest import make_run_folder
 from tui_dropout import watch
-from tui_dropout.store import RunDir, RunStore, process_start_time
+from tui_dropout.store import RunDir, RunStore, process_start_time, write_json_atomic
 from tui_dropout.watch import RunsWatcher
 
 A, B = "20260101-000001-A-aaaa", "20260101-000002-B-bbbb"
@@ -22,14 +22,8 @@ def row(epoch, loss=1.0, **more) -> str:
 
 
 def write_status(path, **status) -> None:
-    """Rewrite status.json in place (same inode) and move its mtime on by a second, as a later write would."""
-    target = path / "status.json"
-    before = os.stat(target).st_mtime_ns if target.exists() else 0
-    with open(target, "r+" if target.exists() else "w") as f:
-        f.seek(0)
-        f.write(json.dumps(status))
-        f.truncate()
-    os.utime(target, ns=(before + 10**9, before + 10**9))
+    """Write status.json as every writer does (a file renamed in, which moves the folder's mtime)."""
+    write_json_atomic(path / "status.json", status)
 
 
 @pytest.fixture
@@ -201,8 +195,7 @@ def test_thousands_of_ended_runs_are_swept_a_slice_at_a_time_and_a_change_is_sti
     watcher.refresh()
     assert 0 < len(stats) <= max(watch.SWEEP_MIN, 600 * watch.TICK_GUESS // watch.SWEEP_SECONDS)  # one stat a run
     target = runs / "20260101-000123-A-007b" / "status.json"
-    target.write_text(json.dumps({"state": "finished", "epoch": 10, "best_test_acc": 0.77}))
-    os.utime(target, ns=(1, 1))
+    write_json_atomic(target, {"state": "finished", "epoch": 10, "best_test_acc": 0.77})  # a resume elsewhere
     seen = False
     for _ in range(600 // watch.SWEEP_MIN + 1):  # one full sweep at most
         watcher.refresh()

@@ -22,6 +22,7 @@ from . import metrics
 from .errors import DropoutTuiError
 from .store import CONFIG, EVALUATION, INSIDE, LOG, METRICS, NOTES, SUMMARY, RunDir, RunInfo
 from .store.files import dumps
+from .store.listed import pct  # noqa: F401 (the listing's percent, used by every table)
 from .store.tail import rows_containing
 from .states import State
 
@@ -113,10 +114,6 @@ def jsonl_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 def metrics_jsonl(rows: Iterable[dict[str, Any]]) -> str:
     return "".join(jsonl_chunks(rows))
-
-
-def pct(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value * 100:.2f}%"
 
 
 def acc_text(value: float | None, epoch: int | None = None) -> str:

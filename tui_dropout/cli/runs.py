@@ -15,7 +15,7 @@ from ..export import (FORMATS, TENSORBOARD_HINT, MissingExtra, export_folder, ex
                       render_chunks, seconds_text)
 from ..launch import cancel as cancel_run
 from ..query import QueryError, filter_runs, sort_runs
-from ..store import RunDir, RunNotFound, RunStore, paused_gc
+from ..store import RunDir, RunNotFound, RunStore, listed, paused_gc
 from ..store.files import write_text_atomic
 from ..safetext import safe
 from . import options
@@ -95,34 +95,31 @@ def _list_runs(runs_dir, filter_text, sort, reverse, archived, as_json) -> None:
     store = open_store(runs_dir)
     if archived:
         store = archive_store(store)
-    infos = store.list()
-    place = {info.run_id: n for n, info in enumerate(infos, 1)}  # the number `show 3` takes, whatever the order
-    infos = found(infos, filter_text, sort, reverse)
-    if as_json:
-        from ..jsonout import document, run_record
+    plain = not (filter_text or as_json or reverse) and sort == "newest"
+    quick = store.lines() if plain else None  # every line from the index: nothing but live runs is read
+    if quick is not None:
+        rows = [[str(n), run_id, *cells] for n, (run_id, cells) in enumerate(quick, 1)]
+        infos = None
+    else:
+        infos = store.list()
+        place = {info.run_id: n for n, info in enumerate(infos, 1)}  # the number `show 3` takes, whatever the order
+        infos = found(infos, filter_text, sort, reverse)
+        if as_json:
+            from ..jsonout import document, run_record
 
-        typer.echo(document("runs", runs_dir=str(store.root.absolute()),
-                            runs=[run_record(info, place[info.run_id]) for info in infos]))
-        return
-    if not infos:
+            typer.echo(document("runs", runs_dir=str(store.root.absolute()),
+                                runs=[run_record(info, place[info.run_id]) for info in infos]))
+            return
+        rows = [[str(place[info.run_id]), info.run_id, *listed.cells(info)] for info in infos]
+    if not rows:
         where = store.root.absolute()
         what = "runs match" if filter_text else "archived runs" if archived else "runs"
         echo(f"no {what} in {where}" + ("" if where.exists() or filter_text else " (no such folder)"))
         return
-    rows = [_row(place[info.run_id], info) for info in infos]
     lines = _table(["#", "run", "state", "epoch", "test", "best", "name | tags | note"], rows,
                    output_width())
     echo("\n".join(lines))
     return infos, rows, lines
-
-
-def _row(place: int, info) -> list[str]:
-    study = info.study_label
-    name = f"{info.name} · {study}" if info.name and info.name != study else study
-    tags = " ".join("#" + t for t in info.tags) if info.tags else ""
-    return [str(place), info.run_id, info.state_text, f"{info.epoch}/{info.epochs}", pct(info.final_test_acc),
-            pct(info.best_test_acc), _one_line(" | ".join(filter(None, (name, tags,
-                                                                          info.problem or info.error or info.note))))]
 
 
 def show(run_ref: str = typer.Argument(..., metavar="RUN"), runs_dir: RunsDir = None,

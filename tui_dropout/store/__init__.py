@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import index
+from . import index, listed
 from .files import DamagedFile, json_safe, read_json, write_json_atomic
 from .info import RunInfo
 from .liveness import (ACTIVE, HEARTBEAT_SECONDS, STALE_SECONDS, STATES, effective_state, host_and_pid,
@@ -145,8 +145,8 @@ class RunStore:
         return sorted(infos, key=lambda i: (i.created, i.run_id), reverse=True)
 
     def scan(self) -> list[tuple[RunDir, RunInfo, tuple]]:
-        """Every run with its info and the stamp of its folder and status.json; unchanged runs come from the
-        index (two stats a run), the others are read from their files and the index written again."""
+        """Every run with its info and the stamp of its folder; unchanged runs come from the index (a stat a run),
+        the others are read from their files, and the index is written again when it would keep more."""
         with paused_gc():
             now_ns = time.time_ns()
             cached = index.load(self.root)
@@ -157,13 +157,45 @@ class RunStore:
                 info = None if linked else cached.info(run.run_id, run.path, run_stamp)
                 if info is None:
                     info = run.info()
-                    # written again when what it holds would change: a new or changed run, or a stamp now settled
-                    changed = changed or not linked and (cached.row(run.run_id) != index.to_row(info)
-                                                         or cached.stale(run.run_id, run_stamp, now_ns))
+                    changed = changed or not linked and cached.stale(run.run_id, run_stamp, now_ns, info)
                 out.append((run, info, run_stamp))
             if changed or len(out) != len(cached):
                 index.save(self.root, [(run.run_id, run_stamp, info) for run, info, run_stamp in out], now_ns)
         return out
+
+    def lines(self) -> list[tuple[str, list[str]]] | None:
+        """Every run's id and its line in `dropout-tui runs` (`listed.cells`), newest first, from the index: only
+        live runs (queued, running) are looked at afresh. None when the index cannot serve the listing (missing, or
+        a run is new or changed since it was written): `list()` then reads those runs and writes it again."""
+        with paused_gc():
+            now_ns = time.time_ns()
+            cached = index.load(self.root)
+            ids, stamps, created = cached.ids, getattr(cached, "stamps", []), getattr(cached, "fields", {}).get("created")
+            served, live = [], []
+            for entry in self._run_entries():
+                name = entry.name
+                i = ids.get(name)
+                if i is None:
+                    return None
+                run_stamp, linked = index.stamp(entry.path), entry.is_symlink()
+                if stamps[i] == hash(run_stamp) and not linked:
+                    line = cached.line(i)
+                    if line is not None:
+                        served.append((created[i], name, line))
+                        continue
+                run = RunDir(self.root / name)
+                info = None if linked else cached.info(name, run.path, run_stamp)
+                if info is None:
+                    info = run.info()
+                    if not linked and cached.stale(name, run_stamp, now_ns, info):
+                        return None
+                live.append(info)
+            if len(served) + len(live) != len(cached):
+                return None  # runs have gone: the index is written again by the listing that reads it whole
+        self.place_in_queue(live)
+        served.extend((info.created, info.run_id, listed.cells(info)) for info in live)
+        served.sort(reverse=True)
+        return [(name, line) for _, name, line in served]
 
     def place_in_queue(self, infos: list[RunInfo]) -> None:
         """Set each waiting run's place in the local queue (one listing of the queue folder)."""

@@ -1,18 +1,20 @@
-"""`.index.json` in the runs folder: what each run's files said, so listing thousands of runs costs two stats a
-run (its folder and its status.json) instead of reading and checking four files. Any doubt means a fresh read: a
-stamp that differs, a value of the wrong type, an index that is missing, damaged or from another version. Written
-atomically, best effort (a read-only runs folder simply goes without).
+"""`.index.json` in the runs folder: what each run's files said, so listing thousands of runs costs one stat a
+run (its folder) instead of reading and checking four files. Any doubt means a fresh read: a stamp that differs,
+a value of the wrong type, an index that is missing, damaged or from another version. Written atomically, best
+effort (a read-only runs folder simply goes without).
 
-Why two stats are enough: every program writer of config.json, summary.json, notes.json and status.json writes a
+Why one stat is enough: every program writer of config.json, summary.json, notes.json and status.json writes a
 temporary file beside and renames it in (`files.write_text_atomic`), and a rename into a folder moves the folder's
-mtime; status.json is stamped itself too, so a hand edit of it in place is seen. A change made by hand in place to
-another of those files lists the run as it was until its folder or status changes; every other read (show, resume,
-export...) reads the files themselves. A stamp taken within SETTLE_NS of a write is not kept: a filesystem's clock
-ticks coarsely (milliseconds, seconds on some), and a second write in the same tick would leave the stamp as it was.
+mtime. A change made by hand in place to one of those files lists the run as it was until its folder changes
+(`touch` the folder to show it at once); every other read (show, resume, export...) reads the files themselves.
+A stamp taken within SETTLE_NS of a write is not kept: a filesystem's clock ticks coarsely (milliseconds, seconds
+on some), and a second write in the same tick would leave the stamp as it was. A run whose status says running is
+never stamped either: its trainer writes it every few seconds, and it is read afresh at each listing.
 
 The index is stored by column (one JSON list per field, run i at position i of each), so reading it decodes few
 objects and each column's types are checked in one pass, not once a run; a value of the wrong type costs its own
-run only. A config or status value that every run holding the key shares is kept once (`same`)."""
+run only. A config or status value that every run holding the key shares is kept once (`same`). Each run's line
+in `dropout-tui runs` (`listed.cells`) is kept too, so the plain listing formats nothing but new or live runs."""
 from __future__ import annotations
 
 import dataclasses
@@ -29,10 +31,11 @@ from .files import dumps, open_regular, write_text_atomic
 from ..config import FIELD_TYPES as CONFIG_TYPES
 from ..states import State
 from .info import FAST_TYPES, RUN_IDS, STATUS_FIELDS, RunInfo, check_fields, fits
+from .listed import kept, unkept
 from .liveness import ACTIVE, STATES, effective_state
 
 INDEX = ".index.json"
-VERSION = 4
+VERSION = 5
 TABLES = ("config", "status")
 STATUS = "status.json"
 SETTLE_NS = 2_000_000_000  # a folder or status.json written this recently is not stamped (coarse mtime clocks)
@@ -62,26 +65,25 @@ _KINDS = _kinds()
 
 
 def stamp(folder: Path | str) -> tuple:
-    """(mtime_ns, inode) of the run folder and (mtime_ns, size, inode) of its status.json, each an errno when it
-    cannot be had. lstat: a file or folder swapped for a link to itself changes it."""
-    folder = os.fspath(folder)
+    """(mtime_ns, inode) of the run folder, or (errno,) when it cannot be had. lstat: a folder swapped for a link
+    to itself changes it. Every program writer renames its file into the folder, which moves the folder's mtime."""
     try:
         st = os.lstat(folder)
-        head: tuple = (st.st_mtime_ns, st.st_ino)
     except OSError as exc:
-        head = (exc.errno,)
-    try:
-        st = os.lstat(folder + "/" + STATUS)
-        return (*head, st.st_mtime_ns, st.st_size, st.st_ino)
-    except OSError as exc:
-        return (*head, exc.errno)
+        return (exc.errno,)
+    return (st.st_mtime_ns, st.st_ino)
 
 
 def settled(run_stamp: tuple, now_ns: int | None = None) -> bool:
-    """Whether nothing in the stamp was written within SETTLE_NS of `now_ns`: only then may it stand for the files
-    (a write in the same tick of a coarse clock would not change it)."""
-    limit = (now_ns or time.time_ns()) - SETTLE_NS
-    return len(run_stamp) == 5 and run_stamp[0] < limit and run_stamp[2] < limit
+    """Whether the folder was not written within SETTLE_NS of `now_ns`: only then may its stamp stand for the
+    files (a write in the same tick of a coarse clock would not change it)."""
+    return len(run_stamp) == 2 and run_stamp[0] < (now_ns or time.time_ns()) - SETTLE_NS
+
+
+def stampable(run_stamp: tuple, now_ns: int, info: RunInfo) -> bool:
+    """Whether the index keeps this stamp for the run: settled, and not a run its trainer is writing to."""
+    status = info.status
+    return settled(run_stamp, now_ns) and not (isinstance(status, dict) and status.get("state") == State.RUNNING)
 
 
 def key(run_stamp: tuple) -> int:
@@ -97,7 +99,7 @@ class Cached:
         self.ids: dict[str, int] = {}
         if data is None:
             return
-        self.stamps, self.fields, self.tables = data["stamps"], data["fields"], data["tables"]
+        self.stamps, self.fields, self.tables, self.lines = data["stamps"], data["fields"], data["tables"], data["lines"]
         self.bad: set[int] = data["bad"]
         self.ids = dict(zip(data["ids"], range(len(data["ids"]))))
         self._rows = list(zip(*[self.fields[name] for name in FIELDS]))  # one tuple a run, made at C speed
@@ -107,7 +109,8 @@ class Cached:
 
     def info(self, run_id: str, path: Path, run_stamp: tuple) -> RunInfo | None:
         """The cached RunInfo when the run's stamp is the one indexed and its values passed their checks; its
-        state is worked out again (a live trainer dies without touching its files)."""
+        state is worked out again (a live trainer dies without touching its files). Its config and status are
+        made from their columns when first read."""
         i = self.ids.get(run_id)
         if i is None or i in self.bad or self.stamps[i] != hash(run_stamp) or self.stamps[i] is None:
             return None
@@ -115,22 +118,19 @@ class Cached:
         values = info.__dict__
         values.update(zip(FIELDS, self._rows[i]))
         values.update(run_id=run_id, path=path, queue_position=None, summary={}, tags=list(values["tags"]),
-                      config=self.tables["config"].row(i), status=self.tables["status"].row(i))
-        if not info.problem and info.status.get("state") in ACTIVE:
+                      _tables=(self.tables, i))
+        if not info.problem and self.tables["status"].value(i, "state") in ACTIVE:
             info.state = effective_state(info.status)
         return info
 
-    def stale(self, run_id: str, run_stamp: tuple, now_ns: int) -> bool:
-        """Whether the index would keep a stamp for this run that it does not hold yet."""
+    def stale(self, run_id: str, run_stamp: tuple, now_ns: int, info: RunInfo) -> bool:
+        """Whether the index would keep a stamp for this run (read afresh as `info`) that it does not hold yet."""
         i = self.ids.get(run_id)
-        return settled(run_stamp, now_ns) and (i is None or self.stamps[i] != hash(run_stamp))
+        return stampable(run_stamp, now_ns, info) and (i is None or i in self.bad or self.stamps[i] != hash(run_stamp))
 
-    def row(self, run_id: str) -> tuple | None:
-        """The cached values of a run, as to_row() makes them (None when not indexed or refused)."""
-        i = self.ids.get(run_id)
-        if i is None or i in self.bad:
-            return None
-        return tuple(self.fields[name][i] for name in FIELDS) + tuple(self.tables[n].row(i) for n in TABLES)
+    def line(self, i: int) -> list[str] | None:
+        """Run i's line in `dropout-tui runs` as kept (`listed.kept`); None for a live run or a bad entry."""
+        return None if i in self.bad else unkept(self.lines[i])
 
 
 class Table:
@@ -142,6 +142,16 @@ class Table:
         self.template = {k: same.get(k) for k in keys}  # every key in order: a row is a copy, then its values
         self.columns, self.absent, self.order, self.whole = columns, absent, order, whole
         self._names, self._cols = list(columns), list(columns.values())
+
+    def value(self, i: int, key: str) -> Any:
+        """One value of run i's table (None when it has none), without making the row."""
+        if i in self.whole:
+            table = self.whole[i]
+            return table.get(key) if type(table) is dict else None
+        column = self.columns.get(key)
+        if i in self.absent and key in self.absent[i]:
+            return None
+        return column[i] if column is not None else self.template.get(key)
 
     def row(self, i: int) -> Any:
         if i in self.whole:
@@ -202,7 +212,10 @@ def _checked(data: dict[str, Any]) -> Cached:
     bad.update(i for i, s in enumerate(fields["state"]) if i not in bad and s not in states)
     sound = [i for i, s in enumerate(fields["state"]) if s != State.CORRUPT]
     built = {name: _table(tables[name], n, _KIND_OF_TABLE[name], bad, sound) for name in TABLES}
-    return Cached({"stamps": stamps, "fields": fields, "tables": built, "bad": bad, "ids": ids})
+    lines = data["lines"]
+    if not _is_list(lines, n):
+        raise ValueError("lines")
+    return Cached({"stamps": stamps, "fields": fields, "tables": built, "bad": bad, "ids": ids, "lines": lines})
 
 
 def _expand(column: Any, n: int) -> Any:
@@ -279,19 +292,17 @@ def _table(data: Any, n: int, kinds: dict[str, Any], bad: set[int], sound: list[
 
 
 # ----- writing -----------------------------------------------------------------------------------------------
-def to_row(info: RunInfo) -> tuple:
-    return tuple(getattr(info, name) for name in FIELDS) + tuple(getattr(info, n) for n in TABLES)
-
-
 def save(root: Path, runs: list[tuple[str, tuple, RunInfo]], now_ns: int | None = None) -> None:
-    """Write the index of `runs` (run id, stamp, info); a stamp not yet settled is written as null (read again)."""
+    """Write the index of `runs` (run id, stamp, info); a stamp not to be kept (`stampable`) is written as null
+    (read again)."""
     now_ns = now_ns or time.time_ns()
     infos = [info for _, _, info in runs]
     data = {"version": VERSION, "ids": [run_id for run_id, _, _ in runs],
-            "stamps": [hash(s) if settled(s, now_ns) else None for _, s, _ in runs],
+            "stamps": [hash(s) if stampable(s, now_ns, info) else None for _, s, info in runs],
             "fields": {name: _compact([getattr(info, name) for info in infos]) for name in FIELDS},
             "tables": {name: _columns([getattr(info, name) for info in infos],
-                                      [info.state != State.CORRUPT for info in infos]) for name in TABLES}}
+                                      [info.state != State.CORRUPT for info in infos]) for name in TABLES},
+            "lines": [kept(info) for info in infos]}
     try:
         write_text_atomic(Path(root) / INDEX, dumps(data, separators=(",", ":")))
     except (OSError, ValueError, RecursionError, TypeError):

@@ -40,6 +40,8 @@ SUMMARY_FIELDS: dict[str, Any] = {
 FAST_TYPES: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), float: (float, int), bool: (bool,),
                                            dict: (dict,)}
 
+LAZY_TABLES = ("config", "status")  # made when first read on an info from the index (RunInfo.__getattr__)
+
 _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 40
 _short.maxlevel = 2
@@ -74,6 +76,24 @@ class RunInfo:
     config: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)  # empty when the info came from the listing index
 
+    def __getattr__(self, name: str) -> Any:
+        """`config` and `status` of an info served from the listing index, made from its columns when first read:
+        a listing of 50,000 runs reads few of them (see `config_value`)."""
+        source = self.__dict__.get("_tables") if name in LAZY_TABLES else None
+        if source is None:
+            raise AttributeError(name)
+        tables, i = source
+        value = self.__dict__[name] = tables[name].row(i)
+        return value
+
+    def config_value(self, key: str) -> Any:
+        """One config value (None when absent), without making the whole config of an info from the index."""
+        if "config" in self.__dict__ or "_tables" not in self.__dict__:
+            config = self.config
+            return config.get(key) if isinstance(config, dict) else None
+        tables, i = self.__dict__["_tables"]
+        return tables["config"].value(i, key)
+
     @property
     def damaged(self) -> bool:
         return self.state == State.CORRUPT
@@ -81,7 +101,7 @@ class RunInfo:
     @property
     def study_label(self) -> str:
         """The readable label (`D p_fc=0.3 seed=2`) a study gave the run, else its preset."""
-        label = self.config.get("label")
+        label = self.config_value("label")
         return label if isinstance(label, str) and label else self.preset
 
     @property
@@ -91,7 +111,7 @@ class RunInfo:
 
     @property
     def study(self) -> str:
-        study = self.config.get("study")
+        study = self.config_value("study")
         return study if isinstance(study, str) else ""
 
     @property
