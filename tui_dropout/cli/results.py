@@ -1,11 +1,9 @@
 """`results`: the seed's table for a study (or any runs): final and best accuracy, and mean±std over seeds."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from .. import evaluation
 from ..export import acc_text, number_text, results_row, seconds_text
@@ -15,9 +13,15 @@ from ..store import RunDir, RunNotFound
 from ..safetext import safe
 from .options import echo, RunsDir, fail, open_store, output_width
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
-def plain(text: object) -> Text:
+
+def plain(text: object) -> "Text":
     """Run-folder text as a table cell: escapes shown, no markup read from it."""
+    from rich.text import Text
+
     return Text(safe(text))
 
 
@@ -42,6 +46,8 @@ def print_results(runs: list[RunDir]) -> None:
                       acc_text(row["best_train_acc"], row["best_train_epoch"]),
                       acc_text(row["best_test_acc"], row["best_test_epoch"]),
                       number_text(row["final_loss"], ".4f"), seconds_text(row["wall_seconds"]))
+    from rich.console import Console  # here: a listing that prints no table does not pay for rich
+
     console = Console(width=output_width())  # piped, a label is not wrapped at 80 columns
     console.print(table)
     groups = seed_groups(infos)

@@ -36,22 +36,16 @@ def _one_line(text: str) -> str:
 def _table(header: list[str], rows: list[list[str]], width: int) -> list[str]:
     """Columns padded to their widest cell; only the last (the note) is cut to fit `width`. Every other cell is
     printed whole, so a run id is never cut: on a terminal too narrow for them the line is simply longer.
-    Plain ASCII, so any terminal encoding prints it."""
-    columns = list(zip(header, *rows))  # by column: widths at C speed (50,000 rows)
+    Plain ASCII, so any terminal encoding prints it. Built column by column (50,000 rows at C speed)."""
+    columns = list(zip(header, *rows))
     widths = [max(map(len, column)) for column in columns[:-1]]
     lead = sum(widths) + 2 * len(widths)
     room = max(width - lead - 1, 0)  # the last terminal column is left free: writing there wraps in some terminals
-    form = "".join(f"{{:<{w}}}  " for w in widths) + "{}"
-
-    def line(cells: list[str]) -> str:
-        note = cells[-1]
-        if len(note) > room:
-            note = note[:room - 3] + "..." if room > 6 else ""
-            cells = [*cells[:-1], note]
-        return form.format(*cells).rstrip()
-
-    lines = [line(r) for r in rows]
-    return [line(header), "-" * min(max(len(line(header)), *map(len, lines)), max(width - 1, lead))] + lines
+    padded = [[cell.ljust(w) for cell in column] for column, w in zip(columns, widths)]
+    notes = [note if len(note) <= room else note[:room - 3] + "..." if room > 6 else "" for note in columns[-1]]
+    lines = [line.rstrip() for line in map("  ".join, zip(*padded, notes))]
+    head, body = lines[0], lines[1:]
+    return [head, "-" * min(max(map(len, lines)), max(width - 1, lead))] + body
 
 
 Filter = Annotated[Optional[str], typer.Option(

@@ -3,16 +3,17 @@ swept fields as a table of cells (mean±std, n); `--json` for scripts."""
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from ..safetext import safe
 from ..sweep import SWEEP_FIGURES, Sweep, sweep as make_sweep
 from .options import RunsDir, fail, output_width
 from .results import chosen_runs
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FIGURE_HELP = "What to plot: " + ", ".join(SWEEP_FIGURES) + "."
 
@@ -21,9 +22,10 @@ def _value_text(value: Any) -> str:
     return safe(json.dumps(value) if isinstance(value, (dict, list)) else value)
 
 
-def print_points(console: Console, found: Sweep, figure: str) -> None:
+def print_points(console: "Console", found: Sweep, figure: str) -> None:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="over seeds: mean±std, finished runs (n finished/all)", box=box.SIMPLE_HEAD,
                   pad_edge=False, padding=(0, 1))
@@ -39,9 +41,10 @@ def print_points(console: Console, found: Sweep, figure: str) -> None:
     console.print(table)
 
 
-def print_cells(console: Console, found: Sweep, figure: str) -> None:
+def print_cells(console: "Console", found: Sweep, figure: str) -> None:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     rows, cols, cells = found.cells(figure)
     table = Table(title=f"{SWEEP_FIGURES[figure]}: mean±std (n) over seeds, {safe(found.axes[0])} down, "
@@ -96,6 +99,8 @@ def sweep(run_refs: Optional[list[str]] = typer.Argument(None, metavar="[RUN]...
         return
     if not found.axes:
         fail("sweep: these runs differ in no field but their seed (a study with --grid sweeps one)")
+    from rich.console import Console  # here: the other commands do not pay for rich
+
     console = Console(width=output_width())
     print_points(console, found, figure)
     if len(found.axes) == 2:

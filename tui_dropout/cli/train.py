@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import ConfigError, RunConfig
 from ..errors import DropoutTuiError
@@ -47,6 +45,9 @@ def progress_bar(runs: list[RunDir], resume: bool):
     if not resume:
         for run in runs:
             echo(f"run {run.run_id} in {run.path}", err=True)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     names = ", ".join(r.run_id for r in runs)
     console = Console(stderr=True)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

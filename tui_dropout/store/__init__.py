@@ -126,14 +126,18 @@ class RunStore:
             entries = list(os.scandir(self.root))
         except OSError:
             return
-        for entry in entries:
-            if entry.name.startswith(".") or not RUN_NAME.match(entry.name):
-                continue
-            try:
-                if entry.is_dir():
-                    yield entry
-            except OSError:  # a self-referencing link (ELOOP) or one we may not follow
-                continue
+        yield from filter(self._is_run, entries)
+
+    @staticmethod
+    def _is_run(entry: os.DirEntry) -> bool:
+        """Whether a listing entry is a run folder: a run's name, a folder (or a link to one: read as corrupt);
+        not a dot file, and not a broken or looping link."""
+        if entry.name.startswith(".") or not RUN_NAME.match(entry.name):
+            return False
+        try:
+            return entry.is_dir()
+        except OSError:  # a self-referencing link (ELOOP) or one we may not follow
+            return False
 
     def run_names(self) -> set[str]:
         """The names of the run folders, without building a RunDir for each (a cheap relisting)."""
@@ -170,20 +174,37 @@ class RunStore:
         with paused_gc():
             now_ns = time.time_ns()
             cached = index.load(self.root)
-            ids, stamps, created = cached.ids, getattr(cached, "stamps", []), getattr(cached, "fields", {}).get("created")
+            if not len(cached):
+                return None if self.run_names() else []
+            ids, stamps, kept, bad = cached.ids.get, cached.stamps, cached.lines, cached.bad
+            created, lstat, split, separator = cached.fields["created"], os.lstat, str.split, listed.SEPARATOR
             served, live = [], []
-            for entry in self._run_entries():
+            try:
+                entries = list(os.scandir(self.root))
+            except OSError:
+                return None
+            for entry in entries:  # the inner loop of a 50,000-run listing: written out, no call it can spare
                 name = entry.name
-                i = ids.get(name)
+                i = ids(name)
                 if i is None:
-                    return None
-                run_stamp, linked = index.stamp(entry.path), entry.is_symlink()
-                if stamps[i] == hash(run_stamp) and not linked:
-                    line = cached.line(i)
-                    if line is not None:
-                        served.append((created[i], name, line))
+                    if self._is_run(entry):
+                        return None  # a run the index has not seen
+                    continue
+                try:
+                    st = lstat(entry.path)
+                    held = stamps[i] == hash((st.st_mtime_ns, st.st_ino))  # index.stamp(), written out
+                except OSError:
+                    held = False
+                line = kept[i] if held and i not in bad else None
+                if type(line) is str and not entry.is_symlink():
+                    cells = split(line, separator)
+                    if len(cells) == listed.CELLS:
+                        served.append((created[i], name, cells))
                         continue
+                if not self._is_run(entry):
+                    return None  # a run's name now on something else
                 run = RunDir(self.root / name)
+                run_stamp, linked = index.stamp(entry.path), entry.is_symlink()
                 info = None if linked else cached.info(name, run.path, run_stamp)
                 if info is None:
                     info = run.info()
@@ -195,7 +216,7 @@ class RunStore:
         self.place_in_queue(live)
         served.extend((info.created, info.run_id, listed.cells(info)) for info in live)
         served.sort(reverse=True)
-        return [(name, line) for _, name, line in served]
+        return [(name, cells) for _, name, cells in served]
 
     def place_in_queue(self, infos: list[RunInfo]) -> None:
         """Set each waiting run's place in the local queue (one listing of the queue folder)."""

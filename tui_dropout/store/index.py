@@ -102,7 +102,15 @@ class Cached:
         self.stamps, self.fields, self.tables, self.lines = data["stamps"], data["fields"], data["tables"], data["lines"]
         self.bad: set[int] = data["bad"]
         self.ids = dict(zip(data["ids"], range(len(data["ids"]))))
-        self._rows = list(zip(*[self.fields[name] for name in FIELDS]))  # one tuple a run, made at C speed
+        self._made: list[tuple] | None = None
+
+    @property
+    def _rows(self) -> list[tuple]:
+        """One tuple of cached fields a run, made at C speed when an info is first asked for (a plain `runs`
+        listing asks for none)."""
+        if self._made is None:
+            self._made = list(zip(*[self.fields[name] for name in FIELDS]))
+        return self._made
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -202,15 +210,35 @@ def _checked(data: dict[str, Any]) -> Cached:
             or type(fields) is not dict or type(tables) is not dict:
         raise ValueError("layout")
     bad: set[int] = set()
+    shared: dict[str, tuple[Any, list[int]]] = {}  # a compact column's one value, and the runs that differ
     for name, (kind, optional) in _KINDS.items():
-        column = fields[name] = _expand(fields[name], n)
+        raw = fields[name]
+        column = fields[name] = _expand(raw, n)
         if not _is_list(column, n):
             raise ValueError(name)
-        _check_column(column, kind, optional, True, bad)
-    bad.update(i for i, tags in enumerate(fields["tags"]) if i not in bad and not all(type(t) is str for t in tags))
+        if type(raw) is dict:  # one value for most runs: it, and the runs that differ, are checked
+            found: set[int] = set()
+            _check_column([raw["all"]], kind, optional, True, found)
+            if found:
+                raise ValueError(name)  # a shared value of the wrong type would be every run's: the whole index
+            others = sorted(_index_map(raw["except"], n, None))
+            _check_column([column[i] for i in others], kind, optional, True, found)
+            bad.update(others[j] for j in found)
+            shared[name] = (raw["all"], others)
+        else:
+            _check_column(column, kind, optional, True, bad)
     states = set(STATES) | {State.CORRUPT}
-    bad.update(i for i, s in enumerate(fields["state"]) if i not in bad and s not in states)
-    sound = [i for i, s in enumerate(fields["state"]) if s != State.CORRUPT]
+    for name, sound_value in (("tags", lambda t: all(type(x) is str for x in t)), ("state", lambda s: s in states)):
+        column = fields[name]
+        if name in shared:
+            value, others = shared[name]
+            if not sound_value(value):
+                raise ValueError(name)
+            bad.update(i for i in others if i not in bad and not sound_value(column[i]))
+        else:
+            bad.update(i for i, v in enumerate(column) if i not in bad and not sound_value(v))
+    sound = [i for i, s in enumerate(fields["state"]) if s != State.CORRUPT] if any(
+        table.get("whole") for table in tables.values() if type(table) is dict) else []
     built = {name: _table(tables[name], n, _KIND_OF_TABLE[name], bad, sound) for name in TABLES}
     lines = data["lines"]
     if not _is_list(lines, n):
@@ -251,8 +279,8 @@ def _check_column(column: list, kind: Any, optional: bool, no_nan: bool, bad: se
     allowed = set(FAST_TYPES.get(kind) or ((kind,) if isinstance(kind, type) else ())) | (
         {type(None)} if optional else set())
     kinds = set(map(type, column))
-    if allowed and kinds <= allowed and not (kind is float and no_nan and float in kinds and not all(
-            map(math.isfinite, (v for v in column if type(v) is float)))):
+    if allowed and kinds <= allowed and not (kind is float and no_nan and float in kinds and not all(map(
+            math.isfinite, column if type(None) not in kinds else (v for v in column if type(v) is float)))):
         return
     for i, value in enumerate(column):
         if value is None and optional:
