@@ -6,13 +6,15 @@ import threading
 import time
 from dataclasses import dataclass
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 
 from .series import RunSeries
 from .states import State
 from .store import ACTIVE, METRICS, MetricsTail, RunDir, RunInfo, RunStore, paused_gc
-from .store.index import settled, stamp
+from .store.index import SETTLE_NS, settled, stamp
 
+NEWEST = attrgetter("created", "run_id")  # the list's order, newest first (reversed)
 LIVENESS_SECONDS = 2.0  # how often an active run's trainer is looked for in /proc
 SWEEP_SECONDS = 60  # every ended run's status is looked at again within this (a resume from another terminal)
 RELIST_SECONDS = 60  # the folder is listed this often even when its mtime stays (filesystems with coarse mtimes)
@@ -59,7 +61,7 @@ def copy_series(series: RunSeries) -> RunSeries:
     return series.copy()
 
 
-@dataclass
+@dataclass(slots=True)
 class WatchedRun:
     run: RunDir
     info: RunInfo
@@ -94,6 +96,8 @@ class RunsWatcher:
         self._touch_lock = threading.Lock()  # touch (UI thread) against the refresh taking the set (worker)
         self.active: set[str] = set()  # queued or running: looked at on every refresh
         self._loaders: dict[str, SeriesLoader] = {}  # background reads of large metrics files, by run
+        self._version = 0  # moves whenever an info is replaced: ordered() sorts again
+        self._ordered: tuple[int, dict, list[RunInfo]] | None = None
 
     @property
     def watch(self) -> set[str]:
@@ -159,6 +163,7 @@ class RunsWatcher:
 
     def _set_info(self, watched: WatchedRun, info: RunInfo) -> None:
         watched.info = info
+        self._version += 1
         if info.state in ACTIVE:
             self.active.add(info.run_id)
         else:
@@ -169,10 +174,13 @@ class RunsWatcher:
         from the store's index (thousands of runs at the cost of a few stats each)."""
         if not self.runs:
             runs: dict[str, WatchedRun] = {}
+            limit = time.time_ns() - SETTLE_NS  # _trusted(), written out: 50,000 runs
             with paused_gc():
                 for run, info, run_stamp in self.store.scan():
-                    watched = runs[run.run_id] = WatchedRun(run, info, _trusted(run_stamp), now)
-                    self._set_info(watched, info)
+                    trusted = run_stamp if len(run_stamp) == 2 and run_stamp[0] < limit else ()
+                    runs[info.run_id] = WatchedRun(run, info, trusted, now)
+                self.active = {run_id for run_id, w in runs.items() if w.info.state in ACTIVE}
+            self._version += 1
             self.runs = runs
             return bool(runs)
         names = self.store.run_names()
@@ -200,8 +208,15 @@ class RunsWatcher:
                 self._touched.add(run_id)
 
     def ordered(self) -> list[RunInfo]:
-        infos = [w.info for w in self.runs.values()]
-        return sorted(infos, key=lambda i: (i.created, i.run_id), reverse=True)
+        """Every run's info, newest first. Sorted again only when an info was replaced or runs came or went (the
+        console asks for it at every look at the list): the list is shared, never to be changed by a caller."""
+        runs, version = self.runs, self._version
+        kept = self._ordered
+        if kept is not None and kept[0] == version and kept[1] is runs:
+            return kept[2]
+        infos = sorted([w.info for w in runs.values()], key=NEWEST, reverse=True)
+        self._ordered = (version, runs, infos)
+        return infos
 
     def series(self, run_id: str) -> RunSeries:
         """The run's series, after reading any new metric lines (only the bytes appended since last time).

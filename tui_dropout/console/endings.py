@@ -20,7 +20,7 @@ class Endings:
         self.seen: dict[str, str] | None = None
 
     def news(self, infos: list[RunInfo]) -> list[RunInfo]:
-        states = {info.run_id: str(info.state) for info in infos}
+        states = {info.run_id: str(info.state) for info in infos if info.state in ACTIVE}  # only these can end
         before, self.seen = self.seen, states
         if before is None:
             return []

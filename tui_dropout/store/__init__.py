@@ -113,13 +113,14 @@ class RunStore:
         for run, _ in self._runs_with_paths():
             yield run
 
-    def _runs_with_paths(self) -> Iterator[tuple[RunDir, str]]:
-        """Every run folder, with its path as text (a stat takes it without converting the Path again)."""
+    def _runs_with_paths(self) -> Iterator[tuple[RunDir, os.DirEntry]]:
+        """Every run folder, with its listing entry (its name, and its path as text: a stat takes it without
+        converting the Path again)."""
         child = getattr(self.root, "_make_child_relpath", self.root.joinpath)  # a third of Path(entry.path)'s cost
         for entry in self._run_entries():
             run = RunDir(child(entry.name))
             run.folder_is_link = entry.is_symlink()  # from the listing's d_type: no stat
-            yield run, entry.path
+            yield run, entry
 
     def _run_entries(self) -> Iterator[os.DirEntry]:
         try:
@@ -154,11 +155,15 @@ class RunStore:
         with paused_gc():
             now_ns = time.time_ns()
             cached = index.load(self.root)
-            out, changed = [], False
-            for run, path in self._runs_with_paths():
-                run_stamp = index.stamp(path)
+            out, changed, lstat = [], False, os.lstat
+            for run, entry in self._runs_with_paths():
+                try:
+                    st = lstat(entry.path)
+                    run_stamp = (st.st_mtime_ns, st.st_ino)  # index.stamp(), written out: 50,000 runs
+                except OSError as exc:
+                    run_stamp = (exc.errno,)
                 linked = run.folder_is_link  # a folder swapped for a link to it keeps its files' stamps: never cached
-                info = None if linked else cached.info(run.run_id, run.path, run_stamp)
+                info = None if linked else cached.info(entry.name, run.path, run_stamp)
                 if info is None:
                     info = run.info()
                     changed = changed or not linked and cached.stale(run.run_id, run_stamp, now_ns, info)

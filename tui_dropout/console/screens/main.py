@@ -161,7 +161,7 @@ class MainScreen(RunActions, OpenActions, Screen):
 
     def refresh_list(self) -> None:
         self._progress_pending = False
-        every = {run_id for run_id in self.watcher.runs}
+        every = set(self.watcher.runs)
         infos = self.shown = self.listed()
         ids = [i.run_id for i in infos]
         if self._select_when_listed in ids:

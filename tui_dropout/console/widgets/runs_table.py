@@ -6,7 +6,9 @@ It draws only the rows on screen (Textual's line API), so a runs folder of thous
 move through than one of ten: the rows are plain cells, laid out once, and a line is built when it is drawn."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
+from operator import attrgetter
 from typing import Callable
 
 from rich.segment import Segment
@@ -32,6 +34,7 @@ ALWAYS = ("n", "state", "label", "test")  # then, room allowing, epoch and the s
 OPTIONAL = ("epoch", "started")
 LABEL_MIN, LABEL_MAX = 7, 31  # "D" .. a label of two grid fields and a seed, with its gap
 FRAME = 3  # the border and a 1-cell scrollbar
+LABEL = attrgetter("label")
 # A sort of query.SORTS -> the column that shows its key: a sort by a figure puts that figure in the figure column
 # (header, value), so the order can be read off the list; the others mark their own column.
 FIGURE_COLUMNS = {"best": ("best%", lambda i: acc(i.best_test_acc)),
@@ -72,6 +75,28 @@ class Row:
         return self._cells
 
 
+class Rows(Sequence):
+    """The listed runs as rows, each made when first asked for: showing 50,000 runs makes the rows on screen, not
+    an object a run."""
+
+    def __init__(self, infos: list[RunInfo], make: Callable[[int, RunInfo], dict[str, str]]):
+        self._infos, self._make, self._made = infos, make, {}
+
+    def __len__(self) -> int:
+        return len(self._infos)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self._infos)))]
+        if i < 0:
+            i += len(self._infos)
+        row = self._made.get(i)
+        if row is None:
+            info = self._infos[i]  # IndexError past the end, as a list
+            row = self._made[i] = Row(info.run_id, info.state, partial(self._make, i + 1, info))
+        return row
+
+
 class RunsTable(ScrollView, can_focus=True):
     """Every row numbered (1-9 jump there); a mark is the * before the number. A header line stays on top."""
 
@@ -103,8 +128,11 @@ class RunsTable(ScrollView, can_focus=True):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.rows: list[Row] = []
+        self.rows: Sequence[Row] = []
         self._index: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._labels_of: list[RunInfo] | None = None  # the list whose labels `_label_want` was measured on
+        self._label_want = 0
         self.cursor_row = 0
         self.keys: tuple[str, ...] = ()
         self.label_width = 0
@@ -142,22 +170,24 @@ class RunsTable(ScrollView, can_focus=True):
     def fit(self, room: int, infos: list[RunInfo]) -> bool:
         """Choose the columns for `room` cells (the pane's width less its frame) and the labels listed; True when
         that changed the columns."""
-        want = min(LABEL_MAX, max((len(i.label) for i in infos), default=0) + 1)
+        if infos is not self._labels_of:  # the watcher hands out the same list until a run changes
+            self._labels_of, self._label_want = infos, min(LABEL_MAX, max(map(len, map(LABEL, infos)), default=0) + 1)
+        want = self._label_want
         keys, label = fit_columns(room, want)
         if (keys, label) == (self.keys, self.label_width):
             return False
         self.keys, self.label_width = keys, label
         self.rows = []  # cells are cut to the columns: made again on the next show()
-        self._index = {}
+        self._index, self._ids = {}, []
         return True
 
     def show(self, infos: list[RunInfo], marked: set[str], selected: str | None) -> None:
         """The rows for `infos`, the cursor on `selected` when the set of runs changed."""
-        same = [r.run_id for r in self.rows] == [i.run_id for i in infos]
+        ids = [i.run_id for i in infos]
+        same = ids == self._ids
         marks = set(marked)  # as it is now: the caller's set changes later
-        self.rows = [Row(info.run_id, info.state, partial(self._cells, n, info, marks))
-                     for n, info in enumerate(infos, 1)]  # cells made lazily, after the count (the number's width)
-        self._index = {row.run_id: i for i, row in enumerate(self.rows)}
+        self.rows = Rows(infos, partial(self._cells, marked=marks))  # cells made lazily, after the count (the number's width)
+        self._ids, self._index = ids, dict(zip(ids, range(len(ids))))
         self.virtual_size = Size(sum(self.column_width(k) for k in self.keys), len(self.rows) + 1)
         if not same and selected in self._index:
             self.move_cursor(row=self._index[selected], announce=False)
