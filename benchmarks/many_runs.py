@@ -9,7 +9,8 @@ folders of 1,000 rows are 4 GB, so `--rows 100` keeps the largest case to a few 
 metrics are ever read). `--against` measures another checkout of the project (PYTHONPATH) the same way, on the same
 folders, right after this one: a before/after side by side.
 `runs` is timed as a subprocess (best of 3); the console runs in a real pseudo-terminal (first paint: until
-its status line shows; idle CPU: user+system time over --idle-seconds with nothing changing)."""
+its status line shows; warm-up CPU: what it spends in the --settle-seconds after it, building its new-run form
+once; idle CPU: user+system time over the next --idle-seconds with nothing changing)."""
 from __future__ import annotations
 
 import argparse
@@ -72,7 +73,7 @@ def measure(root: Path, args, env: dict) -> dict:
     warm = time_runs(root, env)
     size = tuple(int(x) for x in args.size.split("x"))
     console = run_in_pty([sys.executable, "-m", "tui_dropout", "--runs-dir", str(root)], env, size,
-                         args.idle_seconds, b"x-axis")
+                         args.idle_seconds, b"x-axis", settle=args.settle_seconds)
     console["first_paint"] = console["first_paint"] or float("nan")  # never painted within the wait
     return {"cold": cold, "runs": warm, **console}
 
@@ -82,6 +83,8 @@ def main() -> None:
     ap.add_argument("--runs", default="500,5000,50000", help="folder counts, comma-separated, smallest first")
     ap.add_argument("--rows", type=int, default=1000, help="metric rows in each run")
     ap.add_argument("--idle-seconds", type=float, default=10.0)
+    ap.add_argument("--settle-seconds", type=float, default=3.0,
+                    help="wait after the first paint before idle CPU is measured (the form is built once, then)")
     ap.add_argument("--size", default="120x40")
     ap.add_argument("--against", help="another checkout of the project, measured the same way")
     args = ap.parse_args()
@@ -118,10 +121,10 @@ def main() -> None:
 
 def report(results: dict, counts: list[int]) -> None:
     print(f"{'folders':>8} {'runs, first (s)':>16} {'runs (s)':>9} {'first paint (s)':>16} "
-          f"{'idle CPU (% of a core)':>23} {'RSS (MB)':>9}")
+          f"{'warm-up CPU (s)':>16} {'idle CPU (% of a core)':>23} {'RSS (MB)':>9}")
     for count, r in results.items():
         print(f"{count:>8} {r['cold']:>16.2f} {r['runs']:>9.2f} {r['first_paint']:>16.2f} "
-              f"{r['cpu_fraction'] * 100:>23.2f} {r['rss_mb']:>9.0f}")
+              f"{r['settle_cpu']:>16.2f} {r['cpu_fraction'] * 100:>23.2f} {r['rss_mb']:>9.0f}")
     small = results[counts[0]]
     for count in counts[1:]:
         large = results[count]
