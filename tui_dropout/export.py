@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 from itertools import islice
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from . import metrics
 from .errors import DropoutTuiError
@@ -63,10 +63,10 @@ def float32_text(value: float) -> str:
     return text
 
 
-def _cell(value: Any, column: str = "") -> Any:
+def _cell(value: Any, float32: bool) -> Any:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
-    if isinstance(value, float) and float32_column(column):
+    if float32 and isinstance(value, float):
         return float32_text(value)
     return value
 
@@ -94,9 +94,10 @@ def csv_chunks(rows: Iterable[dict[str, Any]], names: list[str] | None = None) -
     writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     rows = iter(rows)
+    kinds = [(k, float32_column(k)) for k in names]  # looked up once a column, not once a cell
     while True:
         batch = list(islice(rows, CHUNK_ROWS))
-        writer.writerows({k: _cell(row.get(k), k) for k in names} for row in batch)
+        writer.writerows({k: _cell(row.get(k), f32) for k, f32 in kinds} for row in batch)
         yield out.getvalue()
         if not batch:
             return
@@ -146,16 +147,16 @@ def value_text(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def md_cell(column: str, value: Any) -> str:
-    """How the Markdown table writes a value of `column`: its metric's format, a percentage for a fraction."""
-    if value is None:
-        return ""
+def md_format(column: str) -> Callable[[Any], str]:
+    """How the Markdown table writes a value of `column`: its metric's format, a percentage for a fraction (looked
+    up once a column, not once a cell: a huge run's table has millions)."""
     m = metrics.metric_of_column(column)
     if m is None:
-        return number_text(value, "d")  # the epoch
+        return lambda value: "" if value is None else number_text(value, "d")  # the epoch
     if m.percent:
-        return pct(value)
-    return number_text(value, m.fmt)
+        return lambda value: "" if value is None else pct(value)
+    fmt = m.fmt
+    return lambda value: "" if value is None else number_text(value, fmt)
 
 
 def markdown_chunks(run: RunDir, names: list[str] | None = None) -> Iterator[str]:
@@ -181,7 +182,8 @@ def markdown_chunks(run: RunDir, names: list[str] | None = None) -> Iterator[str
             f"final loss {number_text(info.final_loss, '.4f')}", "",
             "| " + " | ".join(names) + " |", "|" + "---:|" * len(names)]
     yield "\n".join(head) + "\n"
-    yield from _pieces("| " + " | ".join(md_cell(c, r.get(c)) for c in names) + " |\n" for r in run.iter_metrics())
+    cells = [(name, md_format(name)) for name in names]
+    yield from _pieces("| " + " | ".join([write(r.get(c)) for c, write in cells]) + " |\n" for r in run.iter_metrics())
 
 
 def metrics_markdown(run: RunDir) -> str:
