@@ -239,3 +239,21 @@ def test_a_wrongly_typed_value_in_a_column_costs_its_own_run_only(runs_dir):
     served = {run_id: loaded.info(run_id, runs_dir / run_id, index.stamp(runs_dir / run_id)) for run_id in ids}
     assert served[ids[1]] is None and served[ids[0]].epoch == served[ids[2]].epoch == 10
     assert all(info.epoch == 10 for info in RunStore(runs_dir).list())  # read again from its files
+
+
+async def test_past_99_runs_the_wider_number_column_is_in_the_panes_width(runs_dir):
+    """The number column widens with the count (150 runs: "*150" and a gap); the pane is sized for it, so the last
+    column (the start time and the id's tail) is drawn whole, not cut at the pane's edge."""
+    now = time.time()
+    for i in range(150):
+        make_run_folder(runs_dir, f"20261201-{i:06d}-A-{i:04x}", {"state": "finished", "epoch": 10,
+                                                                  "created": now - i})
+    app = DropoutConsole(runs_dir=runs_dir)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.screen.query_one(RunsTable)
+        await until(pilot, lambda: table.row_count == 150, what="every run listed")
+        await pilot.pause()
+        assert table.column_width("n") == 5 and "started" in table.keys
+        assert table.scrollable_content_region.width >= sum(table.column_width(k) for k in table.keys)
+        first = "".join(segment.text for segment in table.render_line(1))
+        assert first.rstrip().endswith("0000")  # the newest run's id tail, whole

@@ -44,10 +44,16 @@ FIGURE_COLUMNS = {"best": ("best%", lambda i: acc(i.best_test_acc)),
 SORT_COLUMNS = {"newest": "started", "name": "label", "state": "state", **{k: "test" for k in FIGURE_COLUMNS}}
 
 
-def fit_columns(room: int, label_want: int) -> tuple[tuple[str, ...], int]:
+def number_width(count: int) -> int:
+    """The number column's width for `count` rows: " 12", "*123", " 4999", the mark, the number, a gap."""
+    return max(COLUMNS["n"][1], len(str(count)) + 2)
+
+
+def fit_columns(room: int, label_want: int, n_width: int = COLUMNS["n"][1]) -> tuple[tuple[str, ...], int]:
     """The columns that fit in `room` cells and the label's width: the label as wide as it wants (cut short
-    when even the columns that always show leave it less), then epoch and start time while they fit."""
-    used = sum(COLUMNS[k][1] for k in ALWAYS)
+    when even the columns that always show leave it less), then epoch and start time while they fit. The number
+    column takes `n_width` (wider past 99 runs)."""
+    used = sum(COLUMNS[k][1] for k in ALWAYS) - COLUMNS["n"][1] + n_width
     label = max(LABEL_MIN, min(label_want, room - used))
     used += label
     keys = set(ALWAYS)
@@ -136,6 +142,7 @@ class RunsTable(ScrollView, can_focus=True):
         self.cursor_row = 0
         self.keys: tuple[str, ...] = ()
         self.label_width = 0
+        self.n_width = COLUMNS["n"][1]  # the number column's: wider past 99 runs (fit sets it for the runs listed)
         self.sort: tuple[str, bool] = ("newest", False)  # the list's order: a SORTS key, and whether ascending
 
     def sorted_by(self, by: str, ascending: bool) -> None:
@@ -159,8 +166,8 @@ class RunsTable(ScrollView, can_focus=True):
     def column_width(self, key: str) -> int:
         if key == "label":
             return self.label_width
-        if key == "n":  # " 12", "*123", " 4999": the mark, the number, a gap
-            return max(COLUMNS["n"][1], len(str(len(self.rows))) + 2)
+        if key == "n":
+            return self.n_width
         return COLUMNS[key][1]
 
     @property
@@ -172,11 +179,11 @@ class RunsTable(ScrollView, can_focus=True):
         that changed the columns."""
         if infos is not self._labels_of:  # the watcher hands out the same list until a run changes
             self._labels_of, self._label_want = infos, min(LABEL_MAX, max(map(len, map(LABEL, infos)), default=0) + 1)
-        want = self._label_want
-        keys, label = fit_columns(room, want)
-        if (keys, label) == (self.keys, self.label_width):
+        want, n_width = self._label_want, number_width(len(infos))
+        keys, label = fit_columns(room, want, n_width)
+        if (keys, label, n_width) == (self.keys, self.label_width, self.n_width):
             return False
-        self.keys, self.label_width = keys, label
+        self.keys, self.label_width, self.n_width = keys, label, n_width
         self.rows = []  # cells are cut to the columns: made again on the next show()
         self._index, self._ids = {}, []
         return True
