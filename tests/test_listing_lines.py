@@ -52,7 +52,9 @@ def test_runs_prints_from_the_index_what_it_prints_from_the_files_reading_only_l
     real = RunDir.info
     monkeypatch.setattr(RunDir, "info", lambda self: reads.append(self.run_id) or real(self))
     assert runs(runs_dir) == from_files
-    assert reads == [RUNNING]  # its trainer writes it: never kept; every other run's line came from the index
+    # the running run (its trainer writes it) and the damaged one (a mend may move no mtime) are read afresh;
+    # every other run's line came from the index
+    assert sorted(reads) == sorted([RUNNING, "20261201-100003-A-bad1"])
     monkeypatch.setattr(QueueFolder, "positions", lambda self: {QUEUED: 1})
     assert "queued #1" in runs(runs_dir)  # a waiting run's place is looked up afresh, not kept
     (runs_dir / ".index.json").unlink()
@@ -80,14 +82,50 @@ def test_a_kept_line_that_lies_is_printed_safely_or_not_used(runs_dir):
     expected = runs(runs_dir)
     index = runs_dir / ".index.json"
     data = json.loads(index.read_text())
-    for lie in (5, ["finished"], "finished\x1f10/10", None):  # not text, not five cells: made from the values again
+    forged = "finished\x1f10/10\x1f-\x1f50.00%\x1fA\n2  20261201-090000-B-fake  finished  10/10  99.90%"
+    for lie in (5, ["finished"], "finished\x1f10/10", None, forged):  # made from the values again
         data["lines"][0] = lie
         index.write_text(json.dumps(data))
         assert runs(runs_dir) == expected
     data["lines"][0] = "\x1b[2Jfinished\x1f10/10\x1f-\x1f50.00%\x1f\x1b]0;owned\x07"
     index.write_text(json.dumps(data))
+    assert runs(runs_dir) == expected  # an escape sequence `safe` would have escaped: not a line made here
+    data["lines"][0] = "lies\x1f10/10\x1f-\x1f99.00%\x1f[red]x[/] \\x1b"  # safe text, but not the run's
+    index.write_text(json.dumps(data))
     out = runs(runs_dir)
-    assert "\x1b" not in out and "\\x1b[2Jfinished" in out and "\\x1b]0;owned\\x07" in out
+    assert "lies" in out and "[red]x[/] \\x1b" in out  # a writer of the folder can lie, as in its files: as typed
     data["lines"] = "every run"  # the column itself is no list: the whole index is read again
     index.write_text(json.dumps(data))
     assert runs(runs_dir) == expected and isinstance(json.loads(index.read_text())["lines"], list)
+
+
+def test_an_index_naming_something_that_is_no_run_is_not_believed(runs_dir):
+    make_run_folder(runs_dir, "20261201-100000-A-done", {"state": "finished", "epoch": 10, "best_test_acc": 0.5})
+    expected = runs(runs_dir)
+    (runs_dir / ".archive").mkdir()
+    settle(runs_dir / ".archive")
+    index = runs_dir / ".index.json"
+    data = json.loads(index.read_text())
+    st = os.lstat(runs_dir / ".archive")
+    data["ids"].append(".archive")
+    data["stamps"].append(hash((st.st_mtime_ns, st.st_ino)))
+    data["lines"].append(data["lines"][0])
+    data["fields"] = {k: v + [v[0]] if isinstance(v, list) else v for k, v in data["fields"].items()}
+    index.write_text(json.dumps(data))
+    assert runs(runs_dir) == expected and ".archive" not in runs(runs_dir)
+
+
+def test_a_damaged_run_is_read_afresh_so_a_mend_that_moves_no_mtime_shows(runs_dir):
+    """A run another user's permissions made unreadable reads corrupt; a chmod mends it without moving its folder's
+    mtime. Damaged runs are never stamped, so the next listing sees the mend (here: status.json mended in place)."""
+    path = make_run_folder(runs_dir, "20261201-100000-A-bad1", {"state": "finished", "epoch": 10})
+    status = path / "status.json"
+    text = status.read_text()
+    status.write_text("{not json")
+    settle(path)
+    assert "corrupt" in runs(runs_dir)
+    assert json.loads((runs_dir / ".index.json").read_text())["stamps"] == [None]
+    status.write_text(text)  # in place: the folder's mtime stays
+    settle(path)
+    out = runs(runs_dir)
+    assert "corrupt" not in out and "finished" in out

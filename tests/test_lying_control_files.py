@@ -21,7 +21,7 @@ LIES = [
     {"created": "yesterday"}, {"epoch": "3"}, {"epochs": 2.5}, {"best_test_acc": "high"}, {"tags": "abc"},
     {"tags": [1, 2]}, {"state": 5}, {"state": "exploded"}, {"status": "x"}, {"config": []}, {"name": ["x"]},
     {"config": {"preset": "A", "p_fc": "half", "epochs": 10}}, {"status": {"state": "running", "pid": "x"}},
-    {"elapsed": float("nan")}, {"problem": 3},
+    {"elapsed": float("nan")}, {"problem": 3}, {"best_test_acc": 10**400}, {"created": 10**400},
 ]
 
 

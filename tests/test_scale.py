@@ -5,6 +5,8 @@ import os
 import time
 import tracemalloc
 
+import pytest
+
 from typer.testing import CliRunner
 
 from conftest import make_run_folder, settle, until
@@ -257,3 +259,18 @@ async def test_past_99_runs_the_wider_number_column_is_in_the_panes_width(runs_d
         assert table.scrollable_content_region.width >= sum(table.column_width(k) for k in table.keys)
         first = "".join(segment.text for segment in table.render_line(1))
         assert first.rstrip().endswith("0000")  # the newest run's id tail, whole
+
+
+def test_the_rows_sequence_answers_like_a_list():
+    from tui_dropout.console.widgets.runs_table import Rows
+    from tui_dropout.store import RunInfo
+
+    infos = [RunInfo(f"20261201-00000{i}-A-000{i}", None, "finished") for i in range(3)]
+    rows = Rows(infos, lambda n, info: {"n": str(n)})
+    assert len(rows) == 3 and rows[-1].run_id == infos[2].run_id and rows[-1].cells == {"n": "3"}
+    assert [r.run_id for r in rows[1:]] == [i.run_id for i in infos[1:]] and [r.run_id for r in rows] == \
+        [i.run_id for i in infos]
+    for bad in (3, -4):
+        with pytest.raises(IndexError):
+            rows[bad]
+    assert not Rows([], lambda n, info: {})

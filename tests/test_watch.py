@@ -203,3 +203,26 @@ def test_thousands_of_ended_runs_are_swept_a_slice_at_a_time_and_a_change_is_sti
             seen = True
             break
     assert seen
+
+
+def test_the_newest_first_list_is_kept_until_what_it_shows_changes(watcher, runs_dir):
+    proc = subprocess.Popen(["sleep", "60"])
+    try:
+        make_run_folder(runs_dir, A, {"state": "finished", "epoch": 10, "created": 1.0})
+        path = make_run_folder(runs_dir, B, {"state": "running", "epoch": 3, "epochs": 10, "created": 2.0,
+                                             "pid": proc.pid, "pid_start": process_start_time(proc.pid),
+                                             "host": socket.gethostname(), "heartbeat": 2.0e9})
+        watcher.refresh()
+        first = watcher.ordered()
+        assert [i.run_id for i in first] == [B, A] and watcher.ordered() is first
+        watcher.runs[B].checked = 0  # its liveness due: looked at again, nothing new to show
+        watcher.refresh()
+        assert watcher.ordered() is first
+        write_status(path, state="running", epoch=4, epochs=10, created=2.0, pid=proc.pid,
+                     pid_start=process_start_time(proc.pid), host=socket.gethostname(), heartbeat=2.0e9)
+        watcher.refresh()
+        again = watcher.ordered()
+        assert again is not first and again[0].epoch == 4
+    finally:
+        proc.kill()
+        proc.wait()

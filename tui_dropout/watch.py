@@ -65,7 +65,7 @@ def copy_series(series: RunSeries) -> RunSeries:
 class WatchedRun:
     run: RunDir
     info: RunInfo
-    stamp: tuple = ()  # its folder and status.json when `info` was read; () when written too recently to trust
+    stamp: tuple = ()  # its folder's when `info` was read (index.stamp); () when written too recently to trust
     checked: float = 0.0
     tail: MetricsTail | None = None
     series: RunSeries | None = None  # made when first asked for: 50,000 empty series would cost the first paint
@@ -96,7 +96,8 @@ class RunsWatcher:
         self._touch_lock = threading.Lock()  # touch (UI thread) against the refresh taking the set (worker)
         self.active: set[str] = set()  # queued or running: looked at on every refresh
         self._loaders: dict[str, SeriesLoader] = {}  # background reads of large metrics files, by run
-        self._version = 0  # moves whenever an info is replaced: ordered() sorts again
+        self._version = 0  # moves whenever what the list shows of a run changes: ordered() sorts again
+        self._places: dict[str, int] = {}  # each waiting run's place in the queue, as last placed
         self._ordered: tuple[int, dict, list[RunInfo]] | None = None
 
     @property
@@ -131,7 +132,7 @@ class RunsWatcher:
         batch = min(SWEEP_MAX, max(SWEEP_MIN, len(self.runs) * TICK_GUESS // SWEEP_SECONDS))
         swept = self._sweep[-batch:]
         del self._sweep[-batch:]
-        for run_id in swept:  # ended runs: their status.json, and their folder (a label or evaluation renamed in)
+        for run_id in swept:  # ended runs: their folder (a status, label or evaluation renamed in moves it)
             watched = self.runs.get(run_id)
             if watched is None or run_id in due:
                 continue
@@ -146,10 +147,11 @@ class RunsWatcher:
             if files != watched.stamp or (active and now - watched.checked > LIVENESS_SECONDS):
                 info = watched.run.info()
                 watched.stamp, watched.checked = _trusted(files), now
-                if _differs(info, watched.info):
+                differs = _differs(info, watched.info)
+                if differs:
                     changed = True
                     structure = structure or _listed(info) != _listed(watched.info)
-                self._set_info(watched, info)
+                self._set_info(watched, info, differs or info.created != watched.info.created)
                 replaced = True
         if replaced or structure:
             self._place_queued()
@@ -158,12 +160,19 @@ class RunsWatcher:
     def _place_queued(self) -> None:
         """Each waiting run's place in the queue, read here (off the UI thread in the console), not when listed."""
         infos = [w.info for w in self.runs.values()]
-        if any(i.state == State.QUEUED for i in infos):
+        if any(i.state == State.QUEUED for i in infos) or self._places:
             self.store.place_in_queue(infos)
+            places = {i.run_id: i.queue_position for i in infos if i.queue_position}
+            if places != self._places:  # the list shows the places: sorted again with the infos that hold them
+                self._places = places
+                self._version += 1
 
-    def _set_info(self, watched: WatchedRun, info: RunInfo) -> None:
+    def _set_info(self, watched: WatchedRun, info: RunInfo, shown_changed: bool = True) -> None:
+        """The run's info is now `info`; `shown_changed` False when the list shows nothing new of it (a live run
+        looked at again): the newest-first list, and the label widths measured on it, then stand."""
         watched.info = info
-        self._version += 1
+        if shown_changed:
+            self._version += 1
         if info.state in ACTIVE:
             self.active.add(info.run_id)
         else:

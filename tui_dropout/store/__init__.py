@@ -182,7 +182,7 @@ class RunStore:
             if not len(cached):
                 return None if self.run_names() else []
             ids, stamps, kept, bad = cached.ids.get, cached.stamps, cached.lines, cached.bad
-            created, lstat, split, separator = cached.fields["created"], os.lstat, str.split, listed.SEPARATOR
+            created, lstat, unkept = cached.fields["created"], os.lstat, listed.unkept
             served, live = [], []
             try:
                 entries = list(os.scandir(self.root))
@@ -200,12 +200,10 @@ class RunStore:
                     held = stamps[i] == hash((st.st_mtime_ns, st.st_ino))  # index.stamp(), written out
                 except OSError:
                     held = False
-                line = kept[i] if held and i not in bad else None
-                if type(line) is str and not entry.is_symlink():
-                    cells = split(line, separator)
-                    if len(cells) == listed.CELLS:
-                        served.append((created[i], name, cells))
-                        continue
+                cells = unkept(kept[i]) if held and i not in bad else None
+                if cells is not None and not entry.is_symlink():
+                    served.append((created[i], name, cells))
+                    continue
                 if not self._is_run(entry):
                     return None  # a run's name now on something else
                 run = RunDir(self.root / name)

@@ -31,14 +31,14 @@ from .files import dumps, open_regular, write_text_atomic
 from ..config import FIELD_TYPES as CONFIG_TYPES
 from ..states import State
 from .info import FAST_TYPES, RUN_IDS, STATUS_FIELDS, RunInfo, check_fields, fits
-from .listed import kept, unkept
+from .listed import kept
+from .names import RUN_NAME
 from .liveness import ACTIVE, STATES, effective_state
 
 INDEX = ".index.json"
 VERSION = 5
 TABLES = ("config", "status")
-STATUS = "status.json"
-SETTLE_NS = 2_000_000_000  # a folder or status.json written this recently is not stamped (coarse mtime clocks)
+SETTLE_NS = 2_000_000_000  # a run folder written this recently is not stamped (coarse mtime clocks)
 # Everything RunInfo holds but the summary (listings never show it; `RunDir.info()` reads it when needed).
 FIELDS = [f.name for f in dataclasses.fields(RunInfo)
           if f.name not in ("run_id", "path", "queue_position", "summary", *TABLES)]
@@ -81,9 +81,11 @@ def settled(run_stamp: tuple, now_ns: int | None = None) -> bool:
 
 
 def stampable(run_stamp: tuple, now_ns: int, info: RunInfo) -> bool:
-    """Whether the index keeps this stamp for the run: settled, and not a run its trainer is writing to."""
+    """Whether the index keeps this stamp for the run: settled, not a run its trainer is writing to, and not a
+    damaged run (read afresh each time: a chmod that makes its files readable again moves no mtime)."""
     status = info.status
-    return settled(run_stamp, now_ns) and not (isinstance(status, dict) and status.get("state") == State.RUNNING)
+    return settled(run_stamp, now_ns) and info.state != State.CORRUPT and not (
+        isinstance(status, dict) and status.get("state") == State.RUNNING)
 
 
 def key(run_stamp: tuple) -> int:
@@ -127,7 +129,7 @@ class Cached:
         values.update(zip(FIELDS, self._rows[i]))
         values.update(run_id=run_id, path=path, queue_position=None, summary={}, tags=list(values["tags"]),
                       _tables=(self.tables, i))
-        if not info.problem and self.tables["status"].value(i, "state") in ACTIVE:
+        if info.state != State.CORRUPT and self.tables["status"].value(i, "state") in ACTIVE:
             info.state = effective_state(info.status)
         return info
 
@@ -135,11 +137,6 @@ class Cached:
         """Whether the index would keep a stamp for this run (read afresh as `info`) that it does not hold yet."""
         i = self.ids.get(run_id)
         return stampable(run_stamp, now_ns, info) and (i is None or i in self.bad or self.stamps[i] != hash(run_stamp))
-
-    def line(self, i: int) -> list[str] | None:
-        """Run i's line in `dropout-tui runs` as kept (`listed.kept`); None for a live run or a bad entry."""
-        return None if i in self.bad else unkept(self.lines[i])
-
 
 class Table:
     """One table (config or status) of every run: the shared values, a column per varying key, and the few runs
@@ -181,7 +178,7 @@ def load(root: Path) -> Cached:
         with open_regular(Path(root) / INDEX) as f:
             data = json.loads(f.read())
         return _checked(data) if isinstance(data, dict) and data.get("version") == VERSION else Cached()
-    except (OSError, ValueError, RecursionError, TypeError, KeyError, AttributeError):
+    except (OSError, ValueError, ArithmeticError, RecursionError, TypeError, KeyError, AttributeError):
         return Cached()
 
 
@@ -206,6 +203,7 @@ def _checked(data: dict[str, Any]) -> Cached:
     ids, stamps, fields, tables = data["ids"], data["stamps"], data["fields"], data["tables"]
     n = len(ids)
     if not _is_list(ids, n) or not all(type(x) is str for x in ids) or len(set(ids)) != n \
+            or not all(map(RUN_NAME.match, ids)) \
             or not _is_list(stamps, n) or not set(map(type, stamps)) <= {int, type(None)} \
             or type(fields) is not dict or type(tables) is not dict:
         raise ValueError("layout")
@@ -275,18 +273,34 @@ def _compact(column: list) -> Any:
 
 def _check_column(column: list, kind: Any, optional: bool, no_nan: bool, bad: set[int]) -> None:
     """Add to `bad` the positions whose value does not fit `kind`: one pass over the column's types when all is
-    well (the usual case), a look at each value only when not."""
+    well (the usual case), a look at each value only when not. A number column's whole numbers must fit a float
+    (10**400 would crash whatever formats it), and with `no_nan` its floats must be finite."""
     allowed = set(FAST_TYPES.get(kind) or ((kind,) if isinstance(kind, type) else ())) | (
         {type(None)} if optional else set())
     kinds = set(map(type, column))
-    if allowed and kinds <= allowed and not (kind is float and no_nan and float in kinds and not all(map(
-            math.isfinite, column if type(None) not in kinds else (v for v in column if type(v) is float)))):
-        return
+    if allowed and kinds <= allowed:
+        if kind is not float or not (int in kinds or no_nan and float in kinds):
+            return
+        try:
+            if all(map(math.isfinite, column if type(None) not in kinds else (v for v in column if v is not None))) \
+                    or not no_nan and int not in kinds:
+                return
+        except OverflowError:  # a whole number beyond any float
+            pass
     for i, value in enumerate(column):
         if value is None and optional:
             continue
-        if not fits(value, kind) or no_nan and isinstance(value, float) and value != value:
+        if not fits(value, kind) or no_nan and isinstance(value, float) and value != value \
+                or kind is float and type(value) is int and not _float_sized(value):
             bad.add(i)
+
+
+def _float_sized(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _table(data: Any, n: int, kinds: dict[str, Any], bad: set[int], sound: list[int]) -> Table:

@@ -4,13 +4,16 @@ name, tags and note (or what is wrong with it). Made safe for a terminal here, o
 from __future__ import annotations
 
 import math
+import re
 
-from ..safetext import safe
+from ..safetext import BIDI, SEPARATORS, safe
 from ..states import State
 from .info import RunInfo
 
 SEPARATOR = "\x1f"  # between a line's cells in the index; `safe` text never holds it (it would read \x1f)
 CELLS = 5
+# What `safe` never leaves in text, but the separator: a kept line holding any of it was not made here.
+UNSAFE_IN_LINE = re.compile("[\x00-\x1e\x7f-\x9f" + BIDI + SEPARATORS + "]")
 
 
 def pct(value: float | None) -> str:
@@ -37,8 +40,9 @@ def kept(info: RunInfo) -> str | None:
 
 
 def unkept(line: object) -> list[str] | None:
-    """A kept line's cells; None when it is not one (a damaged or hand-made index)."""
-    if type(line) is not str:
+    """A kept line's cells; None when it is not one (a damaged or hand-made index: not text, not five cells, or
+    holding what `safe` would have escaped, a line break or an escape sequence)."""
+    if type(line) is not str or UNSAFE_IN_LINE.search(line):
         return None
     out = line.split(SEPARATOR)
     return out if len(out) == CELLS else None

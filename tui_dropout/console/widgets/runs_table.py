@@ -96,6 +96,8 @@ class Rows(Sequence):
             return [self[j] for j in range(*i.indices(len(self._infos)))]
         if i < 0:
             i += len(self._infos)
+            if i < 0:
+                raise IndexError("row index out of range")
         row = self._made.get(i)
         if row is None:
             info = self._infos[i]  # IndexError past the end, as a list
