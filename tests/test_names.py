@@ -104,3 +104,12 @@ def test_errors_with_a_field_survive_pickling_as_a_slurm_job_result_does():
         assert type(back) is type(error) and str(back) == str(error)
         assert (back.field, back.reason) == (error.field, error.reason)
     assert pickle.loads(pickle.dumps(errors[3])).ref == "zz"
+
+
+def test_run_names_checked_one_by_one_or_all_at_once_agree():
+    from tui_dropout.store.names import RUN_NAME, all_run_names
+
+    good = ["20261201-100000-A-done", "a.b_c-1", "_x"]
+    assert all(RUN_NAME.match(n) for n in good) and all_run_names(good) and all_run_names([])
+    for bad in (".archive", "a/b", "", "x\n", "..", "-x", "a b", "\u202eab"):
+        assert not RUN_NAME.match(bad) and not all_run_names([*good, bad]), repr(bad)

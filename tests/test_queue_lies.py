@@ -109,7 +109,7 @@ def test_a_waiting_runs_worker_out_planted_as_a_link_fails_that_run_and_creates_
     assert wait_for(lambda: read_status(runs_dir / waiting).get("state") == "failed", 60), \
         read_status(runs_dir / waiting)
     assert "worker.out" in read_status(runs_dir / waiting)["error"] and not os.path.lexists(target)
-    shown = cli("runs", "--runs-dir", runs_dir)
+    shown = cli("runs", "--runs-dir", runs_dir, env={"COLUMNS": ""})  # a pipe: the note is not cut to a width
     assert "worker.out is a link" in shown.stdout, shown.stdout  # and the run names it
     log = runs_dir / ".queue" / "holder.out"
     # the holder went on and left when nothing waited (it writes pid null); one that crashed leaves its pid

@@ -182,7 +182,9 @@ class RunStore:
             if not len(cached):
                 return None if self.run_names() else []
             ids, stamps, kept, bad = cached.ids.get, cached.stamps, cached.lines, cached.bad
-            created, lstat, unkept = cached.fields["created"], os.lstat, listed.unkept
+            created, lstat = cached.fields["created"], os.lstat
+            split, separator, cells_of = str.split, listed.SEPARATOR, listed.unkept
+            safe_all = listed.all_safe(kept)  # else each line is looked at on its own
             served, live = [], []
             try:
                 entries = list(os.scandir(self.root))
@@ -200,8 +202,10 @@ class RunStore:
                     held = stamps[i] == hash((st.st_mtime_ns, st.st_ino))  # index.stamp(), written out
                 except OSError:
                     held = False
-                cells = unkept(kept[i]) if held and i not in bad else None
-                if cells is not None and not entry.is_symlink():
+                line = kept[i] if held and i not in bad else None
+                cells = (split(line, separator) if safe_all and type(line) is str else cells_of(line)) \
+                    if line is not None else None
+                if cells is not None and len(cells) == listed.CELLS and not entry.is_symlink():
                     served.append((created[i], name, cells))
                     continue
                 if not self._is_run(entry):

@@ -32,7 +32,7 @@ from ..config import FIELD_TYPES as CONFIG_TYPES
 from ..states import State
 from .info import FAST_TYPES, RUN_IDS, STATUS_FIELDS, RunInfo, check_fields, fits
 from .listed import kept
-from .names import RUN_NAME
+from .names import all_run_names
 from .liveness import ACTIVE, STATES, effective_state
 
 INDEX = ".index.json"
@@ -203,7 +203,7 @@ def _checked(data: dict[str, Any]) -> Cached:
     ids, stamps, fields, tables = data["ids"], data["stamps"], data["fields"], data["tables"]
     n = len(ids)
     if not _is_list(ids, n) or not all(type(x) is str for x in ids) or len(set(ids)) != n \
-            or not all(map(RUN_NAME.match, ids)) \
+            or not all_run_names(ids) \
             or not _is_list(stamps, n) or not set(map(type, stamps)) <= {int, type(None)} \
             or type(fields) is not dict or type(tables) is not dict:
         raise ValueError("layout")

@@ -39,6 +39,12 @@ def kept(info: RunInfo) -> str | None:
     return SEPARATOR.join(cells(info))
 
 
+def all_safe(lines: list) -> bool:
+    """Whether no kept line holds anything `safe` escapes (one search over them all; a line that is no text is
+    looked at by `unkept`)."""
+    return not UNSAFE_IN_LINE.search(SEPARATOR.join([line for line in lines if type(line) is str]))
+
+
 def unkept(line: object) -> list[str] | None:
     """A kept line's cells; None when it is not one (a damaged or hand-made index: not text, not five cells, or
     holding what `safe` would have escaped, a line break or an escape sequence)."""
