@@ -159,7 +159,8 @@ class RunsWatcher:
 
     def _place_queued(self) -> None:
         """Each waiting run's place in the queue, read here (off the UI thread in the console), not when listed."""
-        infos = [w.info for w in self.runs.values()]
+        runs = self.runs
+        infos = [w.info for w in map(runs.get, self.active) if w is not None]  # only a live run waits in the queue
         if any(i.state == State.QUEUED for i in infos) or self._places:
             self.store.place_in_queue(infos)
             places = {i.run_id: i.queue_position for i in infos if i.queue_position}
