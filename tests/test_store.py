@@ -119,7 +119,32 @@ def test_a_cached_running_run_whose_trainer_died_reads_as_lost(runs_dir):
     finally:
         proc.kill()
         proc.wait()
-    assert store.list()[0].state == "lost"  # from the index, but its state is worked out again
+    assert store.list()[0].state == "lost"  # read afresh: a running run is never stamped
+
+
+@pytest.mark.parametrize("notes", [None, "{damaged"])
+def test_a_cached_queued_run_whose_claimer_died_reads_as_lost_from_the_index(runs_dir, monkeypatch, notes):
+    """A queued run is stamped (nothing writes it while it waits): served from the index, its state is worked out
+    again, also when its notes.json is damaged (a problem beside a whole run)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        path = make_run_folder(runs_dir, "20260101-000000-A-wait", {
+            "state": "queued", "pid": proc.pid, "pid_start": process_start_time(proc.pid),
+            "host": os.uname().nodename})
+        if notes:
+            (path / "notes.json").write_text(notes)
+            settle(path)
+        store = RunStore(runs_dir)
+        assert store.list()[0].state == "queued"
+    finally:
+        proc.kill()
+        proc.wait()
+    reads = []
+    real = RunDir.info
+    monkeypatch.setattr(RunDir, "info", lambda self: reads.append(self.run_id) or real(self))
+    info = store.list()[0]
+    assert info.state == "lost" and reads == []  # from the index, its state worked out again
+    assert bool(info.problem) == bool(notes)
 
 
 def test_a_new_claim_forgets_where_the_last_launch_put_the_run(runs_dir):
