@@ -148,11 +148,16 @@ def test_a_shared_value_of_the_wrong_type_costs_the_index_and_nothing_else(runs_
     assert json.loads((runs_dir / ".index.json").read_text())["tables"]["config"]["same"]["p_fc"] == 0.5  # rebuilt
 
 
-async def test_the_console_formats_only_the_rows_it_draws(runs_dir):
+def finished_runs(runs_dir, count: int) -> None:
+    """`count` finished runs, the newest first by id and by start time."""
     now = time.time()
-    for i in range(400):
+    for i in range(count):
         make_run_folder(runs_dir, f"20261201-{i:06d}-A-{i:04x}", {"state": "finished", "epoch": 10,
                                                                   "created": now - i})
+
+
+async def test_the_console_formats_only_the_rows_it_draws(runs_dir):
+    finished_runs(runs_dir, 400)
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(120, 30)) as pilot:
         table = app.screen.query_one(RunsTable)
@@ -246,10 +251,7 @@ def test_a_wrongly_typed_value_in_a_column_costs_its_own_run_only(runs_dir):
 async def test_past_99_runs_the_wider_number_column_is_in_the_panes_width(runs_dir):
     """The number column widens with the count (150 runs: "*150" and a gap); the pane is sized for it, so the last
     column (the start time and the id's tail) is drawn whole, not cut at the pane's edge."""
-    now = time.time()
-    for i in range(150):
-        make_run_folder(runs_dir, f"20261201-{i:06d}-A-{i:04x}", {"state": "finished", "epoch": 10,
-                                                                  "created": now - i})
+    finished_runs(runs_dir, 150)
     app = DropoutConsole(runs_dir=runs_dir)
     async with app.run_test(size=(120, 30)) as pilot:
         table = app.screen.query_one(RunsTable)

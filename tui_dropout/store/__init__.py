@@ -183,8 +183,7 @@ class RunStore:
                 return None if self.run_names() else []
             ids, stamps, kept, bad = cached.ids.get, cached.stamps, cached.lines, cached.bad
             created, lstat = cached.fields["created"], os.lstat
-            split, separator, cells_of = str.split, listed.SEPARATOR, listed.unkept
-            safe_all = listed.all_safe(kept)  # else each line is looked at on its own
+            read = listed.reader(kept)  # a kept line's cells, or None when it is not one
             served, live = [], []
             try:
                 entries = list(os.scandir(self.root))
@@ -199,19 +198,16 @@ class RunStore:
                     continue
                 try:
                     st = lstat(entry.path)
-                    held = stamps[i] == hash((st.st_mtime_ns, st.st_ino))  # index.stamp(), written out
-                except OSError:
-                    held = False
-                line = kept[i] if held and i not in bad else None
-                cells = (split(line, separator) if safe_all and type(line) is str else cells_of(line)) \
-                    if line is not None else None
-                if cells is not None and len(cells) == listed.CELLS and not entry.is_symlink():
+                    run_stamp = (st.st_mtime_ns, st.st_ino)  # index.stamp(), written out
+                except OSError as exc:
+                    run_stamp = (exc.errno,)
+                cells = read(kept[i]) if stamps[i] == hash(run_stamp) and i not in bad else None
+                if cells is not None and not entry.is_symlink():
                     served.append((created[i], name, cells))
                     continue
                 if not self._is_run(entry):
                     return None  # a run's name now on something else
-                run = RunDir(self.root / name)
-                run_stamp, linked = index.stamp(entry.path), entry.is_symlink()
+                run, linked = RunDir(self.root / name), entry.is_symlink()
                 info = None if linked else cached.info(name, run.path, run_stamp)
                 if info is None:
                     info = run.info()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Callable
 
 from ..safetext import BIDI, SEPARATORS, safe
 from ..states import State
@@ -39,10 +40,19 @@ def kept(info: RunInfo) -> str | None:
     return SEPARATOR.join(cells(info))
 
 
-def all_safe(lines: list) -> bool:
-    """Whether no kept line holds anything `safe` escapes (one search over them all; a line that is no text is
-    looked at by `unkept`)."""
-    return not UNSAFE_IN_LINE.search(SEPARATOR.join([line for line in lines if type(line) is str]))
+def reader(lines: list) -> Callable[[object], list[str] | None]:
+    """What reads one of these kept lines into its cells (None when it is not one): `unkept`, or, when one search
+    over them all finds nothing `safe` escapes, the same without that search a line."""
+    if UNSAFE_IN_LINE.search(SEPARATOR.join([line for line in lines if type(line) is str])):
+        return unkept
+
+    def cells_of(line: object) -> list[str] | None:
+        if type(line) is not str:
+            return None
+        out = line.split(SEPARATOR)
+        return out if len(out) == CELLS else None
+
+    return cells_of
 
 
 def unkept(line: object) -> list[str] | None:
